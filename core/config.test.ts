@@ -1,0 +1,72 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { CONFIG_FILES, loadConfig, readEnvFile } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+
+describe("loadConfig", () => {
+  it("applies the original system's defaults", () => {
+    const c = loadConfig({}, "/srv/app");
+    expect(c.backupDir).toBe("/srv/app/backups");
+    expect(c.retention).toEqual({ daily: 30, weekly: 12, monthly: 12 });
+    expect(c.schedules).toEqual({ daily: "0 2 * * *", weekly: "0 1 * * 0", monthly: "0 0 1 * *", cleanup: "0 3 * * *" });
+    expect(c.timeZone).toBe("UTC");
+    expect(c.email.enabled).toBe(false);
+    expect(c.email.smtp.port).toBe(587);
+    expect(c.crmRoot).toBeNull();
+  });
+
+  it("derives CRM paths from CRM_ROOT and lets DATABASE_PATH, UPLOADS_DIR, LOGS_DIR override them", () => {
+    const c = loadConfig({ CRM_ROOT: "crm", LOGS_DIR: "/var/log/crm" }, "/srv");
+    expect(c.paths.database).toBe("/srv/crm/prisma/dev.db");
+    expect(c.paths.uploads).toBe("/srv/crm/uploads");
+    expect(c.paths.logs).toBe("/var/log/crm");
+    expect(c.paths.configFiles).toEqual(CONFIG_FILES.map((f) => path.join("/srv/crm", f)));
+    expect(c.paths.configFiles.some((f) => /\.env$/.test(f))).toBe(false);
+  });
+
+  it.each([
+    [{ BACKUP_RETENTION_DAILY: "thirty" }, /BACKUP_RETENTION_DAILY must be a whole number.*"thirty"/],
+    [{ BACKUP_RETENTION_WEEKLY: "-1" }, /BACKUP_RETENTION_WEEKLY must be a whole number/],
+    [{ BACKUP_DAILY_SCHEDULE: "0 2 * *" }, /BACKUP_DAILY_SCHEDULE must be a 5-field cron expression.*expected 5 fields/],
+    [{ BACKUP_CLEANUP_SCHEDULE: "99 3 * * *" }, /BACKUP_CLEANUP_SCHEDULE must be a 5-field cron/],
+    [{ BACKUP_EMAIL_ENABLED: "maybe" }, /BACKUP_EMAIL_ENABLED must be true or false; got "maybe"/],
+    [{ SMTP_PORT: "70000" }, /SMTP_PORT must be a port number/],
+    [{ SMTP_SECURE: "yes please" }, /SMTP_SECURE must be true or false/],
+    [{ TZ: "Mars/Olympus" }, /TZ must be an IANA time zone.*Mars\/Olympus/],
+    [{ BACKUP_EMAIL_TO: "not-an-address" }, /BACKUP_EMAIL_TO must be an email address/],
+    [{ BACKUP_EMAIL_ENABLED: "true" }, /BACKUP_EMAIL_TO: must be set when BACKUP_EMAIL_ENABLED=true/],
+  ])("rejects %o with a message naming the variable", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("reports every bad variable at once", () => {
+    try {
+      loadConfig({ BACKUP_RETENTION_DAILY: "x", TZ: "Nowhere/Land" });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as Error).message).toMatch(/BACKUP_RETENTION_DAILY[\s\S]*TZ/);
+    }
+  });
+
+  it("treats empty values as unset", () => {
+    expect(loadConfig({ BACKUP_RETENTION_DAILY: "", TZ: "" }).retention.daily).toBe(30);
+  });
+});
+
+describe("readEnvFile", () => {
+  it("reads .env without overriding the real environment", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "cfg-"));
+    writeFileSync(path.join(dir, ".env"), 'BACKUP_RETENTION_DAILY=7\nTZ="Europe/Berlin"\n# comment\n');
+    const env = readEnvFile(path.join(dir, ".env"), { TZ: "UTC" });
+    expect(env.BACKUP_RETENTION_DAILY).toBe("7");
+    expect(env.TZ).toBe("UTC");
+    expect(loadConfig(env).retention.daily).toBe(7);
+  });
+
+  it("returns the environment unchanged when there is no .env", () => {
+    expect(readEnvFile("/nonexistent/.env", { A: "1" })).toEqual({ A: "1" });
+  });
+});

@@ -1,0 +1,184 @@
+// Configuration: the original system's environment variables plus CRM paths, loaded from env and .env, validated with zod.
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parseEnv } from "node:util";
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+import { parseCron } from "./cron.ts";
+
+const count = (name: string, fallback: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const n = Number(v);
+      if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) {
+        ctx.addIssue({ code: "custom", message: `${name} must be a whole number of backups to keep, e.g. ${fallback}; got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const bool = (name: string, fallback: boolean) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const s = v.trim().toLowerCase();
+      if (["true", "1", "yes", "on"].includes(s)) return true;
+      if (["false", "0", "no", "off", ""].includes(s)) return false;
+      ctx.addIssue({ code: "custom", message: `${name} must be true or false; got "${v}"` });
+      return z.NEVER;
+    });
+
+const schedule = (name: string, fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      try {
+        parseCron(v);
+        return v.trim();
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: `${name} must be a 5-field cron expression like "${fallback}": ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    });
+
+const timeZone = z
+  .string()
+  .default("UTC")
+  .transform((v, ctx) => {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: v });
+      return v;
+    } catch {
+      ctx.addIssue({ code: "custom", message: `TZ must be an IANA time zone such as "UTC" or "Europe/Berlin"; got "${v}"` });
+      return z.NEVER;
+    }
+  });
+
+const email = (name: string) =>
+  z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === "" || v.split(",").every((a) => /^[^@\s]+@[^@\s]+$/.test(a.trim().replace(/^.*<(.+)>$/, "$1"))), {
+      message: `${name} must be an email address (or a comma-separated list), e.g. admin@example.com`,
+    });
+
+const port = z
+  .string()
+  .default("587")
+  .transform((v, ctx) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < 1 || n > 65535) {
+      ctx.addIssue({ code: "custom", message: `SMTP_PORT must be a port number between 1 and 65535; got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const EnvSchema = z.object({
+  BACKUP_DIR: z.string().min(1).default("./backups"),
+  BACKUP_RETENTION_DAILY: count("BACKUP_RETENTION_DAILY", 30),
+  BACKUP_RETENTION_WEEKLY: count("BACKUP_RETENTION_WEEKLY", 12),
+  BACKUP_RETENTION_MONTHLY: count("BACKUP_RETENTION_MONTHLY", 12),
+  BACKUP_DAILY_SCHEDULE: schedule("BACKUP_DAILY_SCHEDULE", "0 2 * * *"),
+  BACKUP_WEEKLY_SCHEDULE: schedule("BACKUP_WEEKLY_SCHEDULE", "0 1 * * 0"),
+  BACKUP_MONTHLY_SCHEDULE: schedule("BACKUP_MONTHLY_SCHEDULE", "0 0 1 * *"),
+  BACKUP_CLEANUP_SCHEDULE: schedule("BACKUP_CLEANUP_SCHEDULE", "0 3 * * *"),
+  BACKUP_EMAIL_ENABLED: bool("BACKUP_EMAIL_ENABLED", false),
+  SMTP_HOST: z.string().optional(),
+  SMTP_PORT: port,
+  SMTP_SECURE: bool("SMTP_SECURE", false),
+  SMTP_USER: z.string().optional(),
+  SMTP_PASSWORD: z.string().optional(),
+  BACKUP_EMAIL_FROM: email("BACKUP_EMAIL_FROM"),
+  BACKUP_EMAIL_TO: email("BACKUP_EMAIL_TO"),
+  TZ: timeZone,
+  CRM_ROOT: z.string().min(1).optional(),
+  DATABASE_PATH: z.string().min(1).optional(),
+  UPLOADS_DIR: z.string().min(1).optional(),
+  LOGS_DIR: z.string().min(1).optional(),
+});
+
+export interface Config {
+  backupDir: string;
+  retention: { daily: number; weekly: number; monthly: number };
+  schedules: { daily: string; weekly: string; monthly: string; cleanup: string };
+  timeZone: string;
+  email: {
+    enabled: boolean;
+    from?: string;
+    to?: string;
+    smtp: { host?: string; port: number; secure: boolean; user?: string; password?: string };
+  };
+  /** null when CRM_ROOT is unset: the CLI then uses a demo CRM it creates. */
+  crmRoot: string | null;
+  paths: { database: string; uploads: string; logs: string; configFiles: string[] };
+}
+
+/** The CRM files the config component holds, relative to CRM_ROOT. `.env` and other `.env.*` files never are. */
+export const CONFIG_FILES = ["package.json", "package-lock.json", "prisma/schema.prisma", ".env.example"];
+
+/** Reads a .env file (if present) without overriding variables already set in the environment. */
+export function readEnvFile(file: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (!existsSync(file)) return env;
+  let parsed: Record<string, string>;
+  try {
+    parsed = parseEnv(readFileSync(file, "utf8")) as Record<string, string>;
+  } catch (err) {
+    throw new ConfigError(`read ${file}: ${(err as Error).message}; fix the file's syntax (KEY=value per line)`);
+  }
+  return { ...parsed, ...env };
+}
+
+/** Validates the environment; throws ConfigError naming every bad variable and what it expects. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  // Empty strings mean "unset" so that `FOO=` in a .env file falls back to the default.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = EnvSchema.safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => {
+      const name = String(i.path[0] ?? "environment");
+      return i.message.startsWith(name) ? `- ${i.message}` : `- ${name}: ${i.message}`;
+    });
+    throw new ConfigError(`load configuration: invalid environment\n${lines.join("\n")}`);
+  }
+  const e = result.data;
+  const crmRoot = e.CRM_ROOT ? path.resolve(cwd, e.CRM_ROOT) : null;
+  const base = crmRoot ?? "";
+  const at = (override: string | undefined, rel: string) => (override ? path.resolve(cwd, override) : path.join(base, rel));
+  if (e.BACKUP_EMAIL_ENABLED && !e.BACKUP_EMAIL_TO) {
+    throw new ConfigError("load configuration: invalid environment\n- BACKUP_EMAIL_TO: must be set when BACKUP_EMAIL_ENABLED=true, e.g. admin@example.com");
+  }
+  return {
+    backupDir: path.resolve(cwd, e.BACKUP_DIR),
+    retention: { daily: e.BACKUP_RETENTION_DAILY, weekly: e.BACKUP_RETENTION_WEEKLY, monthly: e.BACKUP_RETENTION_MONTHLY },
+    schedules: {
+      daily: e.BACKUP_DAILY_SCHEDULE,
+      weekly: e.BACKUP_WEEKLY_SCHEDULE,
+      monthly: e.BACKUP_MONTHLY_SCHEDULE,
+      cleanup: e.BACKUP_CLEANUP_SCHEDULE,
+    },
+    timeZone: e.TZ,
+    email: {
+      enabled: e.BACKUP_EMAIL_ENABLED,
+      from: e.BACKUP_EMAIL_FROM || undefined,
+      to: e.BACKUP_EMAIL_TO || undefined,
+      smtp: { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD },
+    },
+    crmRoot,
+    paths: {
+      database: at(e.DATABASE_PATH, "prisma/dev.db"),
+      uploads: at(e.UPLOADS_DIR, "uploads"),
+      logs: at(e.LOGS_DIR, "logs"),
+      configFiles: CONFIG_FILES.map((f) => path.join(base, f)),
+    },
+  };
+}
+
+/** Points every CRM path at `root`, keeping explicit DATABASE_PATH/UPLOADS_DIR/LOGS_DIR overrides. */
+export function withCrmRoot(config: Config, root: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfig({ ...env, CRM_ROOT: root, BACKUP_DIR: config.backupDir });
+}

@@ -1,0 +1,41 @@
+// The one narrow storage interface that fs, memory and (later) S3 stores implement; keys are "/"-separated relative paths.
+import type { Readable } from "node:stream";
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Last modification time. */
+  modified: Date;
+  /** Opaque version tag (mtime+size+inode on fs, a counter in memory, ETag on S3); changes on every write. */
+  version: string;
+}
+
+export interface Storage {
+  /** Human-readable location, e.g. "/var/backups" or "s3://bucket/prefix". */
+  readonly description: string;
+  /**
+   * Stores the stream under `key`, replacing any object there. Atomic: readers see the old object or the
+   * complete new one, never a partial one. If the stream errors, nothing is stored and the error is rethrown.
+   */
+  put(key: string, body: Readable | Buffer | string): Promise<ObjectInfo>;
+  /**
+   * Stores `body` only if no object exists at `key`. Returns false (and writes nothing) when one exists.
+   * This is the primitive behind locks and one-backup-per-slot.
+   */
+  createExclusive(key: string, body: Buffer | string): Promise<boolean>;
+  /** A stream of the object, or of bytes [start, end] inclusive. Throws NotFoundError if absent. */
+  get(key: string, range?: { start: number; end: number }): Promise<Readable>;
+  /** The whole object as a Buffer; only for small objects (manifests, audit records, locks). Throws NotFoundError. */
+  getBuffer(key: string): Promise<Buffer>;
+  /** Object info, or null if absent. */
+  stat(key: string): Promise<ObjectInfo | null>;
+  /** All objects whose key starts with `prefix`, sorted by key. Empty if none. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  /**
+   * Removes the object. Idempotent: deleting an absent key succeeds. With `ifVersion`, deletes only if the
+   * object's current version equals it and returns false otherwise (best effort on fs: a narrow race remains).
+   */
+  delete(key: string, opts?: { ifVersion?: string }): Promise<boolean>;
+  /** Bytes used by all objects under `prefix` (default: everything). */
+  usage?(prefix?: string): Promise<number>;
+}

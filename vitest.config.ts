@@ -1,0 +1,11 @@
+// Test runner settings: unit tests beside the code, cross-process suites in test/.
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["core/**/*.test.ts", "cli/**/*.test.ts", "functions/**/*.test.ts", "test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+  },
+});
