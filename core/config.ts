@@ -13,7 +13,7 @@ const count = (name: string, fallback: number) =>
     .transform((v, ctx) => {
       const n = Number(v);
       if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) {
-        ctx.addIssue({ code: "custom", message: `${name} must be a whole number of backups to keep, e.g. ${fallback}; got "${v}"` });
+        ctx.addIssue({ code: "custom", message: `${name} must be a whole number, e.g. ${fallback}; got "${v}"` });
         return z.NEVER;
       }
       return n;
@@ -96,6 +96,7 @@ const EnvSchema = z.object({
   BACKUP_EMAIL_FROM: email("BACKUP_EMAIL_FROM"),
   BACKUP_EMAIL_TO: email("BACKUP_EMAIL_TO"),
   TZ: timeZone,
+  BACKUP_DB_BUSY_TIMEOUT_MS: count("BACKUP_DB_BUSY_TIMEOUT_MS", 30_000),
   CRM_ROOT: z.string().min(1).optional(),
   DATABASE_PATH: z.string().min(1).optional(),
   UPLOADS_DIR: z.string().min(1).optional(),
@@ -113,6 +114,8 @@ export interface Config {
     to?: string;
     smtp: { host?: string; port: number; secure: boolean; user?: string; password?: string };
   };
+  /** How long a database snapshot or restore waits for the CRM's own writes to finish. */
+  dbBusyTimeoutMs: number;
   /** null when CRM_ROOT is unset: the CLI then uses a demo CRM it creates. */
   crmRoot: string | null;
   paths: { database: string; uploads: string; logs: string; configFiles: string[] };
@@ -168,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       to: e.BACKUP_EMAIL_TO || undefined,
       smtp: { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD },
     },
+    dbBusyTimeoutMs: e.BACKUP_DB_BUSY_TIMEOUT_MS,
     crmRoot,
     paths: {
       database: at(e.DATABASE_PATH, "prisma/dev.db"),
@@ -176,9 +180,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       configFiles: CONFIG_FILES.map((f) => path.join(base, f)),
     },
   };
-}
-
-/** Points every CRM path at `root`, keeping explicit DATABASE_PATH/UPLOADS_DIR/LOGS_DIR overrides. */
-export function withCrmRoot(config: Config, root: string, env: NodeJS.ProcessEnv = process.env): Config {
-  return loadConfig({ ...env, CRM_ROOT: root, BACKUP_DIR: config.backupDir });
 }

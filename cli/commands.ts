@@ -1,0 +1,186 @@
+// The CLI's commands: each validates its flags, calls one core operation, and returns JSON and human output.
+import type { ParseArgsConfig } from "node:util";
+import { runBackup } from "../core/backup.ts";
+import { latestBackup, listBackups } from "../core/catalog.ts";
+import { deleteBackup, runCleanup } from "../core/cleanup.ts";
+import { ValidationError } from "../core/errors.ts";
+import { isBackupId } from "../core/ids.ts";
+import { BACKUP_TYPES, COMPONENTS, type BackupType, type ComponentName } from "../core/manifest.ts";
+import { checkRestoreRequest, runRestore } from "../core/restore.ts";
+import { getStatus } from "../core/status.ts";
+import { verifyBackup } from "../core/verify.ts";
+import { formatBackupList, formatStatus, formatVerify } from "./format.ts";
+import { humanBytes, progressBar } from "./progress.ts";
+import type { Runtime } from "./runtime.ts";
+
+/** What the command line said, before anything is touched. */
+export interface CommandInput {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+export interface CommandContext {
+  runtime: Runtime;
+  json: boolean;
+  tty: boolean;
+}
+export interface CommandResult {
+  json: unknown;
+  text: string;
+  exitCode?: number;
+}
+export interface Command<A = any> {
+  options: NonNullable<ParseArgsConfig["options"]>;
+  /** Validates flags and arguments; throws ValidationError before any file is touched. */
+  parse(input: CommandInput): A;
+  run(ctx: CommandContext, args: A): Promise<CommandResult>;
+}
+
+export const USAGE = `colab-backup: verified backups of the CO_LAB CRM (database, uploads, config, logs)
+
+Usage:
+  colab-backup backup [--type daily|weekly|monthly|manual] [--description TEXT] [--components LIST] [--json]
+  colab-backup list [--type TYPE] [--json]
+  colab-backup verify <id|latest> [--json]
+  colab-backup restore <id> --components LIST --confirm CONFIRM_RESTORE [--json]
+  colab-backup cleanup [--dry-run] [--json]
+  colab-backup status [--json]
+  colab-backup delete <id> [--json]
+
+LIST is comma-separated from: ${COMPONENTS.join(", ")}. Configuration comes from the environment and ./.env (see README).
+Exit codes: 0 success, 1 the operation failed, 2 usage or configuration error.
+`;
+
+function oneOf<T extends string>(flag: string, value: unknown, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !allowed.includes(value as T)) throw new ValidationError(`--${flag} must be one of ${allowed.join(", ")}; got "${String(value)}"`);
+  return value as T;
+}
+
+function componentList(value: unknown, required: boolean): ComponentName[] | undefined {
+  if (value === undefined) {
+    if (required) throw new ValidationError(`--components is required: a comma-separated list from ${COMPONENTS.join(", ")}`);
+    return undefined;
+  }
+  const list = String(value).split(",").map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new ValidationError(`--components must list at least one of ${COMPONENTS.join(", ")}`);
+  for (const c of list) oneOf("components", c, COMPONENTS);
+  return list as ComponentName[];
+}
+
+function backupIdArg(ctx: CommandInput, command: string, allowLatest = false): string {
+  const [id, ...extra] = ctx.positionals;
+  if (!id) throw new ValidationError(`${command} needs a backup id${allowLatest ? " or 'latest'" : ""}; run \`colab-backup list\` to see them`);
+  if (extra.length) throw new ValidationError(`${command} takes one backup id; got also ${extra.join(" ")}`);
+  if (!(allowLatest && id === "latest") && !isBackupId(id)) {
+    throw new ValidationError(`"${id}" is not a backup id (they look like daily-20261126T020000Z-1a2b3c); run \`colab-backup list\``);
+  }
+  return id;
+}
+
+function noPositionals(ctx: CommandInput, command: string) {
+  if (ctx.positionals.length) throw new ValidationError(`${command} takes no arguments; got ${ctx.positionals.join(" ")}`);
+}
+
+const backup: Command<{ type: BackupType; components?: ComponentName[]; description?: string; scheduledAt?: Date }> = {
+  options: { type: { type: "string" }, description: { type: "string" }, components: { type: "string" }, "scheduled-at": { type: "string" } },
+  parse(input) {
+    noPositionals(input, "backup");
+    const type = oneOf<BackupType>("type", input.values.type, ["daily", "weekly", "monthly", "manual"]) ?? "manual";
+    const components = componentList(input.values.components, false);
+    const description = input.values.description as string | undefined;
+    if (description !== undefined && description.length > 500) throw new ValidationError("--description must be at most 500 characters");
+    const at = input.values["scheduled-at"] as string | undefined;
+    const scheduledAt = at === undefined ? undefined : new Date(at);
+    if (scheduledAt && Number.isNaN(scheduledAt.getTime())) throw new ValidationError(`--scheduled-at must be an ISO 8601 time such as 2026-11-26T02:00:00Z; got "${at}"`);
+    return { type, components, description, scheduledAt };
+  },
+  async run(ctx, { type, components, description, scheduledAt }) {
+    const bar = progressBar(ctx.tty);
+    const outcome = await runBackup(ctx.runtime.engine, { type, description, components, scheduledAt, actor: "cli", onProgress: bar.update }).finally(bar.done);
+    if (outcome.skipped) return { json: { ok: true, ...outcome, id: outcome.existingId }, text: `Skipped: ${outcome.reason} (backup ${outcome.existingId}).` };
+    const m = outcome.manifest;
+    const parts = Object.entries(m.components).map(([n, c]) => `  ${n.padEnd(9)} ${c.status === "included" ? `${c.fileCount} files, ${humanBytes(c.totalSize)}` : `missing: ${c.note}`}`);
+    return {
+      json: { ok: true, skipped: false, id: m.id, durationMs: outcome.durationMs, manifest: m },
+      text: `Backup ${m.id} complete and verified in ${(outcome.durationMs / 1000).toFixed(1)} s\n${parts.join("\n")}\n  archive   ${ctx.runtime.engine.storage.description}/${m.archive.key} (${humanBytes(m.archive.sizeBytes)})\n  sha256    ${m.archive.sha256}`,
+    };
+  },
+};
+
+const list: Command<BackupType | undefined> = {
+  options: { type: { type: "string" } },
+  parse(input) {
+    noPositionals(input, "list");
+    return oneOf("type", input.values.type, BACKUP_TYPES);
+  },
+  async run(ctx, type) {
+    const backups = await listBackups(ctx.runtime.engine.storage, type);
+    const summary = backups.map((m) => ({ id: m.id, type: m.type, description: m.description, createdAt: m.createdAt, sizeBytes: m.archive.sizeBytes, sha256: m.archive.sha256, components: Object.keys(m.components).filter((c) => m.components[c]?.status === "included") }));
+    return { json: { ok: true, backups: summary }, text: formatBackupList(summary) };
+  },
+};
+
+const verify: Command<string> = {
+  options: {},
+  parse: (input) => backupIdArg(input, "verify", true),
+  async run(ctx, arg) {
+    const id = arg === "latest" ? (await latestBackup(ctx.runtime.engine.storage)).id : arg;
+    const bar = progressBar(ctx.tty);
+    const report = await verifyBackup(ctx.runtime.engine, id, bar.update).finally(bar.done);
+    return { json: { ok: report.ok, report }, text: formatVerify(report), exitCode: report.ok ? 0 : 1 };
+  },
+};
+
+const restore: Command<{ id: string; components: ComponentName[]; confirm: string }> = {
+  options: { components: { type: "string" }, confirm: { type: "string" } },
+  parse(input) {
+    const id = backupIdArg(input, "restore");
+    const components = componentList(input.values.components, true)!;
+    const confirm = input.values.confirm;
+    if (typeof confirm !== "string") throw new ValidationError("restore replaces live data: add --confirm CONFIRM_RESTORE to go ahead");
+    checkRestoreRequest({ components, confirm });
+    return { id, components, confirm };
+  },
+  async run(ctx, { id, components, confirm }) {
+    const bar = progressBar(ctx.tty);
+    const outcome = await runRestore(ctx.runtime.engine, { backupId: id, components, confirm, actor: `cli:${process.env.USER ?? "unknown"}`, onProgress: bar.update }).finally(bar.done);
+    return {
+      json: { ok: true, ...outcome },
+      text: `Restored ${outcome.components.join(", ")} from ${outcome.backupId} in ${(outcome.durationMs / 1000).toFixed(1)} s.\nThe data it replaced is in backup ${outcome.preRestoreBackupId}.`,
+    };
+  },
+};
+
+const cleanup: Command<boolean> = {
+  options: { "dry-run": { type: "boolean" } },
+  parse(input) {
+    noPositionals(input, "cleanup");
+    return input.values["dry-run"] === true;
+  },
+  async run(ctx, dryRun) {
+    const out = await runCleanup(ctx.runtime.engine, { dryRun, actor: "cli" });
+    const lines = out.remove.map((r) => `  ${dryRun ? "would remove" : "removed"} ${r.id}: ${r.reason}`);
+    const head = dryRun ? `Dry run: ${out.remove.length} backups would be removed (${humanBytes(out.freedBytes)}), ${out.keep.length} kept.` : `Removed ${out.removed.length} backups (${humanBytes(out.freedBytes)}), kept ${out.keep.length}.`;
+    return { json: { ok: true, ...out }, text: [head, ...lines].join("\n") };
+  },
+};
+
+const status: Command = {
+  options: {},
+  parse: (input) => noPositionals(input, "status"),
+  async run(ctx) {
+    const report = await getStatus(ctx.runtime.engine, ctx.runtime.config.backupDir);
+    return { json: { ok: true, ...report, crmRoot: ctx.runtime.config.crmRoot, demo: ctx.runtime.demoCrm !== null }, text: formatStatus(report) };
+  },
+};
+
+const del: Command<string> = {
+  options: {},
+  parse: (input) => backupIdArg(input, "delete"),
+  async run(ctx, id) {
+    const out = await deleteBackup(ctx.runtime.engine, id, `cli:${process.env.USER ?? "unknown"}`);
+    return { json: { ok: true, deleted: out.id, freedBytes: out.freedBytes }, text: `Deleted ${out.id} (${humanBytes(out.freedBytes)} freed).` };
+  },
+};
+
+export const COMMANDS: Record<string, Command> = { backup, list, verify, restore, cleanup, status, delete: del };

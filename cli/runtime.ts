@@ -1,0 +1,31 @@
+// The local composition root: config from env and .env, the filesystem store, and the demo CRM when none is configured.
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { loadConfig, readEnvFile, type Config } from "../core/config.ts";
+import { jsonLogger, makeEngine, silentLogger, type Engine } from "../core/engine.ts";
+import { FsStorage } from "../core/storage/fs-storage.ts";
+import { ensureDemoCrm } from "./demo-crm.ts";
+
+export interface Runtime {
+  engine: Engine;
+  config: Config;
+  /** Set when no CRM_ROOT was configured and the demo CRM is used. */
+  demoCrm: { root: string; created: boolean } | null;
+}
+
+export async function buildRuntime(opts: { env?: NodeJS.ProcessEnv; cwd?: string; verbose?: boolean } = {}): Promise<Runtime> {
+  const cwd = opts.cwd ?? process.cwd();
+  const env = readEnvFile(path.join(cwd, ".env"), opts.env ?? process.env);
+  let demoCrm: Runtime["demoCrm"] = null;
+  let config = loadConfig(env, cwd);
+  if (!config.crmRoot) {
+    const root = path.resolve(cwd, "demo-crm");
+    demoCrm = { root, created: await ensureDemoCrm(root) };
+    config = loadConfig({ ...env, CRM_ROOT: root }, cwd);
+  }
+  const workRoot = path.join(config.backupDir, "temp");
+  await mkdir(workRoot, { recursive: true });
+  const storage = new FsStorage(config.backupDir, { tempDir: workRoot });
+  const engine = makeEngine({ config, storage, workRoot, log: opts.verbose ? jsonLogger() : silentLogger });
+  return { engine, config, demoCrm };
+}

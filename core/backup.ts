@@ -1,0 +1,166 @@
+// Creating a backup: snapshot and hash the components, stream the archive into the store, re-read it, then list it.
+import { mkdir, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { FileChangedError, createArchiveStream, type ArchiveSource } from "./archive/write.ts";
+import { HashingPassThrough, sha256File, sha256Stream } from "./archive/hashing.ts";
+import { restoreGuide } from "./archive/restore-guide.ts";
+import { removeLeftovers } from "./catalog.ts";
+import type { Engine, Progress } from "./engine.ts";
+import { ChecksumMismatchError, NotFoundError, ValidationError } from "./errors.ts";
+import { LOCK_KEY, archiveKey, manifestKey, newBackupId, slotKey } from "./ids.ts";
+import { acquireLock } from "./lock.ts";
+import {
+  COMPONENTS, DATABASE_ENTRY, MANIFEST_FORMAT_VERSION,
+  type BackupType, type ComponentName, type ComponentRecord, type Manifest, type StoredManifest,
+} from "./manifest.ts";
+import { collectConfig, collectLogs, collectUploads, type CollectedComponent } from "./sources/files.ts";
+import { snapshotDatabase } from "./sources/sqlite.ts";
+
+export interface BackupRequest {
+  type: BackupType;
+  description?: string;
+  components?: readonly ComponentName[];
+  /** For scheduled runs: the slot's time. A second run for the same type and time is skipped. */
+  scheduledAt?: Date;
+  actor?: string;
+  onProgress?: (p: Progress) => void;
+}
+
+export type BackupOutcome =
+  | { skipped: false; manifest: StoredManifest; durationMs: number }
+  | { skipped: true; reason: string; existingId: string };
+
+export const TOOL_NAME = "colab-backup";
+
+/** Takes the store lock, claims the schedule slot if any, and creates one verified backup. */
+export async function runBackup(engine: Engine, req: BackupRequest): Promise<BackupOutcome> {
+  const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `backup-${req.type}`, operation: `${req.type} backup` });
+  try {
+    let slot: string | undefined;
+    const id = newBackupId(req.type, engine.now());
+    if (req.scheduledAt) {
+      slot = slotKey(req.type, req.scheduledAt);
+      const claim = JSON.stringify({ backupId: id, claimedAt: engine.now().toISOString() });
+      if (!(await engine.storage.createExclusive(slot, claim))) {
+        const existing = JSON.parse((await engine.storage.getBuffer(slot)).toString("utf8")) as { backupId: string };
+        engine.log.info("backup skipped: slot already taken", { slot, existingId: existing.backupId });
+        return { skipped: true, reason: `the ${req.type} backup for ${req.scheduledAt.toISOString()} already ran`, existingId: existing.backupId };
+      }
+    }
+    try {
+      const removed = await removeLeftovers(engine.storage);
+      if (removed.length) engine.log.warn("removed leftovers of an earlier failed backup", { removed });
+      return await createBackupWithRetry(engine, req, id);
+    } catch (err) {
+      // Free the slot so a redelivered event can try again.
+      if (slot) await engine.storage.delete(slot).catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+async function createBackupWithRetry(engine: Engine, req: BackupRequest, id: string): Promise<BackupOutcome> {
+  try {
+    return await createBackup(engine, req, id);
+  } catch (err) {
+    if (!(err instanceof FileChangedError)) throw err;
+    engine.log.warn("a file changed during the backup; trying once more", { error: err.message });
+    return createBackup(engine, req, newBackupId(req.type, engine.now()));
+  }
+}
+
+/** Creates one backup; the caller holds the store lock. */
+export async function createBackup(engine: Engine, req: BackupRequest, id = newBackupId(req.type, engine.now())): Promise<BackupOutcome> {
+  const started = Date.now();
+  const components = req.components?.length ? [...new Set(req.components)] : [...COMPONENTS];
+  for (const c of components) {
+    if (!COMPONENTS.includes(c)) throw new ValidationError(`create backup: unknown component "${c}"; choose from ${COMPONENTS.join(", ")}`);
+  }
+  const workDir = path.join(engine.workRoot, `work-${id}`);
+  await rm(workDir, { recursive: true, force: true });
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
+  const key = archiveKey(id);
+  let stored = false;
+  try {
+    const { records, sources } = await gatherComponents(engine, components, workDir, req.onProgress);
+    const manifest: Manifest = {
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      tool: TOOL_NAME,
+      id,
+      name: `${TOOL_NAME}-${id}`,
+      type: req.type,
+      description: req.description ?? "",
+      createdAt: engine.now().toISOString(),
+      ...(req.scheduledAt ? { scheduledAt: req.scheduledAt.toISOString() } : {}),
+      host: engine.host,
+      components: records,
+    };
+    const total = sources.reduce((n, s) => n + s.size, 0);
+    const hasher = new HashingPassThrough();
+    const archive = createArchiveStream(manifest, restoreGuide(manifest), sources, {
+      onProgress: (done) => req.onProgress?.({ phase: "archive", done, total }),
+    });
+    archive.on("error", (err) => hasher.destroy(err));
+    stored = true;
+    await engine.storage.put(key, archive.pipe(hasher));
+    const written = { sha256: hasher.digest(), size: hasher.size };
+
+    // Listed only once the stored bytes are read back and match what was written.
+    req.onProgress?.({ phase: "verify", done: 0, total: written.size });
+    const reread = await sha256Stream(await engine.storage.get(key));
+    if (reread.sha256 !== written.sha256 || reread.size !== written.size) {
+      throw new ChecksumMismatchError(`verify stored archive ${key}: read back ${reread.size} bytes with SHA-256 ${reread.sha256}, wrote ${written.size} bytes with ${written.sha256}; check the backup disk`);
+    }
+    req.onProgress?.({ phase: "verify", done: written.size, total: written.size });
+    const final: StoredManifest = {
+      ...manifest,
+      completedAt: engine.now().toISOString(),
+      archive: { key, sizeBytes: written.size, sha256: written.sha256, verifiedAt: engine.now().toISOString() },
+    };
+    await engine.storage.put(manifestKey(id), JSON.stringify(final, null, 2) + "\n");
+    engine.log.info("backup succeeded", { id, type: req.type, sizeBytes: written.size });
+    return { skipped: false, manifest: final, durationMs: Date.now() - started };
+  } catch (err) {
+    if (stored) await engine.storage.delete(key).catch(() => undefined);
+    throw err;
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function gatherComponents(engine: Engine, components: ComponentName[], workDir: string, onProgress?: (p: Progress) => void) {
+  const { paths, crmRoot } = engine.config;
+  const records: Record<string, ComponentRecord> = {};
+  const sources: ArchiveSource[] = [];
+  const add = (name: ComponentName, got: CollectedComponent, extra: Partial<ComponentRecord> = {}) => {
+    const size = got.sources.reduce((n, s) => n + s.size, 0);
+    records[name] = {
+      status: got.missing ? "missing" : "included",
+      ...(got.missing ? { note: got.missing } : got.skipped.length ? { note: got.skipped.join("; ") } : {}),
+      fileCount: got.sources.length,
+      totalSize: size,
+      files: got.sources.map((s) => ({
+        path: s.path, size: s.size, sha256: s.sha256, mode: s.mode & 0o777, mtime: s.mtime.toISOString(),
+        ...(s.originalSize !== undefined ? { originalSize: s.originalSize } : {}),
+      })),
+      ...extra,
+    };
+    sources.push(...got.sources);
+  };
+  for (const name of components) {
+    onProgress?.({ phase: name === "database" ? "snapshot" : "hash", done: 0, total: 0 });
+    if (name === "database") {
+      const snap = path.join(workDir, "dev.db");
+      const facts = await snapshotDatabase(paths.database, snap, { busyTimeoutMs: engine.config.dbBusyTimeoutMs });
+      const st = await stat(snap);
+      const { sha256 } = await sha256File(snap);
+      add("database", { sources: [{ path: DATABASE_ENTRY, file: snap, size: st.size, mode: 0o644, mtime: st.mtime, sha256 }], skipped: [] }, { database: facts });
+    } else if (name === "uploads") add(name, await collectUploads(paths.uploads));
+    else if (name === "config") add(name, await collectConfig(crmRoot ?? path.dirname(path.dirname(paths.database)), paths.configFiles));
+    else add(name, await collectLogs(paths.logs, workDir));
+  }
+  if (records.database === undefined && components.includes("database")) throw new NotFoundError("create backup: database missing");
+  return { records, sources };
+}

@@ -1,0 +1,91 @@
+// The catalog of completed backups: listing and reading stored manifests, leftovers of failed runs, and the audit log.
+import { randomBytes } from "node:crypto";
+import { NotFoundError } from "./errors.ts";
+import { archiveKey, auditKey, isBackupId, manifestKey } from "./ids.ts";
+import { BACKUP_TYPES, ManifestSchema, type BackupType, type StoredManifest } from "./manifest.ts";
+import type { Storage } from "./storage/storage.ts";
+
+/** Completed, verified backups (those with a manifest beside the archive), newest first. */
+export async function listBackups(storage: Storage, type?: BackupType): Promise<StoredManifest[]> {
+  const types = type ? [type] : BACKUP_TYPES;
+  const out: StoredManifest[] = [];
+  for (const t of types) {
+    for (const obj of await storage.list(`${t}/`)) {
+      const id = obj.key.slice(t.length + 1, -".json".length);
+      if (!obj.key.endsWith(".json") || !isBackupId(id)) continue;
+      const m = await readManifest(storage, id).catch((err) => {
+        if (err instanceof NotFoundError) return null; // deleted while listing
+        throw err;
+      });
+      if (m) out.push(m);
+    }
+  }
+  return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+}
+
+export async function readManifest(storage: Storage, id: string): Promise<StoredManifest> {
+  let raw: Buffer;
+  try {
+    raw = await storage.getBuffer(manifestKey(id));
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new NotFoundError(`find backup: no backup with id ${id}; run \`colab-backup list\` to see the ids`);
+    throw err;
+  }
+  const m = ManifestSchema.parse(JSON.parse(raw.toString("utf8")));
+  if (!m.archive) throw new NotFoundError(`find backup: ${id} has no verified archive recorded`);
+  return m as StoredManifest;
+}
+
+/** The newest backup, optionally of one type; NotFoundError if there is none. */
+export async function latestBackup(storage: Storage, type?: BackupType): Promise<StoredManifest> {
+  const [m] = await listBackups(storage, type);
+  if (!m) throw new NotFoundError(`find backup: there are no ${type ?? ""} backups yet; run \`colab-backup backup\` first`.replace("  ", " "));
+  return m;
+}
+
+/** Removes a backup: manifest first so it is never listed without its archive. */
+export async function removeBackup(storage: Storage, id: string): Promise<void> {
+  await storage.delete(manifestKey(id));
+  await storage.delete(archiveKey(id));
+}
+
+/** Archives with no manifest beside them are leftovers of runs that crashed or failed; only call under the store lock. */
+export async function removeLeftovers(storage: Storage): Promise<string[]> {
+  const removed: string[] = [];
+  for (const t of BACKUP_TYPES) {
+    const objs = await storage.list(`${t}/`);
+    const keys = new Set(objs.map((o) => o.key));
+    for (const o of objs) {
+      if (o.key.endsWith(".tar.gz") && !keys.has(o.key.replace(/\.tar\.gz$/, ".json"))) {
+        await storage.delete(o.key);
+        removed.push(o.key);
+      }
+    }
+  }
+  return removed;
+}
+
+export interface AuditRecord {
+  at: string;
+  actor: string;
+  action: "backup" | "restore" | "delete" | "cleanup" | "verify";
+  backupId?: string;
+  components?: string[];
+  result: "succeeded" | "failed" | "rolled-back";
+  detail?: Record<string, unknown>;
+  error?: string;
+}
+
+/** Appends one record; each is its own object, so appends never rewrite history (and work on S3). */
+export async function appendAudit(storage: Storage, record: Omit<AuditRecord, "at">, now = new Date()): Promise<AuditRecord> {
+  const full: AuditRecord = { at: now.toISOString(), ...record };
+  await storage.put(auditKey(now, randomBytes(4).toString("hex")), JSON.stringify(full, null, 2) + "\n");
+  return full;
+}
+
+/** Audit records, newest first. */
+export async function readAudit(storage: Storage, limit = 100): Promise<AuditRecord[]> {
+  const objs = (await storage.list("audit/")).slice(-limit).reverse();
+  return Promise.all(objs.map(async (o) => JSON.parse((await storage.getBuffer(o.key)).toString("utf8")) as AuditRecord));
+}
+

@@ -1,0 +1,43 @@
+// Status: counts by type, the last backup, storage used and free, and the next run of each schedule.
+import { statfs } from "node:fs/promises";
+import { listBackups } from "./catalog.ts";
+import { nextRun } from "./cron.ts";
+import type { Engine } from "./engine.ts";
+import { LOCK_KEY } from "./ids.ts";
+import { readLock } from "./lock.ts";
+import { BACKUP_TYPES } from "./manifest.ts";
+
+export interface StatusReport {
+  backups: { total: number; byType: Record<string, number>; totalBytes: number };
+  lastBackup: { id: string; type: string; createdAt: string; sizeBytes: number } | null;
+  storage: { location: string; usedBytes: number; freeBytes: number | null };
+  schedules: Record<string, { cron: string; nextRun: string | null }>;
+  timeZone: string;
+  running: { operation: string; startedAt: string; host: string; pid: number } | null;
+  retention: { daily: number; weekly: number; monthly: number };
+}
+
+export async function getStatus(engine: Engine, localDir?: string): Promise<StatusReport> {
+  const backups = await listBackups(engine.storage);
+  const byType = Object.fromEntries(BACKUP_TYPES.map((t) => [t, backups.filter((b) => b.type === t).length]));
+  const last = backups[0];
+  const now = engine.now();
+  const schedules = Object.fromEntries(
+    Object.entries(engine.config.schedules).map(([name, cron]) => [name, { cron, nextRun: nextRun(cron, engine.config.timeZone, now)?.toISOString() ?? null }]),
+  );
+  let freeBytes: number | null = null;
+  if (localDir) {
+    const fs = await statfs(localDir).catch(() => null);
+    if (fs) freeBytes = fs.bavail * fs.bsize;
+  }
+  const lock = await readLock(engine.storage, LOCK_KEY);
+  return {
+    backups: { total: backups.length, byType, totalBytes: backups.reduce((n, b) => n + b.archive.sizeBytes, 0) },
+    lastBackup: last ? { id: last.id, type: last.type, createdAt: last.createdAt, sizeBytes: last.archive.sizeBytes } : null,
+    storage: { location: engine.storage.description, usedBytes: (await engine.storage.usage?.()) ?? 0, freeBytes },
+    schedules,
+    timeZone: engine.config.timeZone,
+    running: lock ? { operation: lock.operation, startedAt: lock.startedAt, host: lock.host, pid: lock.pid } : null,
+    retention: engine.config.retention,
+  };
+}

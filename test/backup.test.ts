@@ -1,0 +1,124 @@
+// Backups of a real CRM folder: archive layout, manifest facts, standard-tool compatibility, leftovers, slots and the lock.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { runBackup, createBackup } from "../core/backup.ts";
+import { listBackups, readManifest } from "../core/catalog.ts";
+import { ConflictError } from "../core/errors.ts";
+import { LOCK_KEY } from "../core/ids.ts";
+import { acquireLock } from "../core/lock.ts";
+import { verifyBackup } from "../core/verify.ts";
+import { makeCrm, makeTestEngine, tempDir, treeDigest } from "./helpers/crm.ts";
+
+describe("backup of a CRM folder", () => {
+  it("writes a verified archive that plain tar opens, with the manifest first and no secrets", async () => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root);
+    const out = await runBackup(engine, { type: "manual", description: "before upgrade" });
+    if (out.skipped) throw new Error("unexpected skip");
+    const m = out.manifest;
+    const archive = path.join(engine.config.backupDir, "manual", `${m.id}.tar.gz`);
+    expect(existsSync(archive)).toBe(true);
+    expect(existsSync(path.join(engine.config.backupDir, "manual", `${m.id}.json`))).toBe(true);
+    const sha = execFileSync("sha256sum", [archive]).toString().split(" ")[0];
+    expect(m.archive.sha256).toBe(sha);
+    expect(m.archive.sizeBytes).toBe(readFileSync(archive).length);
+
+    const names = execFileSync("tar", ["-tzf", archive]).toString().trim().split("\n");
+    expect(names[0]).toBe("manifest.json");
+    expect(names[1]).toBe("RESTORE.txt");
+    expect(names).toContain("database/dev.db");
+    expect(names).toContain("uploads/deep/nested/b.txt");
+    expect(names).toContain("config/.env.example");
+    expect(names).toContain("logs/archive/error-2026-10-01.log.gz");
+    expect(names.filter((n) => /(^|\/)\.env($|\.(?!example))/.test(n))).toEqual([]);
+    expect(names).not.toContain("logs/not-a-log.txt");
+
+    const out2 = tempDir("untar-");
+    execFileSync("tar", ["-xzf", archive, "-C", out2]);
+    const uploads = treeDigest(path.join(out2, "uploads"));
+    expect(uploads).toEqual(treeDigest(path.join(crm.root, "uploads")));
+    expect(execFileSync("sqlite3", [path.join(out2, "database/dev.db"), "PRAGMA integrity_check; SELECT count(*) FROM Customer;"]).toString()).toBe("ok\n500\n");
+    expect(execFileSync("gunzip", ["-c", path.join(out2, "logs/combined-2026-11-25.log.gz")]).toString()).toBe("line\n".repeat(5000));
+    expect(readFileSync(path.join(out2, "RESTORE.txt"), "utf8")).toMatch(/sha256sum[\s\S]*tar -xzf[\s\S]*sqlite3/);
+
+    const inner = JSON.parse(readFileSync(path.join(out2, "manifest.json"), "utf8"));
+    expect(inner.id).toBe(m.id);
+    expect(inner.archive).toBeUndefined();
+    expect(m.description).toBe("before upgrade");
+    expect(m.components.database?.database).toMatchObject({ integrityCheck: "ok", journalMode: "wal", tables: { Customer: 500, Deal: 500 } });
+    expect(m.components.uploads).toMatchObject({ status: "included", fileCount: 5 });
+    expect(m.components.uploads!.files.find((f) => f.path === "uploads/a.txt")).toMatchObject({ mode: 0o600, size: 6 });
+    expect(m.components.logs!.files.find((f) => f.path === "logs/combined-2026-11-25.log.gz")?.originalSize).toBe(25_000);
+    expect(m.components.config!.files.map((f) => f.path).sort()).toEqual(["config/.env.example", "config/package-lock.json", "config/package.json", "config/prisma/schema.prisma"]);
+
+    const report = await verifyBackup(engine, m.id);
+    expect(report.ok).toBe(true);
+    expect(report.components.database?.status).toBe("ok");
+    expect(existsSync(path.join(engine.workRoot, `work-${m.id}`))).toBe(false);
+  });
+
+  it("records a missing logs folder and fails on a missing database", async () => {
+    const crm = makeCrm();
+    rmSync(path.join(crm.root, "logs"), { recursive: true });
+    const engine = makeTestEngine(crm.root);
+    const out = await runBackup(engine, { type: "daily" });
+    expect(!out.skipped && out.manifest.components.logs).toMatchObject({ status: "missing", note: expect.stringContaining("no logs folder") });
+    rmSync(crm.db);
+    await expect(runBackup(engine, { type: "daily" })).rejects.toThrow(/does not exist.*DATABASE_PATH or CRM_ROOT/);
+    expect((await listBackups(engine.storage)).length).toBe(1);
+  });
+
+  it("backs up only the chosen components", async () => {
+    const engine = makeTestEngine(makeCrm().root);
+    const out = await runBackup(engine, { type: "manual", components: ["uploads"] });
+    expect(!out.skipped && Object.keys(out.manifest.components)).toEqual(["uploads"]);
+  });
+
+  it("lists nothing for a failed run and removes an earlier crash's leftovers", async () => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root);
+    // A crash after the archive was stored but before its manifest: the archive is a leftover.
+    mkdirSync(path.join(engine.config.backupDir, "daily"), { recursive: true });
+    const orphan = path.join(engine.config.backupDir, "daily", "daily-20261101T020000Z-abcdef.tar.gz");
+    writeFileSync(orphan, "half an archive");
+    expect(await listBackups(engine.storage)).toEqual([]);
+    await runBackup(engine, { type: "daily" });
+    expect(existsSync(orphan)).toBe(false);
+    expect((await listBackups(engine.storage)).length).toBe(1);
+  });
+
+  it("makes one backup per scheduled slot", async () => {
+    const engine = makeTestEngine(makeCrm().root);
+    const at = new Date("2026-11-26T02:00:00Z");
+    const first = await runBackup(engine, { type: "daily", scheduledAt: at });
+    const second = await runBackup(engine, { type: "daily", scheduledAt: at });
+    expect(first.skipped).toBe(false);
+    expect(second).toMatchObject({ skipped: true, existingId: !first.skipped && first.manifest.id });
+    expect((await listBackups(engine.storage, "daily")).length).toBe(1);
+    const other = await runBackup(engine, { type: "daily", scheduledAt: new Date("2026-11-27T02:00:00Z") });
+    expect(other.skipped).toBe(false);
+  });
+
+  it("runs one operation at a time per store", async () => {
+    const engine = makeTestEngine(makeCrm().root);
+    const held = await acquireLock(engine.storage, LOCK_KEY, { id: "other", operation: "restore" });
+    await expect(runBackup(engine, { type: "manual" })).rejects.toBeInstanceOf(ConflictError);
+    await held.release();
+    const [a, b] = await Promise.allSettled([runBackup(engine, { type: "manual" }), runBackup(engine, { type: "manual" })]);
+    const results = [a, b].map((r) => r.status);
+    expect(results.sort()).toEqual(["fulfilled", "rejected"]);
+    expect([a, b].find((r) => r.status === "rejected")).toMatchObject({ reason: expect.any(ConflictError) });
+  });
+
+  it("stores the manifest beside the archive with the fields other tools read", async () => {
+    const engine = makeTestEngine(makeCrm().root);
+    const out = await createBackup(engine, { type: "weekly" });
+    if (out.skipped) throw new Error("unexpected skip");
+    const m = await readManifest(engine.storage, out.manifest.id);
+    for (const field of ["formatVersion", "id", "type", "description", "createdAt", "components", "archive"]) expect(m).toHaveProperty(field);
+    expect(m.archive).toMatchObject({ sizeBytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    for (const f of m.components.uploads!.files) expect(f).toMatchObject({ path: expect.any(String), size: expect.any(Number), sha256: expect.any(String), mode: expect.any(Number) });
+  });
+});

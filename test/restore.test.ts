@@ -1,0 +1,130 @@
+// Restores on a real CRM folder: byte-identical round trip, pre-restore backup, live database held open, tampering, rollback.
+import { fork, type ChildProcess } from "node:child_process";
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { runBackup } from "../core/backup.ts";
+import { listBackups, readAudit } from "../core/catalog.ts";
+import { RestoreError, ValidationError } from "../core/errors.ts";
+import { runRestore } from "../core/restore.ts";
+import { runCleanup } from "../core/cleanup.ts";
+import type { StoredManifest } from "../core/manifest.ts";
+import { dbContent, makeCrm, makeTestEngine, treeDigest } from "./helpers/crm.ts";
+
+async function backupOf(engine: ReturnType<typeof makeTestEngine>): Promise<StoredManifest> {
+  const out = await runBackup(engine, { type: "daily" });
+  if (out.skipped) throw new Error("unexpected skip");
+  return out.manifest;
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill("SIGKILL");
+});
+
+describe("restore", () => {
+  it("round-trips every component byte for byte and keeps a pre-restore backup of what it replaced", async () => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root);
+    const before = { uploads: treeDigest(path.join(crm.root, "uploads")), logs: treeDigest(path.join(crm.root, "logs")), db: dbContent(crm.db) };
+    const pkg = readFileSync(path.join(crm.root, "package.json"));
+    const m = await backupOf(engine);
+
+    // Damage everything.
+    rmSync(path.join(crm.root, "uploads/deep"), { recursive: true });
+    writeFileSync(path.join(crm.root, "uploads/new-after-backup.txt"), "new");
+    writeFileSync(path.join(crm.root, "package.json"), "{}");
+    writeFileSync(path.join(crm.root, "logs/combined-2026-11-25.log"), "truncated");
+    const db = new Database(crm.db);
+    db.exec(`DELETE FROM "Deal"; UPDATE "Customer" SET name = 'overwritten'`);
+    db.close();
+
+    const out = await runRestore(engine, { backupId: m.id, components: ["database", "uploads", "config", "logs"], confirm: "CONFIRM_RESTORE", actor: "test-admin" });
+    expect(treeDigest(path.join(crm.root, "uploads"))).toEqual(before.uploads);
+    expect(treeDigest(path.join(crm.root, "logs"))).toEqual(before.logs);
+    expect(readFileSync(path.join(crm.root, "package.json")).equals(pkg)).toBe(true);
+    expect(readFileSync(path.join(crm.root, ".env"), "utf8")).toBe("JWT_SECRET=top-secret\n");
+    expect(dbContent(crm.db)).toEqual(before.db);
+    expect(readdirSync(crm.root).filter((n) => n.startsWith(".colab-restore-") || n.includes(".colab-old-"))).toEqual([]);
+
+    const pre = (await listBackups(engine.storage, "pre-restore"))[0]!;
+    expect(pre.id).toBe(out.preRestoreBackupId);
+    expect(pre.components.uploads!.files.map((f) => f.path)).toContain("uploads/new-after-backup.txt");
+    expect(pre.components.database!.database!.tables.Deal).toBe(0);
+    // Pre-restore backups sit outside the retention counts.
+    const cleaned = await runCleanup(engine, { dryRun: true });
+    expect(cleaned.remove.map((r) => r.id)).not.toContain(pre.id);
+
+    const [audit] = await readAudit(engine.storage);
+    expect(audit).toMatchObject({ action: "restore", actor: "test-admin", backupId: m.id, result: "succeeded", components: ["database", "uploads", "config", "logs"] });
+  });
+
+  it("refuses without the literal confirmation token or with unknown components, touching nothing", async () => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root);
+    const m = await backupOf(engine);
+    await expect(runRestore(engine, { backupId: m.id, components: ["database"], confirm: "confirm_restore" })).rejects.toThrow(/CONFIRM_RESTORE/);
+    await expect(runRestore(engine, { backupId: m.id, components: ["secrets"], confirm: "CONFIRM_RESTORE" })).rejects.toBeInstanceOf(ValidationError);
+    await expect(runRestore(engine, { backupId: m.id, components: [], confirm: "CONFIRM_RESTORE" })).rejects.toThrow(/at least one component/);
+    expect((await listBackups(engine.storage, "pre-restore")).length).toBe(0);
+  });
+
+  it("restores into a database another process holds open: it reads the restored rows and its next write is kept", async () => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root);
+    const m = await backupOf(engine);
+    const inode = statSync(crm.db).ino;
+    const holder = fork(path.join(import.meta.dirname, "fixtures/db-holder.ts"), [crm.db], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    children.push(holder);
+    const ask = (cmd: object) => new Promise<any>((resolve) => { holder.once("message", resolve); holder.send(cmd); });
+    await ask({ op: "exec", sql: `DELETE FROM "Deal"` });
+    expect(await ask({ op: "count", table: "Deal" })).toEqual({ count: 0 });
+
+    await runRestore(engine, { backupId: m.id, components: ["database"], confirm: "CONFIRM_RESTORE" });
+    expect(await ask({ op: "count", table: "Deal" })).toEqual({ count: 500 });
+    await ask({ op: "exec", sql: `INSERT INTO "Deal" (customerId, amount) VALUES (1, 42)` });
+    expect(statSync(crm.db).ino).toBe(inode);
+    const fresh = new Database(crm.db, { readonly: true });
+    expect(fresh.prepare(`SELECT count(*) AS n FROM "Deal"`).get()).toEqual({ n: 501 });
+    fresh.close();
+  });
+
+  it("refuses a tampered archive before touching live data", async () => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root);
+    const m = await backupOf(engine);
+    const archive = path.join(engine.config.backupDir, m.archive.key);
+    const bytes = readFileSync(archive);
+    bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0xff;
+    writeFileSync(archive, bytes);
+    writeFileSync(path.join(crm.root, "uploads/a.txt"), "changed after backup");
+    await expect(runRestore(engine, { backupId: m.id, components: ["uploads"], confirm: "CONFIRM_RESTORE" })).rejects.toThrow();
+    expect(readFileSync(path.join(crm.root, "uploads/a.txt"), "utf8")).toBe("changed after backup");
+    const [audit] = await readAudit(engine.storage);
+    expect(audit).toMatchObject({ action: "restore", result: "failed" });
+  });
+
+  it("rolls back uploads already swapped when the database swap fails", async () => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root, undefined, { BACKUP_DB_BUSY_TIMEOUT_MS: "300" });
+    const m = await backupOf(engine);
+    writeFileSync(path.join(crm.root, "uploads/a.txt"), "live version");
+    const liveUploads = treeDigest(path.join(crm.root, "uploads"));
+    // A writer holding an exclusive transaction longer than the busy timeout makes the database step fail for real.
+    const holder = fork(path.join(import.meta.dirname, "fixtures/db-holder.ts"), [crm.db], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    children.push(holder);
+    const ask = (cmd: object) => new Promise<any>((resolve) => { holder.once("message", resolve); holder.send(cmd); });
+    await ask({ op: "exec", sql: `DELETE FROM "Deal"` });
+    await ask({ op: "lock" });
+    const err = await runRestore(engine, { backupId: m.id, components: ["uploads", "database"], confirm: "CONFIRM_RESTORE" }).catch((e) => e);
+    expect(err).toBeInstanceOf(RestoreError);
+    expect(err.rolledBack).toBe(true);
+    expect(err.message).toMatch(/rolled back uploads/);
+    expect(treeDigest(path.join(crm.root, "uploads"))).toEqual(liveUploads);
+    await ask({ op: "unlock" });
+    expect(await ask({ op: "count", table: "Deal" })).toEqual({ count: 0 });
+    const [audit] = await readAudit(engine.storage);
+    expect(audit).toMatchObject({ action: "restore", result: "rolled-back" });
+  });
+});
