@@ -23,6 +23,8 @@ export interface BackupRequest {
   /** For scheduled runs: the slot's time. A second run for the same type and time is skipped. */
   scheduledAt?: Date;
   actor?: string;
+  /** A pre-assigned id, so an API can answer with the backup's id before the work starts. */
+  id?: string;
   onProgress?: (p: Progress) => void;
 }
 
@@ -37,7 +39,7 @@ export async function runBackup(engine: Engine, req: BackupRequest): Promise<Bac
   const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `backup-${req.type}`, operation: `${req.type} backup` });
   try {
     let slot: string | undefined;
-    const id = newBackupId(req.type, engine.now());
+    const id = req.id ?? newBackupId(req.type, engine.now());
     if (req.scheduledAt) {
       slot = slotKey(req.type, req.scheduledAt);
       const claim = JSON.stringify({ backupId: id, claimedAt: engine.now().toISOString() });
