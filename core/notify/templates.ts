@@ -1,0 +1,84 @@
+// Notification emails: one function per kind, each giving a subject and matching text and HTML bodies.
+import type { CleanupOutcome } from "../cleanup.ts";
+import type { StoredManifest } from "../manifest.ts";
+
+export interface Rendered {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+
+export function humanSize(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+/** Both bodies from one list of rows, so text and HTML always say the same thing. */
+function render(subject: string, intro: string, rows: [string, string][], footer = ""): Rendered {
+  const width = Math.max(...rows.map(([k]) => k.length), 0);
+  const text = [intro, "", ...rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`), ...(footer ? ["", footer] : []), "", "-- colab-backup"].join("\n");
+  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif">
+<p>${esc(intro)}</p>
+<table cellpadding="4" style="border-collapse:collapse">${rows.map(([k, v]) => `<tr><th align="left">${esc(k)}</th><td>${esc(v)}</td></tr>`).join("")}</table>
+${footer ? `<p>${esc(footer).replace(/\n/g, "<br>")}</p>` : ""}<p style="color:#666">-- colab-backup</p></body></html>`;
+  return { subject: `[colab-backup] ${subject}`, text, html };
+}
+
+export function backupSucceeded(m: StoredManifest, durationMs: number): Rendered {
+  const components = Object.entries(m.components).map(([n, c]) => (c.status === "included" ? `${n} (${c.fileCount} files, ${humanSize(c.totalSize)})` : `${n} (missing: ${c.note ?? "?"})`));
+  return render(`${m.type} backup succeeded: ${m.id}`, `The ${m.type} backup completed and was verified.`, [
+    ["ID", m.id],
+    ["Name", m.name],
+    ["Type", m.type],
+    ["Size", humanSize(m.archive.sizeBytes)],
+    ["Duration", `${(durationMs / 1000).toFixed(1)} s`],
+    ["Components", components.join(", ")],
+    ["SHA-256", m.archive.sha256],
+    ...(m.description ? ([["Description", m.description]] as [string, string][]) : []),
+  ]);
+}
+
+export function backupFailed(type: string, error: string, at: Date): Rendered {
+  return render(`${type} backup FAILED`, `The ${type} backup did not complete. Nothing half-written is listed; the previous backups are untouched.`, [
+    ["Type", type],
+    ["When", at.toISOString()],
+    ["Error", error],
+  ], "What to check:\n- the database path (DATABASE_PATH / CRM_ROOT) and that the CRM is not holding a long write transaction\n- free disk space where BACKUP_DIR lives\n- read permission on the CRM folder and write permission on BACKUP_DIR\nThen run `colab-backup backup` by hand to see the full message.");
+}
+
+export function cleanupCompleted(o: CleanupOutcome): Rendered {
+  return render(`cleanup removed ${o.removed.length} backup(s)`, "Retention cleanup finished.", [
+    ["Removed", o.removed.length ? o.removed.join(", ") : "none"],
+    ["Freed", humanSize(o.freedBytes)],
+    ["Kept", String(o.keep.length)],
+    ["Leftovers removed", String(o.leftoversRemoved.length)],
+  ]);
+}
+
+export function systemInitialized(info: { host: string; schedules: Record<string, string>; timeZone: string; store: string }): Rendered {
+  return render("backup system started", `colab-backup started on ${info.host}; scheduled backups are active.`, [
+    ...Object.entries(info.schedules).map(([k, v]) => [`Schedule ${k}`, v] as [string, string]),
+    ["Time zone", info.timeZone],
+    ["Store", info.store],
+  ]);
+}
+
+export function criticalError(context: string, error: string): Rendered {
+  return render(`CRITICAL: ${context}`, `colab-backup hit an error it could not recover from: ${context}.`, [["Error", error]], "Check the server log; backups may not be running until this is fixed.");
+}
+
+export function testEmail(actor: string, transport: string): Rendered {
+  return render("test email", "This is a test of the backup notification settings. If you can read it, email works.", [
+    ["Requested by", actor],
+    ["Transport", transport],
+    ["Sent at", new Date().toISOString()],
+  ]);
+}
