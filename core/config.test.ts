@@ -37,6 +37,10 @@ describe("loadConfig", () => {
     [{ TZ: "Mars/Olympus" }, /TZ must be an IANA time zone.*Mars\/Olympus/],
     [{ BACKUP_EMAIL_TO: "not-an-address" }, /BACKUP_EMAIL_TO must be an email address/],
     [{ BACKUP_EMAIL_ENABLED: "true" }, /BACKUP_EMAIL_TO: must be set when BACKUP_EMAIL_ENABLED=true/],
+    [{ PORT: "http" }, /PORT must be a port number/],
+    [{ JWT_SECRET: "short" }, /JWT_SECRET must be at least 32 characters/],
+    [{ JWKS_URL: "not a url" }, /JWKS_URL must be an https:\/\/ URL/],
+    [{ DASHBOARD_ORIGIN: "backup.example.com" }, /DASHBOARD_ORIGIN must be an origin/],
   ])("rejects %o with a message naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

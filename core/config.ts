@@ -97,6 +97,15 @@ const EnvSchema = z.object({
   BACKUP_EMAIL_TO: email("BACKUP_EMAIL_TO"),
   TZ: timeZone,
   BACKUP_DB_BUSY_TIMEOUT_MS: count("BACKUP_DB_BUSY_TIMEOUT_MS", 30_000),
+  PORT: z
+    .string()
+    .default("3000")
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535, { message: "PORT must be a port number between 1 and 65535" })
+    .transform(Number),
+  JWT_SECRET: z.string().min(32, { message: "JWT_SECRET must be at least 32 characters (the CRM's token signing secret)" }).optional(),
+  JWKS_URL: z.url({ message: "JWKS_URL must be an https:// URL of the CRM's JSON Web Key Set" }).optional(),
+  DASHBOARD_ORIGIN: z.url({ message: "DASHBOARD_ORIGIN must be an origin such as https://backup.example.com" }).optional(),
+  BACKUP_HEALTH_MAX_AGE_HOURS: count("BACKUP_HEALTH_MAX_AGE_HOURS", 26),
   CRM_ROOT: z.string().min(1).optional(),
   DATABASE_PATH: z.string().min(1).optional(),
   UPLOADS_DIR: z.string().min(1).optional(),
@@ -114,6 +123,7 @@ export interface Config {
     to?: string;
     smtp: { host?: string; port: number; secure: boolean; user?: string; password?: string };
   };
+  server: { port: number; jwtSecret?: string; jwksUrl?: string; dashboardOrigin?: string; healthMaxAgeHours: number };
   /** How long a database snapshot or restore waits for the CRM's own writes to finish. */
   dbBusyTimeoutMs: number;
   /** null when CRM_ROOT is unset: the CLI then uses a demo CRM it creates. */
@@ -172,6 +182,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       smtp: { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD },
     },
     dbBusyTimeoutMs: e.BACKUP_DB_BUSY_TIMEOUT_MS,
+    server: {
+      port: e.PORT,
+      jwtSecret: e.JWT_SECRET,
+      jwksUrl: e.JWKS_URL,
+      dashboardOrigin: e.DASHBOARD_ORIGIN ? new URL(e.DASHBOARD_ORIGIN).origin : undefined,
+      healthMaxAgeHours: e.BACKUP_HEALTH_MAX_AGE_HOURS,
+    },
     crmRoot,
     paths: {
       database: at(e.DATABASE_PATH, "prisma/dev.db"),
