@@ -1,0 +1,47 @@
+// The admin HTTP app: CORS, auth, routes in the order their paths need, error mapping and the OpenAPI document.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Hono } from "hono";
+import { cors } from "hono/cors";
+import { adminAuth } from "./auth.ts";
+import type { ApiDeps, AppEnv } from "./deps.ts";
+import { errorBody, errorResponse, validationHook } from "./errors.ts";
+import { registerOpenApi } from "./openapi.ts";
+import { registerBackupRoutes } from "./routes/backups.ts";
+import { registerJobRoutes } from "./routes/jobs.ts";
+import { registerOperationRoutes } from "./routes/operations.ts";
+import { registerSystemRoutes } from "./routes/system.ts";
+
+export type { ApiDeps } from "./deps.ts";
+
+/** Throws ConfigError when auth is not configured, so a deployment without it never starts. */
+export function createApp(deps: ApiDeps): Hono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const log = deps.engine.log;
+
+  if (deps.corsOrigin) {
+    // Before auth: a browser's preflight carries no Authorization header.
+    app.use(
+      "/api/*",
+      cors({
+        origin: deps.corsOrigin,
+        allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+        allowHeaders: ["Authorization", "Content-Type"],
+        exposeHeaders: ["Location", "Content-Disposition", "WWW-Authenticate"],
+        maxAge: 600,
+      }),
+    );
+  }
+  // Hono's "/api/backup/*" also matches "/api/backup" itself, so this one line covers the list route too.
+  app.use("/api/backup/*", adminAuth(deps.auth, log));
+
+  // Fixed paths before /api/backup/{id}, which would otherwise claim "status", "audit" and "jobs".
+  registerSystemRoutes(app, deps);
+  registerJobRoutes(app, deps);
+  registerOperationRoutes(app, deps);
+  registerBackupRoutes(app, deps);
+  registerOpenApi(app);
+
+  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}; see /api/openapi.json`), 404));
+  app.onError((err, c) => errorResponse(err, c, log));
+  return app;
+}

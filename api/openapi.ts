@@ -1,0 +1,51 @@
+// The OpenAPI document: shared response shapes for route definitions, the bearer scheme, and the route that serves it.
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import type { ZodType } from "zod";
+import type { AppEnv } from "./deps.ts";
+import { ErrorResponse } from "./schemas.ts";
+
+export const SECURITY = [{ bearerAuth: [] }];
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: "Invalid input; `error.fields` names each field and what it expects",
+  401: "Missing, malformed, expired or wrongly signed token",
+  403: "The token is valid but not an ADMIN's",
+  404: "No such backup or job",
+  409: "Another backup, restore, delete or cleanup is running; `running` says which",
+  422: "The stored archive failed a safety or checksum check",
+  502: "The email was not sent",
+};
+
+export function json<T extends ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+/** Error responses for a route; 401, 403 and 500 apply to every admin route. */
+export function errors(...statuses: number[]) {
+  const out: Record<number, ReturnType<typeof json<typeof ErrorResponse>>> = {};
+  for (const s of [...statuses, 401, 403, 500]) out[s] = json(ErrorResponse, ERROR_DESCRIPTIONS[s] ?? "Internal error; see the server log");
+  return out;
+}
+
+const docRoute = createRoute({
+  method: "get",
+  path: "/api/openapi.json",
+  tags: ["system"],
+  summary: "This OpenAPI document",
+  responses: { 200: { description: "OpenAPI 3.1 document", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } } },
+});
+
+/** Call after every route is registered: the document is generated from the registry on each request. */
+export function registerOpenApi(app: OpenAPIHono<AppEnv>): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "A JWT issued by the CRM with role ADMIN and an exp claim",
+  });
+  const config = {
+    openapi: "3.1.0",
+    info: { title: "colab-backup admin API", version: "1.0.0", description: "Backups of the CO_LAB CRM: list, create, download, delete, restore, verify, cleanup, status." },
+  };
+  app.openapi(docRoute, (c) => c.json(app.getOpenAPI31Document(config), 200));
+}

@@ -1,0 +1,107 @@
+// Routes over stored backups: list, create, read one manifest, download the archive, delete.
+import { Readable } from "node:stream";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { listBackups, readManifest } from "../../core/catalog.ts";
+import { deleteBackup } from "../../core/cleanup.ts";
+import { archiveKey } from "../../core/ids.ts";
+import type { StoredManifest } from "../../core/manifest.ts";
+import type { ApiDeps, AppEnv } from "../deps.ts";
+import { SECURITY, errors, json } from "../openapi.ts";
+import {
+  BackupIdParams, BackupList, CreateBackupBody, DeleteResult, JobAccepted, ListQuery, Manifest,
+} from "../schemas.ts";
+
+const tags = ["backups"];
+
+const listRoute = createRoute({
+  method: "get", path: "/api/backup", tags, security: SECURITY,
+  summary: "List verified backups, newest first",
+  request: { query: ListQuery },
+  responses: { 200: json(BackupList, "One page of backups"), ...errors(400) },
+});
+
+const createBackupRoute = createRoute({
+  method: "post", path: "/api/backup/create", tags, security: SECURITY,
+  summary: "Start a backup; poll the job in Location",
+  request: { body: { required: false, content: { "application/json": { schema: CreateBackupBody } } } },
+  responses: { 202: json(JobAccepted, "Backup job started; Location is the job"), ...errors(400, 409) },
+});
+
+const getRoute = createRoute({
+  method: "get", path: "/api/backup/{id}", tags, security: SECURITY,
+  summary: "The stored manifest of one backup",
+  request: { params: BackupIdParams },
+  responses: { 200: json(Manifest, "The manifest, with the archive's size and SHA-256"), ...errors(400, 404) },
+});
+
+const downloadRoute = createRoute({
+  method: "get", path: "/api/backup/{id}/download", tags, security: SECURITY,
+  summary: "Download the archive: a redirect to a presigned URL, or the archive's bytes",
+  request: { params: BackupIdParams },
+  responses: {
+    200: { description: "The archive, streamed", content: { "application/gzip": { schema: { type: "string", format: "binary" } } } },
+    302: { description: "Redirect to a short-lived download URL" },
+    ...errors(400, 404),
+  },
+});
+
+const deleteRoute = createRoute({
+  method: "delete", path: "/api/backup/{id}", tags, security: SECURITY,
+  summary: "Delete a backup (audited)",
+  request: { params: BackupIdParams },
+  responses: { 200: json(DeleteResult, "Deleted"), ...errors(400, 404, 409) },
+});
+
+export function registerBackupRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
+  const { engine } = deps;
+
+  app.openapi(listRoute, async (c) => {
+    const { type, page, pageSize } = c.req.valid("query");
+    const all = await listBackups(engine.storage, type);
+    const items = all.slice((page - 1) * pageSize, page * pageSize).map(summary);
+    return c.json({ total: all.length, page, pageSize, items }, 200);
+  });
+
+  app.openapi(createBackupRoute, async (c) => {
+    // With no JSON body the validator hands over {} unparsed, so defaults are applied here.
+    const body = CreateBackupBody.parse(c.req.valid("json") ?? {});
+    const job = await deps.jobs.submitBackup({ ...body, actor: c.get("admin").actor });
+    c.header("Location", `/api/backup/jobs/${job.id}`);
+    return c.json({ jobId: job.id, backupId: job.backupId ?? "" }, 202);
+  });
+
+  app.openapi(getRoute, async (c) => c.json(await readManifest(engine.storage, c.req.valid("param").id), 200));
+
+  app.openapi(downloadRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    // Only listed (verified) backups can be downloaded; a presigner would not notice a missing object itself.
+    await readManifest(engine.storage, id);
+    const answer = await deps.download(id, archiveKey(id));
+    if ("redirect" in answer) return c.redirect(answer.redirect, 302);
+    // Streamed through: archives can be far larger than memory.
+    const body = Readable.toWeb(answer.stream) as unknown as ReadableStream<Uint8Array>;
+    return c.body(body, 200, {
+      "Content-Type": "application/gzip",
+      "Content-Length": String(answer.size),
+      "Content-Disposition": `attachment; filename="${id}.tar.gz"`,
+      "Cache-Control": "no-store",
+    });
+  });
+
+  app.openapi(deleteRoute, async (c) => {
+    const result = await deleteBackup(engine, c.req.valid("param").id, c.get("admin").actor);
+    return c.json(result, 200);
+  });
+}
+
+function summary(m: StoredManifest) {
+  return {
+    id: m.id,
+    type: m.type,
+    description: m.description,
+    createdAt: m.createdAt,
+    sizeBytes: m.archive.sizeBytes,
+    sha256: m.archive.sha256,
+    components: Object.entries(m.components).filter(([, c]) => c.status === "included").map(([name]) => name),
+  };
+}

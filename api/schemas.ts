@@ -1,0 +1,181 @@
+// The API's zod schemas: they validate requests and, through @hono/zod-openapi, are the OpenAPI document.
+import { z } from "@hono/zod-openapi";
+import { isBackupId } from "../core/ids.ts";
+import { JOB_KINDS } from "../core/jobs.ts";
+import { BACKUP_TYPES, COMPONENTS, ManifestSchema, SCHEDULED_TYPES } from "../core/manifest.ts";
+import { CONFIRM_TOKEN } from "../core/restore.ts";
+
+const CREATABLE_TYPES = [...SCHEDULED_TYPES, "manual"] as const;
+const list = (xs: readonly string[]) => xs.join(", ");
+const EXAMPLE_ID = "daily-20261126T020000Z-1a2b3c";
+const EXAMPLE_JOB_ID = "job-20261126T020000Z-1a2b3c4d";
+// Mirrors core/jobs.ts's private JOB_ID; core still checks it (jobKey), this only makes the 400 come from the schema.
+const JOB_ID = /^job-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
+
+export const BACKUP_ID_DOC_PATTERN = `^(${BACKUP_TYPES.join("|")})-\\d{8}T\\d{6}Z-[0-9a-f]{6}$`;
+const BACKUP_ID_MESSAGE = `must be a backup id: <type>-<YYYYMMDDTHHMMSSZ>-<6 hex>, e.g. ${EXAMPLE_ID} (type is one of ${list(BACKUP_TYPES)})`;
+
+export const BackupId = z
+  .string({ error: BACKUP_ID_MESSAGE })
+  .refine(isBackupId, { error: BACKUP_ID_MESSAGE })
+  // The pattern is for clients reading the document; isBackupId stays the check (core keeps its regex private).
+  .openapi({ example: EXAMPLE_ID, description: "<type>-<UTC stamp>-<6 hex>", pattern: BACKUP_ID_DOC_PATTERN });
+
+const Component = z.enum(COMPONENTS, { error: `must be one of ${list(COMPONENTS)}` });
+
+export const BackupIdParams = z.object({ id: BackupId.openapi({ param: { name: "id", in: "path" } }) });
+
+export const JobIdParams = z.object({
+  id: z
+    .string()
+    .regex(JOB_ID, { error: `must be a job id: job-<YYYYMMDDTHHMMSSZ>-<8 hex>, e.g. ${EXAMPLE_JOB_ID}` })
+    .openapi({ param: { name: "id", in: "path" }, example: EXAMPLE_JOB_ID }),
+});
+
+const whole = (name: string, min: number, max: number, fallback: number) =>
+  z.coerce
+    .number({ error: `${name} must be a whole number from ${min} to ${max}` })
+    .int({ error: `${name} must be a whole number from ${min} to ${max}` })
+    .min(min, { error: `${name} must be at least ${min}` })
+    .max(max, { error: `${name} must be at most ${max}` })
+    .default(fallback)
+    .openapi({ example: fallback });
+
+export const ListQuery = z.object({
+  type: z.enum(BACKUP_TYPES, { error: `must be one of ${list(BACKUP_TYPES)}` }).optional(),
+  page: whole("page", 1, 1_000_000, 1),
+  pageSize: whole("pageSize", 1, 200, 50),
+});
+
+export const AuditQuery = z.object({ limit: whole("limit", 1, 1000, 100) });
+
+export const CreateBackupBody = z
+  .object({
+    type: z.enum(CREATABLE_TYPES, { error: `must be one of ${list(CREATABLE_TYPES)} (pre-restore backups are made by restores)` }).default("manual"),
+    description: z.string({ error: "must be text" }).max(500, { error: "must be at most 500 characters" }).optional(),
+    components: z
+      .array(Component, { error: `must be a list of components from ${list(COMPONENTS)}` })
+      .min(1, { error: `choose at least one of ${list(COMPONENTS)}, or leave components out for all` })
+      .optional(),
+  })
+  .openapi("CreateBackupRequest");
+
+export const RestoreBody = z
+  .object({
+    backupId: BackupId,
+    components: z
+      .array(Component, { error: `must be a list of components from ${list(COMPONENTS)}` })
+      .min(1, { error: `choose at least one of ${list(COMPONENTS)}` }),
+    confirmToken: z
+      .literal(CONFIRM_TOKEN, { error: `must be exactly "${CONFIRM_TOKEN}": a restore replaces live data` })
+      .openapi({ description: `The exact text ${CONFIRM_TOKEN}` }),
+  })
+  .openapi("RestoreRequest");
+
+export const CleanupBody = z
+  .object({ dryRun: z.boolean({ error: "must be true or false" }).optional() })
+  .openapi("CleanupRequest");
+
+// ---- responses
+
+export const ErrorResponse = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "validation_error" }),
+      message: z.string(),
+      fields: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+    running: z.unknown().optional().openapi({ description: "409 only: the running job, or the lock holder" }),
+  })
+  .openapi("Error");
+
+export const BackupSummary = z
+  .object({
+    id: z.string(),
+    type: z.enum(BACKUP_TYPES),
+    description: z.string(),
+    createdAt: z.string(),
+    sizeBytes: z.number().int(),
+    sha256: z.string(),
+    components: z.array(z.string()).openapi({ description: "Components included in the archive" }),
+  })
+  .openapi("BackupSummary");
+
+export const BackupList = z
+  .object({ total: z.number().int(), page: z.number().int(), pageSize: z.number().int(), items: z.array(BackupSummary) })
+  .openapi("BackupList");
+
+export const JobAccepted = z.object({ jobId: z.string(), backupId: z.string() }).openapi("JobAccepted");
+
+export const JobSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(JOB_KINDS),
+    state: z.enum(["queued", "running", "succeeded", "failed"]),
+    actor: z.string(),
+    createdAt: z.string(),
+    startedAt: z.string().optional(),
+    finishedAt: z.string().optional(),
+    backupId: z.string().optional(),
+    request: z.record(z.string(), z.unknown()),
+    progress: z.object({ phase: z.string(), done: z.number(), total: z.number() }).optional(),
+    result: z.unknown().optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+  })
+  .openapi("Job");
+
+// Rebuilt from core's shape: core's schema may be created before zod is extended with .openapi(), depending on import order.
+export const Manifest = z.object(ManifestSchema.shape).openapi("Manifest");
+
+export const DeleteResult = z.object({ id: z.string(), freedBytes: z.number().int() }).openapi("DeleteResult");
+
+const Decision = z.object({ id: z.string(), type: z.enum(BACKUP_TYPES), createdAt: z.string(), reason: z.string() });
+export const CleanupOutcome = z
+  .object({
+    dryRun: z.boolean(),
+    keep: z.array(Decision),
+    remove: z.array(Decision),
+    removed: z.array(z.string()),
+    freedBytes: z.number().int(),
+    leftoversRemoved: z.array(z.string()),
+  })
+  .openapi("CleanupOutcome");
+
+export const AuditRecord = z
+  .object({
+    at: z.string(),
+    actor: z.string(),
+    action: z.enum(["backup", "restore", "delete", "cleanup", "verify"]),
+    backupId: z.string().optional(),
+    components: z.array(z.string()).optional(),
+    result: z.enum(["succeeded", "failed", "rolled-back"]),
+    detail: z.record(z.string(), z.unknown()).optional(),
+    error: z.string().optional(),
+  })
+  .openapi("AuditRecord");
+
+export const AuditList = z.object({ items: z.array(AuditRecord) }).openapi("AuditList");
+
+export const EmailResult = z.object({ sent: z.boolean(), transport: z.string(), detail: z.string() }).openapi("EmailResult");
+
+export const Health = z.object({ ok: z.literal(true) }).openapi("Health");
+
+export const StatusSchema = z
+  .object({
+    backups: z.object({ total: z.number().int(), byType: z.record(z.string(), z.number().int()), totalBytes: z.number().int() }),
+    lastBackup: z
+      .object({ id: z.string(), type: z.string(), createdAt: z.string(), sizeBytes: z.number().int(), result: z.literal("succeeded") })
+      .nullable(),
+    lastBackupJob: z
+      .object({ id: z.string(), state: z.string(), backupId: z.string().optional(), finishedAt: z.string().optional(), error: z.string().optional() })
+      .nullable()
+      .openapi({ description: "The newest backup attempt, which may have failed" }),
+    lastVerify: z.object({ jobId: z.string(), backupId: z.string().optional(), at: z.string() }).nullable(),
+    storage: z.object({ location: z.string(), usedBytes: z.number(), freeBytes: z.number().nullable() }),
+    scheduler: z.object({ initialized: z.boolean(), timeZone: z.string(), nextRuns: z.record(z.string(), z.string().nullable()) }),
+    email: z.object({ enabled: z.boolean(), lastResult: z.object({ at: z.string(), ok: z.boolean(), detail: z.string() }).nullable() }),
+    running: z.object({ job: JobSchema.nullable(), lock: z.object({ operation: z.string(), startedAt: z.string(), host: z.string(), pid: z.number() }).nullable() }),
+    retention: z.object({ daily: z.number().int(), weekly: z.number().int(), monthly: z.number().int() }),
+    health: z.object({ healthy: z.boolean(), maxAgeHours: z.number(), reasons: z.array(z.string()) }),
+  })
+  .openapi("Status");

@@ -1,0 +1,48 @@
+// The dashboard's status: core's store status plus jobs, scheduler, email, and the dead-man's switch health verdict.
+import { listBackups } from "../core/catalog.ts";
+import { listJobs } from "../core/jobs.ts";
+import { getStatus } from "../core/status.ts";
+import type { ApiDeps } from "./deps.ts";
+
+export const DEFAULT_HEALTH_MAX_AGE_HOURS = 26;
+// pre-restore backups are made by restores, not by the schedule, so they must not keep the switch quiet.
+const HEALTH_TYPES = new Set(["daily", "weekly", "monthly", "manual"]);
+// Jobs are one small object each; this many covers days of activity without a slow status call.
+const RECENT_JOBS = 100;
+
+export async function buildStatus(deps: ApiDeps) {
+  const { engine } = deps;
+  const [core, backups, jobs] = await Promise.all([getStatus(engine, deps.localDir), listBackups(engine.storage), listJobs(engine.storage, RECENT_JOBS)]);
+  const lastBackupJob = jobs.find((j) => j.kind === "backup");
+  const lastVerify = jobs.find((j) => j.kind === "verify" && j.state === "succeeded");
+  const maxAgeHours = deps.healthMaxAgeHours ?? DEFAULT_HEALTH_MAX_AGE_HOURS;
+  const newest = backups.find((b) => HEALTH_TYPES.has(b.type));
+  const reasons: string[] = [];
+  if (!newest) {
+    reasons.push("no successful backup exists yet; run one now");
+  } else {
+    const ageHours = (engine.now().getTime() - Date.parse(newest.createdAt)) / 3_600_000;
+    if (ageHours > maxAgeHours) {
+      reasons.push(`the newest successful backup (${newest.id}) is ${Math.floor(ageHours)} hours old, over the ${maxAgeHours}-hour limit; check the scheduler and the last job's error`);
+    }
+  }
+  return {
+    backups: core.backups,
+    lastBackup: core.lastBackup ? { ...core.lastBackup, result: "succeeded" as const } : null,
+    lastBackupJob: lastBackupJob
+      ? { id: lastBackupJob.id, state: lastBackupJob.state, backupId: lastBackupJob.backupId, finishedAt: lastBackupJob.finishedAt, error: lastBackupJob.error?.message }
+      : null,
+    lastVerify: lastVerify ? { jobId: lastVerify.id, backupId: lastVerify.backupId, at: lastVerify.finishedAt ?? lastVerify.createdAt } : null,
+    storage: core.storage,
+    scheduler: {
+      // Without a scheduler in this process (e.g. on Lambda) the next runs still follow from the configured crons.
+      initialized: deps.scheduler?.initialized ?? false,
+      timeZone: core.timeZone,
+      nextRuns: deps.scheduler ? deps.scheduler.nextRuns() : Object.fromEntries(Object.entries(core.schedules).map(([name, s]) => [name, s.nextRun])),
+    },
+    email: { enabled: deps.notifications.enabled, lastResult: deps.notifications.lastResult() },
+    running: { job: deps.jobs.current(), lock: core.running },
+    retention: core.retention,
+    health: { healthy: reasons.length === 0, maxAgeHours, reasons },
+  };
+}

@@ -1,0 +1,98 @@
+// `colab-backup serve`: the local runtime. Dashboard and API on PORT, schedules in-process, jobs off the request path.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { serve, type ServerType } from "@hono/node-server";
+import { serveStatic } from "@hono/node-server/serve-static";
+import { Hono } from "hono";
+import { createApp } from "../api/app.ts";
+import type { ApiDeps } from "../api/deps.ts";
+import { streamFromStorage } from "../api/download.ts";
+import { LocalJobRunner } from "../core/job-runner.ts";
+import { mailerFromConfig } from "../core/notify/mailer.ts";
+import { Notifications } from "../core/notify/notifications.ts";
+import type { StoredManifest } from "../core/manifest.ts";
+import { localJwtSecret, mintAdminToken } from "./local-auth.ts";
+import type { Runtime } from "./runtime.ts";
+import { Scheduler } from "./scheduler.ts";
+
+export const WEB_ROOT = fileURLToPath(new URL("../web/", import.meta.url));
+
+export interface Server {
+  url: string;
+  port: number;
+  scheduler: Scheduler;
+  runner: LocalJobRunner;
+  /** Set when the JWT secret was generated locally: a link that signs the admin in. */
+  signInUrl: string | null;
+  close(): Promise<void>;
+}
+
+export async function startServer(runtime: Runtime, opts: { port?: number; host?: string; schedule?: boolean } = {}): Promise<Server> {
+  const { engine, config } = runtime;
+  const notifications = new Notifications(config.email, mailerFromConfig(config), engine.log);
+  const runner = new LocalJobRunner(engine, {
+    async onFinished(job) {
+      if (job.kind !== "backup") return;
+      const result = job.result as { skipped?: boolean; manifest?: StoredManifest; durationMs?: number } | undefined;
+      if (job.state === "succeeded" && result?.manifest) await notifications.backupSucceeded(result.manifest, result.durationMs ?? 0);
+      else if (job.state === "failed") await notifications.backupFailed(String(job.request.type ?? "backup"), job.error?.message ?? "unknown error");
+    },
+  });
+  const scheduler = new Scheduler(engine, runner, notifications);
+  const auth = config.server.jwksUrl ? { jwksUrl: config.server.jwksUrl } : { jwtSecret: (await localJwtSecret(config.backupDir, config.server.jwtSecret)).secret };
+  const generatedSecret = !config.server.jwksUrl && !config.server.jwtSecret;
+
+  const deps: ApiDeps = {
+    engine,
+    jobs: runner,
+    auth,
+    download: streamFromStorage(engine.storage),
+    notifications: {
+      sendTest: (actor) => notifications.sendTest(actor),
+      lastResult: () => notifications.lastResult(),
+      get enabled() {
+        return notifications.enabled;
+      },
+    },
+    scheduler,
+    corsOrigin: config.server.dashboardOrigin,
+    healthMaxAgeHours: config.server.healthMaxAgeHours,
+    localDir: config.backupDir,
+  };
+
+  const app = new Hono();
+  app.route("/", createApp(deps));
+  // The dashboard at / and at the original system's address, /frontend/backup.html (its relative assets follow it there).
+  const root = path.relative(process.cwd(), WEB_ROOT) || ".";
+  app.get("/frontend/backup.html", serveStatic({ root, path: "index.html" }));
+  app.use("/frontend/*", serveStatic({ root, rewriteRequestPath: (p) => p.replace(/^\/frontend/, "") }));
+  app.use("/*", serveStatic({ root }));
+
+  const port = opts.port ?? config.server.port;
+  const host = opts.host ?? "127.0.0.1";
+  let server!: ServerType;
+  const actualPort = await new Promise<number>((resolve, reject) => {
+    server = serve({ fetch: app.fetch, port, hostname: host }, (info) => resolve(info.port));
+    server.once("error", reject);
+  });
+  if (opts.schedule !== false) {
+    scheduler.start();
+    void notifications.systemInitialized({ host: engine.host, schedules: config.schedules, timeZone: config.timeZone, store: engine.storage.description });
+  }
+  const url = `http://${host === "0.0.0.0" ? "localhost" : host}:${actualPort}`;
+  const signInUrl = generatedSecret && auth.jwtSecret ? `${url}/#token=${await mintAdminToken(auth.jwtSecret)}` : null;
+
+  return {
+    url,
+    port: actualPort,
+    scheduler,
+    runner,
+    signInUrl,
+    async close() {
+      scheduler.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // A backup that is running finishes before the process goes.
+      await runner.idle();
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// The API Lambda adapter, fed real API Gateway HTTP API (payload format 2.0) events.
+import { describe, expect, it } from "vitest";
+import type { APIGatewayProxyResult, LambdaEvent } from "hono/aws-lambda";
+import { backupNow, makeTestApi } from "../api/test-support.ts";
+import { handler, makeHandler } from "./api.ts";
+
+/** An event as API Gateway sends it for `$default` with payload format 2.0. */
+function httpApiEvent(method: string, rawPath: string, opts: { rawQueryString?: string; headers?: Record<string, string>; body?: string } = {}): LambdaEvent {
+  const query = opts.rawQueryString ?? "";
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath,
+    rawQueryString: query,
+    headers: {
+      accept: "application/json",
+      "accept-encoding": "gzip, deflate, br",
+      "content-length": String(opts.body?.length ?? 0),
+      host: "abc123.execute-api.eu-central-1.amazonaws.com",
+      "user-agent": "curl/8.5.0",
+      "x-amzn-trace-id": "Root=1-6745f0a1-0a1b2c3d4e5f60718293a4b5",
+      "x-forwarded-for": "203.0.113.7",
+      "x-forwarded-port": "443",
+      "x-forwarded-proto": "https",
+      ...opts.headers,
+    },
+    ...(query ? { queryStringParameters: Object.fromEntries(new URLSearchParams(query)) } : {}),
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "abc123",
+      domainName: "abc123.execute-api.eu-central-1.amazonaws.com",
+      domainPrefix: "abc123",
+      http: { method, path: rawPath, protocol: "HTTP/1.1", sourceIp: "203.0.113.7", userAgent: "curl/8.5.0" },
+      requestId: "CZr3sjaLFiAEJvQ=",
+      routeKey: "$default",
+      stage: "$default",
+      time: "26/Nov/2026:12:00:00 +0000",
+      timeEpoch: 1795694400000,
+    },
+    body: opts.body ?? null,
+    isBase64Encoded: false,
+    // hono's type demands requestContext.authorizer and .authentication, which API Gateway leaves out when no authorizer is attached.
+  } as unknown as LambdaEvent;
+}
+
+describe("makeHandler", () => {
+  it("answers GET /api/health with a payload 2.0 result", async () => {
+    const api = await makeTestApi();
+    const res = (await makeHandler(api.deps)(httpApiEvent("GET", "/api/health"))) as APIGatewayProxyResult;
+    expect(res).toMatchObject({ statusCode: 200, isBase64Encoded: false, headers: { "content-type": "application/json" } });
+    expect(JSON.parse(res.body)).toEqual({ ok: true });
+  });
+
+  it("answers an authenticated GET /api/backup with a query string, and 401s without the token", async () => {
+    const api = await makeTestApi();
+    const id = await backupNow(api);
+    const handle = makeHandler(api.deps);
+    const res = (await handle(httpApiEvent("GET", "/api/backup", { rawQueryString: "type=manual&pageSize=1", headers: { authorization: `Bearer ${api.token}` } }))) as APIGatewayProxyResult;
+    expect(res.statusCode).toBe(200);
+    expect(res.headers?.["content-type"]).toBe("application/json");
+    expect(JSON.parse(res.body)).toMatchObject({ total: 1, page: 1, pageSize: 1, items: [{ id, type: "manual" }] });
+
+    const anon = (await handle(httpApiEvent("GET", "/api/backup"))) as APIGatewayProxyResult;
+    expect(anon.statusCode).toBe(401);
+    expect(anon.headers?.["www-authenticate"]).toBe('Bearer realm="colab-backup"');
+  });
+
+  it("passes a JSON body through to POST /api/backup/create and returns 202 with Location", async () => {
+    const api = await makeTestApi();
+    const body = JSON.stringify({ type: "manual", description: "via API Gateway" });
+    const res = (await makeHandler(api.deps)(
+      httpApiEvent("POST", "/api/backup/create", { body, headers: { authorization: `Bearer ${api.token}`, "content-type": "application/json" } }),
+    )) as APIGatewayProxyResult;
+    await api.runner.idle();
+    expect(res.statusCode).toBe(202);
+    const out = JSON.parse(res.body) as { jobId: string };
+    expect(res.headers?.location).toBe(`/api/backup/jobs/${out.jobId}`);
+  });
+});
+
+describe("handler", () => {
+  it("says AWS deps are not wired yet instead of failing obscurely", async () => {
+    await expect(handler(httpApiEvent("GET", "/api/health"))).rejects.toThrow(/functions\/deps\.ts/);
+  });
+});

@@ -1,0 +1,128 @@
+// The dashboard in a real headless Chromium against `serve`: sign in, back up, download, restore, chart, phone width.
+/// <reference lib="dom" />
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listBackups } from "../../core/catalog.ts";
+import { mintAdminToken } from "../../cli/local-auth.ts";
+import { buildRuntime } from "../../cli/runtime.ts";
+import { startServer, type Server } from "../../cli/serve.ts";
+import { makeCrm, tempDir } from "../helpers/crm.ts";
+
+const ARTIFACTS = path.join(import.meta.dirname, "..", "..", "test-artifacts");
+const SECRET = "browser-test-secret-that-is-at-least-32-chars";
+
+let browser: Browser;
+let server: Server;
+let page: Page;
+let crmRoot: string;
+let runtime: Awaited<ReturnType<typeof buildRuntime>>;
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  crmRoot = makeCrm().root;
+  runtime = await buildRuntime({ cwd: tempDir("serve-"), env: { CRM_ROOT: crmRoot, JWT_SECRET: SECRET, PATH: process.env.PATH } });
+  server = await startServer(runtime, { port: 0 });
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = await browser.newPage({ acceptDownloads: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe("dashboard", () => {
+  it("asks for a token, refuses a non-admin one, and signs an admin in", async () => {
+    await page.goto(server.url + "/");
+    await expect.poll(() => page.isVisible("#sign-in")).toBe(true);
+    const { SignJWT } = await import("jose");
+    const userToken = await new SignJWT({ role: "USER" }).setProtectedHeader({ alg: "HS256" }).setSubject("u1").setExpirationTime("1h").sign(new TextEncoder().encode(SECRET));
+    await page.fill("#token-input", userToken);
+    await page.click("#sign-in-form button[type=submit]");
+    await expect.poll(() => page.textContent("#notice")).toContain("only admins");
+
+    const admin = await mintAdminToken(SECRET, { email: "ada@colab.example" });
+    await page.goto(`${server.url}/#token=${admin}`);
+    await expect.poll(() => page.isVisible("#app")).toBe(true);
+    expect(new URL(page.url()).hash).toBe("");
+    await expect.poll(() => page.textContent("#health")).toContain("Unhealthy: no successful backup exists yet");
+  });
+
+  it("creates a backup with a description and shows it in the list, the chart and the health banner", async () => {
+    await page.fill("#create-description", "before the upgrade");
+    await page.click("#create-button");
+    await expect.poll(() => page.textContent("#notice"), { timeout: 30_000 }).toMatch(/Backup manual-\S+ succeeded/);
+    await expect.poll(() => page.locator("#backups tbody tr[data-id]").count()).toBe(1);
+    expect(await page.textContent("#backups tbody tr")).toContain("before the upgrade");
+    await expect.poll(() => page.textContent("#health")).toContain("Healthy");
+    expect(await page.locator("#chart svg circle").count()).toBe(1);
+    expect(await page.textContent("#audit tbody")).toBe(""); // backups themselves are not audited; restores and deletes are
+  });
+
+  it("downloads the archive with the SHA-256 in its manifest", async () => {
+    const [m] = await listBackups(runtime.engine.storage);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click(`button[aria-label="Download ${m!.id}"]`)]);
+    expect(download.suggestedFilename()).toBe(`${m!.id}.tar.gz`);
+    const file = path.join(tempDir("dl-"), "a.tar.gz");
+    await download.saveAs(file);
+    expect(createHash("sha256").update(readFileSync(file)).digest("hex")).toBe(m!.archive.sha256);
+  });
+
+  it("runs a restore end to end: components, impact, typed token, progress, result", async () => {
+    const [m] = await listBackups(runtime.engine.storage);
+    writeFileSync(path.join(crmRoot, "uploads/a.txt"), "damaged after the backup");
+    await page.click(`button[aria-label="Restore ${m!.id}"]`);
+    await page.check('#restore-components input[value="uploads"]');
+    expect(await page.textContent("#restore-impact")).toMatch(/Replaces uploads: the whole uploads folder, with the backup's 5 files/);
+    expect(await page.isDisabled("#restore-submit")).toBe(true);
+    await page.fill("#restore-confirm", "confirm_restore");
+    expect(await page.isDisabled("#restore-submit")).toBe(true);
+    await page.fill("#restore-confirm", "CONFIRM_RESTORE");
+    await page.click("#restore-submit");
+    await expect.poll(() => page.textContent("#notice"), { timeout: 30_000 }).toContain(`Restore from ${m!.id} succeeded`);
+    expect(readFileSync(path.join(crmRoot, "uploads/a.txt"), "utf8")).toBe("alpha\n");
+    await expect.poll(() => page.textContent("#audit tbody")).toContain("ada@colab.example");
+    expect(await page.textContent("#job-detail")).toMatch(/pre-restore-/);
+    await expect.poll(() => page.locator("#chart svg circle").count()).toBe(2);
+    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard.png"), fullPage: true });
+  });
+
+  it("previews cleanup, deletes with confirmation, and sends a test email", async () => {
+    await page.click("#cleanup-preview");
+    await expect.poll(() => page.textContent("#cleanup-result")).toContain("Nothing to remove");
+    await page.click("#test-email");
+    await expect.poll(() => page.textContent("#notice")).toContain("Test email sent via outbox");
+    const pre = (await listBackups(runtime.engine.storage, "pre-restore"))[0]!;
+    await page.click(`button[aria-label="Delete ${pre.id}"]`);
+    await page.click("#delete-confirm");
+    await expect.poll(() => page.textContent("#notice")).toContain(`Deleted ${pre.id}`);
+    expect((await listBackups(runtime.engine.storage, "pre-restore")).length).toBe(0);
+  });
+
+  it("labels every control, works by keyboard and fits a phone screen; also served at /frontend/backup.html", async () => {
+    const unlabeled = await page.evaluate(() =>
+      Array.from(document.querySelectorAll("input, select, textarea")).filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute("aria-label")).map((el) => el.id || el.outerHTML),
+    );
+    expect(unlabeled).toEqual([]);
+    await page.focus("#create-description");
+    await page.keyboard.type("via keyboard");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.textContent("#notice"), { timeout: 30_000 }).toMatch(/Backup manual-\S+ succeeded/);
+
+    const phone = await browser.newPage({ viewport: { width: 375, height: 740 } });
+    await phone.goto(`${server.url}/frontend/backup.html#token=${await mintAdminToken(SECRET)}`);
+    await expect.poll(() => phone.isVisible("#app")).toBe(true);
+    await expect.poll(() => phone.locator("#backups tbody tr[data-id]").count()).toBeGreaterThan(0);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await phone.screenshot({ path: path.join(ARTIFACTS, "dashboard-phone.png"), fullPage: true });
+    await phone.close();
+  });
+});
