@@ -1,16 +1,14 @@
-import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { listBackups } from "../core/catalog.ts";
 import { LocalJobRunner } from "../core/job-runner.ts";
-import { OutboxMailer } from "../core/notify/mailer.ts";
-import { Notifications } from "../core/notify/notifications.ts";
-import { makeCrm, makeTestEngine, tempDir } from "../test/helpers/crm.ts";
+import { InProcessBus } from "../core/events/bus.ts";
+import { makeCrm, makeTestEngine } from "../test/helpers/crm.ts";
 import { Scheduler } from "./scheduler.ts";
 
 describe("Scheduler", () => {
   it("reports the next run of each schedule in TZ once started, and none once stopped", () => {
     const engine = makeTestEngine(makeCrm().root, undefined, { TZ: "Europe/Berlin" });
-    const s = new Scheduler(engine, new LocalJobRunner(engine), new Notifications(engine.config.email, new OutboxMailer(tempDir()), engine.log));
+    const s = new Scheduler(engine, new LocalJobRunner(engine), new InProcessBus(engine.log));
     expect(s.initialized).toBe(false);
     s.start();
     try {
@@ -28,8 +26,10 @@ describe("Scheduler", () => {
   it("makes one backup for a slot even when it fires twice, and waits for a running job instead of skipping", async () => {
     const engine = makeTestEngine(makeCrm().root);
     const runner = new LocalJobRunner(engine);
-    const outbox = tempDir();
-    const s = new Scheduler(engine, runner, new Notifications({ ...engine.config.email, enabled: true, to: "a@x.io" }, new OutboxMailer(outbox), engine.log));
+    const bus = new InProcessBus(engine.log);
+    const events: string[] = [];
+    bus.subscribe({ source: ["colab-backup"], "detail-type": ["backup.failed"] }, (e) => void events.push(e["detail-type"]));
+    const s = new Scheduler(engine, runner, bus);
     await runner.submitBackup({ type: "manual", actor: "admin" });
     const slot = new Date("2026-11-26T02:00:00Z");
     await Promise.all([s.runBackup("daily", slot), s.runBackup("daily", slot)]);
@@ -37,7 +37,8 @@ describe("Scheduler", () => {
     expect(daily).toHaveLength(1);
     expect(daily[0]!.scheduledAt).toBe(slot.toISOString());
     expect(await listBackups(engine.storage, "manual")).toHaveLength(1);
-    // The duplicate is not a failure: no failure email was written.
-    expect(readdirSync(outbox).filter((f) => f.includes("failed"))).toEqual([]);
+    // The duplicate is not a failure: nothing announced one.
+    await bus.drain();
+    expect(events).toEqual([]);
   });
 });

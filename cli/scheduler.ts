@@ -5,13 +5,13 @@ import type { Engine } from "../core/engine.ts";
 import { ConflictError, errorMessage } from "../core/errors.ts";
 import type { LocalJobRunner } from "../core/job-runner.ts";
 import type { ScheduledType } from "../core/manifest.ts";
-import type { Notifications } from "../core/notify/notifications.ts";
+import type { EventBus } from "../core/events/bus.ts";
 
 export class Scheduler {
   private crons: Cron[] = [];
   initialized = false;
 
-  constructor(private readonly engine: Engine, private readonly runner: LocalJobRunner, private readonly notifications: Notifications) {}
+  constructor(private readonly engine: Engine, private readonly runner: LocalJobRunner, private readonly bus: EventBus) {}
 
   start(): void {
     const { schedules, timeZone } = this.engine.config;
@@ -52,18 +52,17 @@ export class Scheduler {
       await this.runner.idle();
     } catch (err) {
       this.engine.log.error("scheduled backup could not start", { type, error: errorMessage(err) });
-      await this.notifications.backupFailed(type, errorMessage(err));
+      await this.bus.publish("backup.failed", { version: 1, type, error: { code: (err as { code?: string }).code ?? "internal_error", message: errorMessage(err) } });
     }
   }
 
   async runCleanup(): Promise<void> {
     try {
       await this.runner.idle();
-      const outcome = await runCleanup(this.engine, { actor: "scheduler" });
-      await this.notifications.cleanupCompleted(outcome);
+      const o = await runCleanup(this.engine, { actor: "scheduler" });
+      await this.bus.publish("cleanup.completed", { version: 1, removed: o.removed, freedBytes: o.freedBytes, kept: o.keep.length, leftoversRemoved: o.leftoversRemoved });
     } catch (err) {
       this.engine.log.error("scheduled cleanup failed", { error: errorMessage(err) });
-      await this.notifications.criticalError("scheduled cleanup failed", err);
     }
   }
 }

@@ -10,7 +10,9 @@ import { streamFromStorage } from "../api/download.ts";
 import { LocalJobRunner } from "../core/job-runner.ts";
 import { mailerFromConfig } from "../core/notify/mailer.ts";
 import { Notifications } from "../core/notify/notifications.ts";
-import type { StoredManifest } from "../core/manifest.ts";
+import { InProcessBus } from "../core/events/bus.ts";
+import { eventForJob } from "../core/events/job-events.ts";
+import { NOTIFIER_PATTERN } from "../core/events/patterns.ts";
 import { localJwtSecret, mintAdminToken } from "./local-auth.ts";
 import type { Runtime } from "./runtime.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -30,15 +32,16 @@ export interface Server {
 export async function startServer(runtime: Runtime, opts: { port?: number; host?: string; schedule?: boolean } = {}): Promise<Server> {
   const { engine, config } = runtime;
   const notifications = new Notifications(config.email, mailerFromConfig(config), engine.log);
+  // The same flow as on AWS, in one process: finished jobs become events, a rule-like subscription turns them into mail.
+  const bus = new InProcessBus(engine.log);
+  bus.subscribe(NOTIFIER_PATTERN, (event) => notifications.forEvent(event).then(() => undefined));
   const runner = new LocalJobRunner(engine, {
     async onFinished(job) {
-      if (job.kind !== "backup") return;
-      const result = job.result as { skipped?: boolean; manifest?: StoredManifest; durationMs?: number } | undefined;
-      if (job.state === "succeeded" && result?.manifest) await notifications.backupSucceeded(result.manifest, result.durationMs ?? 0);
-      else if (job.state === "failed") await notifications.backupFailed(String(job.request.type ?? "backup"), job.error?.message ?? "unknown error");
+      const event = eventForJob(job);
+      if (event) await bus.publish(event.type, event.detail as never);
     },
   });
-  const scheduler = new Scheduler(engine, runner, notifications);
+  const scheduler = new Scheduler(engine, runner, bus);
   const auth = config.server.jwksUrl ? { jwksUrl: config.server.jwksUrl } : { jwtSecret: (await localJwtSecret(config.backupDir, config.server.jwtSecret)).secret };
   const generatedSecret = !config.server.jwksUrl && !config.server.jwtSecret;
 
@@ -77,7 +80,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
   });
   if (opts.schedule !== false) {
     scheduler.start();
-    void notifications.systemInitialized({ host: engine.host, schedules: config.schedules, timeZone: config.timeZone, store: engine.storage.description });
+    await bus.publish("system.initialized", { version: 1, host: engine.host, schedules: config.schedules, timeZone: config.timeZone, store: engine.storage.description });
   }
   const url = `http://${host === "0.0.0.0" ? "localhost" : host}:${actualPort}`;
   const signInUrl = generatedSecret && auth.jwtSecret ? `${url}/#token=${await mintAdminToken(auth.jwtSecret)}` : null;
@@ -91,8 +94,9 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
     async close() {
       scheduler.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      // A backup that is running finishes before the process goes.
+      // A backup that is running finishes before the process goes, and so does its email.
       await runner.idle();
+      await bus.drain();
     },
   };
 }

@@ -1,7 +1,7 @@
 // Runs jobs in this process, one at a time and off the request path; the local runtime's stand-in for the AWS worker.
 import { runBackup, type BackupRequest } from "./backup.ts";
 import type { Engine, Progress } from "./engine.ts";
-import { BackupError, ConflictError, errorMessage } from "./errors.ts";
+import { BackupError, ConflictError, RestoreError, errorMessage } from "./errors.ts";
 import { LOCK_KEY, newBackupId } from "./ids.ts";
 import { newJobId, readJob, saveJob, type Job, type JobKind, type JobService } from "./jobs.ts";
 import { isStale, readLock } from "./lock.ts";
@@ -80,7 +80,8 @@ export class LocalJobRunner implements JobService {
       Object.assign(job, { state: failed ? "failed" : "succeeded", result, ...(failed ? { error: { code: "verify_failed", message: failed } } : {}) });
     } catch (err) {
       const code = err instanceof BackupError ? err.code : "internal_error";
-      Object.assign(job, { state: "failed", error: { code, message: errorMessage(err) } });
+      const rolledBack = err instanceof RestoreError ? { rolledBack: err.rolledBack } : {};
+      Object.assign(job, { state: "failed", error: { code, message: errorMessage(err), ...rolledBack } });
       this.engine.log.error(`${job.kind} job failed`, { jobId: job.id, error: errorMessage(err) });
     }
     job.finishedAt = this.engine.now().toISOString();

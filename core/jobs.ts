@@ -21,7 +21,7 @@ export interface Job {
   request: Record<string, unknown>;
   progress?: Progress;
   result?: unknown;
-  error?: { code: string; message: string };
+  error?: { code: string; message: string; rolledBack?: boolean };
 }
 
 /** What an API needs to start and follow jobs: in-process locally, events and a worker on AWS. */

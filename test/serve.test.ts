@@ -1,5 +1,6 @@
 // `colab-backup serve` as a process and as a server object: first-start sign-in link, shutdown that lets a backup finish.
 import { spawn } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { listBackups } from "../core/catalog.ts";
@@ -46,5 +47,29 @@ describe("serve", () => {
     await server.close();
     const listed = await listBackups(runtime.engine.storage);
     expect(listed.map((b) => b.id)).toEqual([backupId]);
+  });
+});
+
+describe("serve notifications", () => {
+  it("emails a finished backup through the event flow into the outbox", async () => {
+    const secret = "y".repeat(40);
+    const cwd = tempDir("serve-mail-");
+    const runtime = await buildRuntime({ cwd, env: { CRM_ROOT: makeCrm().root, JWT_SECRET: secret, BACKUP_EMAIL_ENABLED: "true", BACKUP_EMAIL_TO: "ops@crm.io" } });
+    const server = await startServer(runtime, { port: 0 });
+    const res = await fetch(`${server.url}/api/backup/create`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await mintAdminToken(secret)}`, "content-type": "application/json" },
+      body: JSON.stringify({}),
+    });
+    const { backupId } = await res.json();
+    await server.close();
+    const outbox = path.join(cwd, "backups", "outbox");
+    const files = readdirSync(outbox).sort();
+    expect(files.some((f) => f.includes("backup-system-started"))).toBe(true);
+    const success = files.find((f) => f.includes("manual-backup-succeeded"));
+    expect(success).toBeDefined();
+    const eml = readFileSync(path.join(outbox, success!), "utf8");
+    expect(eml).toContain(backupId);
+    expect(eml).toMatch(/^To: ops@crm.io/m);
   });
 });

@@ -9,6 +9,8 @@ import { silentLogger } from "../engine.ts";
 import type { StoredManifest } from "../manifest.ts";
 import { OutboxMailer, SmtpMailer, type EmailMessage, type Mailer } from "./mailer.ts";
 import { Notifications } from "./notifications.ts";
+import { envelope } from "../events/bus.ts";
+import { backupSucceededDetail } from "../events/job-events.ts";
 
 const manifest: StoredManifest = {
   formatVersion: 1, tool: "colab-backup", id: "daily-20261126T020000Z-abcdef", name: "colab-backup-daily-20261126T020000Z-abcdef", type: "daily",
@@ -32,7 +34,7 @@ describe("Notifications", () => {
   it("sends a success email with id, name, type, size, duration and components in text and HTML", async () => {
     const mailer = new Recording();
     const n = new Notifications(loadConfig({ BACKUP_EMAIL_ENABLED: "true", BACKUP_EMAIL_TO: "a@x.io, b@x.io", BACKUP_EMAIL_FROM: "backup@x.io" }).email, mailer, silentLogger);
-    await n.backupSucceeded(manifest, 2500);
+    await n.forEvent(envelope("backup.succeeded", backupSucceededDetail(manifest, 2500)));
     const [m] = mailer.sent;
     expect(m).toMatchObject({ from: "backup@x.io", to: ["a@x.io", "b@x.io"], subject: "[colab-backup] daily backup succeeded: daily-20261126T020000Z-abcdef" });
     for (const body of [m!.text, m!.html]) {
@@ -104,7 +106,7 @@ describe("Notifications", () => {
     try {
       const config = loadConfig({ BACKUP_EMAIL_ENABLED: "true", BACKUP_EMAIL_TO: "admin@crm.io", BACKUP_EMAIL_FROM: "backup@crm.io", SMTP_HOST: "127.0.0.1", SMTP_PORT: String(port), SMTP_USER: "mailer", SMTP_PASSWORD: "s3cret" });
       const n = new Notifications(config.email, new SmtpMailer(config.email.smtp), silentLogger);
-      await n.backupSucceeded(manifest, 1000);
+      await n.forEvent(envelope("backup.succeeded", backupSucceededDetail(manifest, 1000)));
       expect(n.lastResult()).toMatchObject({ ok: true, transport: "smtp" });
       expect(received).toHaveLength(1);
       expect(received[0]).toMatchObject({ from: "backup@crm.io", to: ["admin@crm.io"], user: "mailer" });
@@ -112,5 +114,22 @@ describe("Notifications", () => {
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }
+  });
+
+  it.each([
+    ["restore.succeeded", { version: 1, backupId: "daily-20261126T020000Z-abcdef", components: ["database"], actor: "ada@x.io", preRestoreBackupId: "pre-restore-20261126T030000Z-abcdef", durationMs: 10 }, /restore from daily-\S+ succeeded[\s\S]*ada@x.io[\s\S]*pre-restore-/],
+    ["restore.rolled-back", { version: 1, backupId: "b1", components: ["uploads", "database"], actor: "ada", error: { code: "restore_failed", message: "database is locked" } }, /FAILED and was rolled back[\s\S]*database is locked/],
+    ["restore.failed", { version: 1, backupId: "b1", components: ["uploads"], actor: "ada", error: { code: "restore_failed", message: "ROLLBACK INCOMPLETE" } }, /FAILED[\s\S]*ROLLBACK INCOMPLETE[\s\S]*pre-restore backup/],
+    ["cleanup.completed", { version: 1, removed: ["daily-1", "daily-2"], freedBytes: 2048, kept: 40, leftoversRemoved: [] }, /cleanup removed 2 backup[\s\S]*daily-1, daily-2[\s\S]*2.0 KiB[\s\S]*40/],
+    ["verify.failed", { version: 1, backupId: "b9", error: "sha mismatch in uploads/x" }, /verification of b9 FAILED[\s\S]*sha mismatch/],
+    ["system.initialized", { version: 1, host: "crm-1", schedules: { daily: "0 2 * * *" }, timeZone: "Europe/Berlin", store: "/b" }, /started on crm-1[\s\S]*0 2 \* \* \*[\s\S]*Europe\/Berlin/],
+    ["backup.failed", { version: 1, type: "monthly", error: { code: "database_error", message: "WAL on NFS" } }, /monthly backup FAILED[\s\S]*WAL on NFS[\s\S]*What to check/],
+  ] as const)("renders %s as an email in text and HTML", async (type, detail, pattern) => {
+    const mailer = new Recording();
+    const n = new Notifications(loadConfig({ BACKUP_EMAIL_ENABLED: "true", BACKUP_EMAIL_TO: "a@x.io" }).email, mailer, silentLogger);
+    await n.forEvent(envelope(type, detail as never));
+    const [m] = mailer.sent;
+    expect(`${m!.subject}\n${m!.text}`).toMatch(pattern);
+    expect(m!.html).toContain("<table");
   });
 });

@@ -1,9 +1,8 @@
 // Sends the notification emails: follows BACKUP_EMAIL_ENABLED, never throws into a backup, and remembers the last result.
-import type { CleanupOutcome } from "../cleanup.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../engine.ts";
 import { errorMessage } from "../errors.ts";
-import type { StoredManifest } from "../manifest.ts";
+import type { BusEvent } from "../events/schema.ts";
 import type { Mailer } from "./mailer.ts";
 import * as templates from "./templates.ts";
 
@@ -32,17 +31,12 @@ export class Notifications {
     return this.last;
   }
 
-  backupSucceeded(m: StoredManifest, durationMs: number) {
-    return this.deliver(templates.backupSucceeded(m, durationMs));
+  /** The email for a lifecycle event; the notifier function and the local bus both call this. */
+  forEvent(event: BusEvent): Promise<SendResult | null> {
+    return this.deliver(renderEvent(event));
   }
   backupFailed(type: string, error: string) {
     return this.deliver(templates.backupFailed(type, error, new Date()));
-  }
-  cleanupCompleted(o: CleanupOutcome) {
-    return this.deliver(templates.cleanupCompleted(o));
-  }
-  systemInitialized(info: Parameters<typeof templates.systemInitialized>[0]) {
-    return this.deliver(templates.systemInitialized(info));
   }
   criticalError(context: string, err: unknown) {
     return this.deliver(templates.criticalError(context, errorMessage(err)));
@@ -81,5 +75,31 @@ export class Notifications {
   private record(r: Omit<SendResult, "at" | "transport">): SendResult {
     this.last = { at: new Date().toISOString(), transport: this.mailer.transport, ...r };
     return this.last;
+  }
+}
+
+function renderEvent(e: BusEvent): templates.Rendered {
+  switch (e["detail-type"]) {
+    case "backup.succeeded":
+      return templates.backupSucceeded(e.detail as BusEvent<"backup.succeeded">["detail"]);
+    case "backup.failed": {
+      const d = e.detail as BusEvent<"backup.failed">["detail"];
+      return templates.backupFailed(d.type, d.error.message, new Date(e.time || Date.now()));
+    }
+    case "restore.succeeded":
+      return templates.restoreFinished("succeeded", e.detail as BusEvent<"restore.succeeded">["detail"]);
+    case "restore.failed":
+    case "restore.rolled-back": {
+      const d = e.detail as BusEvent<"restore.failed">["detail"];
+      return templates.restoreFinished(e["detail-type"] === "restore.failed" ? "failed" : "rolled-back", { ...d, error: d.error.message });
+    }
+    case "cleanup.completed":
+      return templates.cleanupCompleted(e.detail as BusEvent<"cleanup.completed">["detail"]);
+    case "verify.failed":
+      return templates.verifyFailed(e.detail as BusEvent<"verify.failed">["detail"]);
+    case "system.initialized":
+      return templates.systemInitialized(e.detail as BusEvent<"system.initialized">["detail"]);
+    default:
+      return templates.criticalError(`unexpected event ${e["detail-type"]}`, JSON.stringify(e.detail));
   }
 }

@@ -1,6 +1,5 @@
 // Notification emails: one function per kind, each giving a subject and matching text and HTML bodies.
-import type { CleanupOutcome } from "../cleanup.ts";
-import type { StoredManifest } from "../manifest.ts";
+import type { EventDetail } from "../events/schema.ts";
 
 export interface Rendered {
   subject: string;
@@ -32,18 +31,37 @@ ${footer ? `<p>${esc(footer).replace(/\n/g, "<br>")}</p>` : ""}<p style="color:#
   return { subject: `[colab-backup] ${subject}`, text, html };
 }
 
-export function backupSucceeded(m: StoredManifest, durationMs: number): Rendered {
-  const components = Object.entries(m.components).map(([n, c]) => (c.status === "included" ? `${n} (${c.fileCount} files, ${humanSize(c.totalSize)})` : `${n} (missing: ${c.note ?? "?"})`));
-  return render(`${m.type} backup succeeded: ${m.id}`, `The ${m.type} backup completed and was verified.`, [
-    ["ID", m.id],
-    ["Name", m.name],
-    ["Type", m.type],
-    ["Size", humanSize(m.archive.sizeBytes)],
-    ["Duration", `${(durationMs / 1000).toFixed(1)} s`],
+export function backupSucceeded(b: EventDetail<"backup.succeeded">): Rendered {
+  const components = Object.entries(b.components).map(([n, c]) => (c.status === "included" ? `${n} (${c.fileCount} files, ${humanSize(c.totalSize)})` : `${n} (missing: ${c.note ?? "?"})`));
+  return render(`${b.type} backup succeeded: ${b.backupId}`, `The ${b.type} backup completed and was verified.`, [
+    ["ID", b.backupId],
+    ["Name", b.name],
+    ["Type", b.type],
+    ["Size", humanSize(b.sizeBytes)],
+    ["Duration", `${(b.durationMs / 1000).toFixed(1)} s`],
     ["Components", components.join(", ")],
-    ["SHA-256", m.archive.sha256],
-    ...(m.description ? ([["Description", m.description]] as [string, string][]) : []),
+    ["SHA-256", b.sha256],
+    ...(b.description ? ([["Description", b.description]] as [string, string][]) : []),
   ]);
+}
+
+export function restoreFinished(kind: "succeeded" | "failed" | "rolled-back", r: { backupId: string; components: string[]; actor: string; preRestoreBackupId?: string; error?: string }): Rendered {
+  const subject = kind === "succeeded" ? `restore from ${r.backupId} succeeded` : kind === "rolled-back" ? `restore from ${r.backupId} FAILED and was rolled back` : `restore from ${r.backupId} FAILED`;
+  const intro = kind === "succeeded" ? "A restore replaced live CRM data." : kind === "rolled-back" ? "A restore failed; every component it had replaced was put back." : "A restore failed before or while replacing live data.";
+  return render(subject, intro, [
+    ["Backup", r.backupId],
+    ["Components", r.components.join(", ")],
+    ["Requested by", r.actor],
+    ...(r.preRestoreBackupId ? ([["Replaced data kept in", r.preRestoreBackupId]] as [string, string][]) : []),
+    ...(r.error ? ([["Error", r.error]] as [string, string][]) : []),
+  ], kind === "failed" ? "If the message says the rollback was incomplete, restore the pre-restore backup named in the audit log." : "");
+}
+
+export function verifyFailed(v: EventDetail<"verify.failed">): Rendered {
+  return render(`verification of ${v.backupId} FAILED`, "A stored backup no longer matches its manifest; do not rely on it for a restore.", [
+    ["Backup", v.backupId],
+    ["Problem", v.error],
+  ], "Take a fresh backup now, and check the storage the backups live on.");
 }
 
 export function backupFailed(type: string, error: string, at: Date): Rendered {
@@ -54,11 +72,11 @@ export function backupFailed(type: string, error: string, at: Date): Rendered {
   ], "What to check:\n- the database path (DATABASE_PATH / CRM_ROOT) and that the CRM is not holding a long write transaction\n- free disk space where BACKUP_DIR lives\n- read permission on the CRM folder and write permission on BACKUP_DIR\nThen run `colab-backup backup` by hand to see the full message.");
 }
 
-export function cleanupCompleted(o: CleanupOutcome): Rendered {
+export function cleanupCompleted(o: EventDetail<"cleanup.completed">): Rendered {
   return render(`cleanup removed ${o.removed.length} backup(s)`, "Retention cleanup finished.", [
     ["Removed", o.removed.length ? o.removed.join(", ") : "none"],
     ["Freed", humanSize(o.freedBytes)],
-    ["Kept", String(o.keep.length)],
+    ["Kept", String(o.kept)],
     ["Leftovers removed", String(o.leftoversRemoved.length)],
   ]);
 }

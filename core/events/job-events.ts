@@ -1,0 +1,53 @@
+// Turns a finished job (or a backup outcome) into the lifecycle event that announces it.
+import type { BackupOutcome } from "../backup.ts";
+import type { Job } from "../jobs.ts";
+import type { StoredManifest } from "../manifest.ts";
+import type { RestoreOutcome } from "../restore.ts";
+import type { VerifyReport } from "../verify.ts";
+import type { EventDetail, EventType } from "./schema.ts";
+
+export type AnyEvent = { [T in EventType]: { type: T; detail: EventDetail<T> } }[EventType];
+
+export function backupSucceededDetail(m: StoredManifest, durationMs: number, jobId?: string): EventDetail<"backup.succeeded"> {
+  return {
+    version: 1,
+    ...(jobId ? { jobId } : {}),
+    backupId: m.id,
+    name: m.name,
+    type: m.type,
+    description: m.description,
+    sizeBytes: m.archive.sizeBytes,
+    sha256: m.archive.sha256,
+    durationMs,
+    archiveKey: m.archive.key,
+    components: Object.fromEntries(
+      Object.entries(m.components).map(([n, c]) => [n, { status: c.status, fileCount: c.fileCount, totalSize: c.totalSize, ...(c.note ? { note: c.note } : {}) }]),
+    ),
+  };
+}
+
+/** The event for a finished job; null for outcomes nobody needs to hear about (a duplicate slot, a passing verify). */
+export function eventForJob(job: Job): AnyEvent | null {
+  const error = { code: job.error?.code ?? "internal_error", message: job.error?.message ?? "unknown error" };
+  const components = (job.request.components as EventDetail<"restore.succeeded">["components"] | undefined) ?? [];
+  if (job.kind === "backup") {
+    const type = (job.request.type as EventDetail<"backup.failed">["type"]) ?? "manual";
+    if (job.state === "failed") return { type: "backup.failed", detail: { version: 1, jobId: job.id, backupId: job.backupId, type, error } };
+    const outcome = job.result as BackupOutcome | undefined;
+    if (!outcome || outcome.skipped) return null;
+    return { type: "backup.succeeded", detail: backupSucceededDetail(outcome.manifest, outcome.durationMs, job.id) };
+  }
+  if (job.kind === "restore") {
+    const base = { version: 1 as const, jobId: job.id, backupId: job.backupId ?? "", components, actor: job.actor };
+    if (job.state === "succeeded") {
+      const r = job.result as RestoreOutcome;
+      return { type: "restore.succeeded", detail: { ...base, preRestoreBackupId: r.preRestoreBackupId, durationMs: r.durationMs } };
+    }
+    return { type: job.error?.rolledBack ? "restore.rolled-back" : "restore.failed", detail: { ...base, error } };
+  }
+  if (job.kind === "verify" && job.state === "failed") {
+    const report = job.result as VerifyReport | undefined;
+    return { type: "verify.failed", detail: { version: 1, jobId: job.id, backupId: job.backupId ?? "", error: report?.error ?? error.message } };
+  }
+  return null;
+}
