@@ -8,7 +8,7 @@ import { createApp } from "../api/app.ts";
 import type { ApiDeps } from "../api/deps.ts";
 import { streamFromStorage } from "../api/download.ts";
 import { LocalJobRunner } from "../core/job-runner.ts";
-import { mailerFromConfig } from "../core/notify/mailer.ts";
+import { localMailer } from "../core/notify/mailer.ts";
 import { Notifications } from "../core/notify/notifications.ts";
 import { InProcessBus } from "../core/events/bus.ts";
 import { eventForJob } from "../core/events/job-events.ts";
@@ -31,7 +31,7 @@ export interface Server {
 
 export async function startServer(runtime: Runtime, opts: { port?: number; host?: string; schedule?: boolean } = {}): Promise<Server> {
   const { engine, config } = runtime;
-  const notifications = new Notifications(config.email, mailerFromConfig(config), engine.log);
+  const notifications = new Notifications(config.email, localMailer(config), engine.log);
   // The same flow as on AWS, in one process: finished jobs become events, a rule-like subscription turns them into mail.
   const bus = new InProcessBus(engine.log);
   bus.subscribe(NOTIFIER_PATTERN, (event) => notifications.forEvent(event).then(() => undefined));

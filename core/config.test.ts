@@ -41,6 +41,13 @@ describe("loadConfig", () => {
     [{ JWT_SECRET: "short" }, /JWT_SECRET must be at least 32 characters/],
     [{ JWKS_URL: "not a url" }, /JWKS_URL must be an https:\/\/ URL/],
     [{ DASHBOARD_ORIGIN: "backup.example.com" }, /DASHBOARD_ORIGIN must be an origin/],
+    [{ BACKUP_STORAGE: "gcs" }, /BACKUP_STORAGE must be "fs".*or "s3"/],
+    [{ BACKUP_STORAGE: "s3" }, /BACKUP_BUCKET: must be set when BACKUP_STORAGE=s3/],
+    [{ BACKUP_BUCKET: "Bad_Bucket" }, /BACKUP_BUCKET must be an S3 bucket name/],
+    [{ AWS_REGION: "europe" }, /AWS_REGION must be a region name/],
+    [{ AWS_ENDPOINT_URL: "localhost:4566" }, /AWS_ENDPOINT_URL must be a URL/],
+    [{ BACKUP_EMAIL_TRANSPORT: "pigeon" }, /BACKUP_EMAIL_TRANSPORT must be/],
+    [{ BACKUP_EMAIL_TRANSPORT: "smtp" }, /SMTP_HOST: must be set/],
   ])("rejects %o with a message naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -103,9 +103,17 @@ const EnvSchema = z.object({
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535, { message: "PORT must be a port number between 1 and 65535" })
     .transform(Number),
   JWT_SECRET: z.string().min(32, { message: "JWT_SECRET must be at least 32 characters (the CRM's token signing secret)" }).optional(),
-  JWKS_URL: z.url({ message: "JWKS_URL must be an https:// URL of the CRM's JSON Web Key Set" }).optional(),
-  DASHBOARD_ORIGIN: z.url({ message: "DASHBOARD_ORIGIN must be an origin such as https://backup.example.com" }).optional(),
+  JWKS_URL: z.url({ protocol: /^https?$/, message: "JWKS_URL must be an https:// URL of the CRM's JSON Web Key Set" }).optional(),
+  DASHBOARD_ORIGIN: z.url({ protocol: /^https?$/, message: "DASHBOARD_ORIGIN must be an origin such as https://backup.example.com" }).optional(),
   BACKUP_HEALTH_MAX_AGE_HOURS: count("BACKUP_HEALTH_MAX_AGE_HOURS", 26),
+  BACKUP_STORAGE: z.enum(["fs", "s3"], { message: 'BACKUP_STORAGE must be "fs" (BACKUP_DIR on this machine) or "s3" (BACKUP_BUCKET)' }).default("fs"),
+  BACKUP_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "BACKUP_BUCKET must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)" }).optional(),
+  BACKUP_S3_PREFIX: z.string().default("backups/"),
+  BACKUP_KMS_KEY_ID: z.string().min(1).optional(),
+  AWS_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: "AWS_REGION must be a region name such as eu-central-1" }).default("us-east-1"),
+  AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, message: "AWS_ENDPOINT_URL must be a URL such as http://127.0.0.1:4566 (LocalStack) or your S3-compatible endpoint" }).optional(),
+  BACKUP_EVENT_BUS: z.string().min(1).optional(),
+  BACKUP_EMAIL_TRANSPORT: z.enum(["outbox", "smtp", "ses"], { message: 'BACKUP_EMAIL_TRANSPORT must be "outbox", "smtp" or "ses"' }).optional(),
   CRM_ROOT: z.string().min(1).optional(),
   DATABASE_PATH: z.string().min(1).optional(),
   UPLOADS_DIR: z.string().min(1).optional(),
@@ -119,10 +127,15 @@ export interface Config {
   timeZone: string;
   email: {
     enabled: boolean;
+    /** outbox (.eml files, the default), smtp (when SMTP_HOST is set), or ses. */
+    transport: "outbox" | "smtp" | "ses";
     from?: string;
     to?: string;
     smtp: { host?: string; port: number; secure: boolean; user?: string; password?: string };
   };
+  storage: { kind: "fs" | "s3"; bucket?: string; prefix: string; kmsKeyId?: string; region: string; endpoint?: string };
+  /** EventBridge bus name; unset locally, where events stay in-process. */
+  eventBus?: string;
   server: { port: number; jwtSecret?: string; jwksUrl?: string; dashboardOrigin?: string; healthMaxAgeHours: number };
   /** How long a database snapshot or restore waits for the CRM's own writes to finish. */
   dbBusyTimeoutMs: number;
@@ -162,6 +175,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const crmRoot = e.CRM_ROOT ? path.resolve(cwd, e.CRM_ROOT) : null;
   const base = crmRoot ?? "";
   const at = (override: string | undefined, rel: string) => (override ? path.resolve(cwd, override) : path.join(base, rel));
+  if (e.BACKUP_STORAGE === "s3" && !e.BACKUP_BUCKET) {
+    throw new ConfigError("load configuration: invalid environment\n- BACKUP_BUCKET: must be set when BACKUP_STORAGE=s3, e.g. my-crm-backups");
+  }
+  if (e.BACKUP_EMAIL_TRANSPORT === "smtp" && !e.SMTP_HOST) {
+    throw new ConfigError("load configuration: invalid environment\n- SMTP_HOST: must be set when BACKUP_EMAIL_TRANSPORT=smtp");
+  }
   if (e.BACKUP_EMAIL_ENABLED && !e.BACKUP_EMAIL_TO) {
     throw new ConfigError("load configuration: invalid environment\n- BACKUP_EMAIL_TO: must be set when BACKUP_EMAIL_ENABLED=true, e.g. admin@example.com");
   }
@@ -177,11 +196,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     timeZone: e.TZ,
     email: {
       enabled: e.BACKUP_EMAIL_ENABLED,
+      transport: e.BACKUP_EMAIL_TRANSPORT ?? (e.SMTP_HOST ? "smtp" : "outbox"),
       from: e.BACKUP_EMAIL_FROM || undefined,
       to: e.BACKUP_EMAIL_TO || undefined,
       smtp: { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD },
     },
     dbBusyTimeoutMs: e.BACKUP_DB_BUSY_TIMEOUT_MS,
+    storage: { kind: e.BACKUP_STORAGE, bucket: e.BACKUP_BUCKET, prefix: e.BACKUP_S3_PREFIX, kmsKeyId: e.BACKUP_KMS_KEY_ID, region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL },
+    eventBus: e.BACKUP_EVENT_BUS,
     server: {
       port: e.PORT,
       jwtSecret: e.JWT_SECRET,

@@ -57,7 +57,7 @@ export class SmtpMailer implements Mailer {
   }
 }
 
-/** SMTP when SMTP_HOST is set, otherwise the outbox in BACKUP_DIR/outbox. */
-export function mailerFromConfig(config: Config): Mailer {
-  return config.email.smtp.host ? new SmtpMailer(config.email.smtp) : new OutboxMailer(path.join(config.backupDir, "outbox"));
+/** The local transports; SES is built where AWS deps are (it needs the SDK client). */
+export function localMailer(config: Config): Mailer {
+  return config.email.transport === "smtp" ? new SmtpMailer(config.email.smtp) : new OutboxMailer(path.join(config.backupDir, "outbox"));
 }
