@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Starts (or reuses) LocalStack for the S3/SES/EventBridge suites; fails the run if it cannot.
+    globalSetup: ["test/localstack/global-setup.ts"],
   },
 });

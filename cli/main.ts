@@ -3,7 +3,6 @@ import { parseArgs } from "node:util";
 import { BackupError, ConfigError, ValidationError, errorMessage } from "../core/errors.ts";
 import { COMMANDS, USAGE, type CommandContext } from "./commands.ts";
 import { buildRuntime } from "./runtime.ts";
-import { serveCommand } from "./serve-command.ts";
 
 class UsageError extends ValidationError {}
 
@@ -15,7 +14,8 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   const command = COMMANDS[name];
-  if (name === "serve") return serveCommand(rest);
+  // Loaded only for serve: the HTTP stack costs every other command a second of start-up.
+  if (name === "serve") return (await import("./serve-command.ts")).serveCommand(rest);
   try {
     if (!command) throw new UsageError(`unknown command "${name}"; run \`colab-backup help\` for the list`);
     let parsed;

@@ -1,0 +1,43 @@
+// Wires the infra together in dependency order and returns the stage's outputs; called from sst.config.ts run().
+import { alarms } from "./alarms.ts";
+import { apiAndDashboard } from "./api.ts";
+import { config } from "./config.ts";
+import { schedules } from "./crons.ts";
+import { emailIdentity } from "./email.ts";
+import { eventBus, subscribe } from "./events.ts";
+import { backgroundFunctions } from "./functions.ts";
+import { network } from "./network.ts";
+import { secrets } from "./secrets.ts";
+import { backupBucket } from "./storage.ts";
+
+export function deploy() {
+  const bucket = backupBucket();
+  const net = network(bucket);
+  const bus = eventBus();
+  const email = emailIdentity();
+  const { jwtSecret } = secrets();
+
+  const fns = backgroundFunctions({ bucket, bus, network: net, email });
+  subscribe(bus, { notifier: fns.notifier, worker: fns.worker, inVpc: fns.inVpc });
+  const crons = schedules({ backup: fns.backup, cleanup: fns.cleanup });
+  const { api, site, fn: apiFn } = apiAndDashboard({ bucket, bus, email, linked: fns.linked, statements: fns.perms.api, jwtSecret });
+
+  alarms({
+    all: { ScheduledBackup: fns.backup, Worker: fns.worker, Cleanup: fns.cleanup, Notifier: fns.notifier, Api: apiFn },
+    withDestinations: { ScheduledBackup: fns.backup, Worker: fns.worker },
+    scheduledBackup: fns.backup,
+  });
+
+  return {
+    api: api.url,
+    dashboard: site.url,
+    bucket: bucket.name,
+    bus: bus.name,
+    efs: net.efs.id,
+    mailFrom: email?.sender,
+    schedules: Object.fromEntries(
+      Object.entries(config.schedules).map(([type, s]) => [type, `${s.expression} ${s.timezone}`]),
+    ),
+    scheduleNames: Object.fromEntries(Object.entries(crons).map(([type, c]) => [type, c.nodes.schedule.name])),
+  };
+}

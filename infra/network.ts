@@ -1,0 +1,59 @@
+// Network and CRM data: the VPC for the functions that mount EFS (no NAT), a free S3 gateway endpoint, and the CRM's EFS.
+import { config } from "./config.ts";
+
+export interface Network {
+  /** What sst.aws.Function's `vpc` takes: a Vpc created here, or the CRM's subnets and security groups. */
+  functionVpc: sst.aws.Vpc | { privateSubnets: string[]; securityGroups: string[] };
+  /** The file system holding the CRM app folder, mounted at config.crm.mountPath. */
+  efs: sst.aws.Efs;
+  /** Its ARN, for the elasticfilesystem:Client* permissions. */
+  efsArn: $util.Output<string>;
+}
+
+/**
+ * Two shapes:
+ * - Nothing configured: a new VPC (2 AZs) and a new EFS in it. The CRM host must then mount this EFS (infra/README.md).
+ * - BACKUP_EFS_ID (+ BACKUP_VPC_ID, BACKUP_SUBNET_IDS, BACKUP_SECURITY_GROUP_IDS): the CRM's own EFS, reached
+ *   from the CRM's VPC.
+ * Either way only S3 is reachable from the functions in the VPC, through a gateway endpoint (free). There is
+ * no NAT (sst.aws.Vpc has none unless `nat: "managed" | "ec2"` is given; there is no `nat: "none"`), so
+ * EventBridge and SES calls are kept out of the VPC: see infra/functions.ts (Lambda destinations).
+ */
+export function network(bucket: sst.aws.Bucket): Network {
+  const region = aws.getRegionOutput().region;
+  const s3Service = $interpolate`com.amazonaws.${region}.s3`;
+
+  const { vpcId, subnetIds, securityGroupIds, s3Endpoint } = config.network;
+  if (vpcId && subnetIds && securityGroupIds) {
+    if (s3Endpoint === "create") {
+      const routeTableIds = $util
+        .all(subnetIds.map((subnetId) => aws.ec2.getRouteTableOutput({ subnetId }).routeTableId))
+        .apply((ids) => [...new Set(ids)]);
+      // No endpoint policy here: in a shared VPC the endpoint carries every host's S3 traffic on those route tables,
+      // and a policy naming only our bucket would cut the CRM off from any other bucket it uses.
+      new aws.ec2.VpcEndpoint("S3Gateway", { vpcId, serviceName: s3Service, vpcEndpointType: "Gateway", routeTableIds });
+    }
+    const efs = config.efsId
+      ? sst.aws.Efs.get("CrmFiles", config.efsId)
+      : new sst.aws.Efs("CrmFiles", { vpc: { id: vpcId, subnets: subnetIds } });
+    return { functionVpc: { privateSubnets: subnetIds, securityGroups: securityGroupIds }, efs, efsArn: fileSystemArn(efs) };
+  }
+
+  // No `nat`: private subnets without internet access (see above).
+  const vpc = new sst.aws.Vpc("Network", { az: 2 });
+  new aws.ec2.VpcEndpoint("S3Gateway", {
+    vpcId: vpc.id,
+    serviceName: s3Service,
+    vpcEndpointType: "Gateway",
+    routeTableIds: vpc.nodes.privateRouteTables.apply((tables) => tables.map((t) => t.id)),
+    // This VPC exists only for the backup functions: the endpoint reaches our bucket and nothing else.
+    policy: $jsonStringify({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:*", Resource: [bucket.arn, $interpolate`${bucket.arn}/*`] }],
+    }),
+  });
+  const efs = new sst.aws.Efs("CrmFiles", { vpc });
+  return { functionVpc: vpc, efs, efsArn: fileSystemArn(efs) };
+}
+
+const fileSystemArn = (efs: sst.aws.Efs) => efs.nodes.fileSystem.apply((fs) => fs.arn);
