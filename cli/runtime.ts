@@ -3,7 +3,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { loadConfig, readEnvFile, type Config } from "../core/config.ts";
 import { jsonLogger, makeEngine, silentLogger, type Engine } from "../core/engine.ts";
-import { FsStorage } from "../core/storage/fs-storage.ts";
+import { storageFromConfig } from "../core/storage/from-config.ts";
 import { ensureDemoCrm } from "./demo-crm.ts";
 
 export interface Runtime {
@@ -25,7 +25,7 @@ export async function buildRuntime(opts: { env?: NodeJS.ProcessEnv; cwd?: string
   }
   const workRoot = path.join(config.backupDir, "temp");
   await mkdir(workRoot, { recursive: true });
-  const storage = new FsStorage(config.backupDir, { tempDir: workRoot });
+  const storage = await storageFromConfig(config);
   const engine = makeEngine({ config, storage, workRoot, log: opts.verbose ? jsonLogger() : silentLogger });
   return { engine, config, demoCrm };
 }

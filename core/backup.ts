@@ -50,7 +50,11 @@ export async function runBackup(engine: Engine, req: BackupRequest): Promise<Bac
       }
     }
     try {
-      const removed = await removeLeftovers(engine.storage);
+      // Best effort: on AWS the backup role may not delete backups, and cleanup removes leftovers too.
+      const removed = await removeLeftovers(engine.storage).catch((err) => {
+        engine.log.warn("could not remove leftovers of an earlier failed backup; cleanup will", { error: (err as Error).message });
+        return [];
+      });
       if (removed.length) engine.log.warn("removed leftovers of an earlier failed backup", { removed });
       return await createBackupWithRetry(engine, req, id);
     } catch (err) {
@@ -116,6 +120,8 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
       throw new ChecksumMismatchError(`verify stored archive ${key}: read back ${reread.size} bytes with SHA-256 ${reread.sha256}, wrote ${written.size} bytes with ${written.sha256}; check the backup disk`);
     }
     req.onProgress?.({ phase: "verify", done: written.size, total: written.size });
+    // S3 fixes metadata when an upload starts, before the hash is known; tags can be set afterwards.
+    await engine.storage.setTags?.(key, { "colab-backup-sha256": written.sha256, "colab-backup-id": id, "colab-backup-type": req.type });
     const final: StoredManifest = {
       ...manifest,
       completedAt: engine.now().toISOString(),

@@ -79,7 +79,7 @@ describe("makeHandler", () => {
 });
 
 describe("handler", () => {
-  it("says AWS deps are not wired yet instead of failing obscurely", async () => {
-    await expect(handler(httpApiEvent("GET", "/api/health"))).rejects.toThrow(/functions\/deps\.ts/);
+  it("refuses to start without its AWS settings, naming the one that is missing", async () => {
+    await expect(handler(httpApiEvent("GET", "/api/health"))).rejects.toThrow(/BACKUP_EVENT_BUS must name the event bus/);
   });
 });

@@ -80,7 +80,8 @@ export function permissions({ bucket, bus, efsArn, email }: Targets) {
     /** Retention: the only function that deletes backups (delete markers; versions expire by lifecycle). */
     cleanup: [...writeStore, { actions: ["s3:DeleteObject"], resources: keys("*") }, publish],
     /** The API: read, presign, record jobs, publish requests; the test-email route sends mail. */
-    api: [...readStore, { actions: ["s3:PutObject"], resources: keys("jobs/*") }, publish, ...sendMail],
+    // Admins delete single backups and run cleanup from the dashboard, so the API may delete what cleanup may.
+    api: [...readStore, { actions: ["s3:PutObject"], resources: keys("jobs/*", "audit/*", "locks/*") }, { actions: ["s3:DeleteObject"], resources: keys("*") }, publish, ...sendMail],
     /** Events to email; needs nothing from the store. */
     notifier: [...sendMail],
   };

@@ -5,9 +5,9 @@ import { NOTIFIER_PATTERN, WORKER_PATTERN, matches } from "./patterns.ts";
 import { EVENT_SOURCE, EVENT_TYPES, parseEvent } from "./schema.ts";
 
 describe("events", () => {
-  it("has the eleven lifecycle events, each routed to exactly the notifier or the worker", () => {
+  it("has the eleven lifecycle events of the original design plus verify.requested, each routed to exactly the notifier or the worker", () => {
     expect(EVENT_TYPES.sort()).toEqual(
-      ["backup.requested", "backup.started", "backup.succeeded", "backup.failed", "restore.requested", "restore.succeeded", "restore.failed", "restore.rolled-back", "cleanup.completed", "verify.failed", "system.initialized"].sort(),
+      ["backup.requested", "backup.started", "backup.succeeded", "backup.failed", "restore.requested", "restore.succeeded", "restore.failed", "restore.rolled-back", "cleanup.completed", "verify.failed", "system.initialized", "verify.requested"].sort(),
     );
     for (const t of EVENT_TYPES) {
       const e = { source: EVENT_SOURCE, "detail-type": t };

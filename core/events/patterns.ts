@@ -15,7 +15,7 @@ export const NOTIFIER_PATTERN: EventPattern = {
 /** Work requested by the API, done by the worker. */
 export const WORKER_PATTERN: EventPattern = {
   source: [EVENT_SOURCE],
-  "detail-type": ["backup.requested", "restore.requested"],
+  "detail-type": ["backup.requested", "restore.requested", "verify.requested"],
 };
 
 export function matches(pattern: EventPattern, event: { source: string; "detail-type": string }): boolean {

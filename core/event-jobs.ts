@@ -1,0 +1,57 @@
+// Jobs on AWS: the API records a job and publishes a *.requested event; the worker function does the work.
+import type { Engine } from "./engine.ts";
+import { ConflictError, ValidationError } from "./errors.ts";
+import type { EventBus } from "./events/bus.ts";
+import { LOCK_KEY, newBackupId } from "./ids.ts";
+import { newJobId, readJob, saveJob, type Job, type JobKind, type JobService } from "./jobs.ts";
+import { isStale, readLock } from "./lock.ts";
+import { checkRestoreRequest } from "./restore.ts";
+
+export class EventJobService implements JobService {
+  constructor(private readonly engine: Engine, private readonly bus: EventBus) {}
+
+  async submitBackup(req: Parameters<JobService["submitBackup"]>[0]): Promise<Job> {
+    await this.refuseWhileLocked("backup");
+    const job = await this.record("backup", req.actor, newBackupId(req.type, this.engine.now()), { type: req.type, description: req.description, components: req.components });
+    await this.bus.publish("backup.requested", {
+      version: 1, jobId: job.id, backupId: job.backupId!, type: req.type, actor: req.actor,
+      ...(req.description ? { description: req.description } : {}), ...(req.components ? { components: [...req.components] } : {}),
+    });
+    return job;
+  }
+
+  async submitRestore(req: Parameters<JobService["submitRestore"]>[0]): Promise<Job> {
+    const components = checkRestoreRequest(req);
+    await this.refuseWhileLocked("restore");
+    const job = await this.record("restore", req.actor, req.backupId, { components });
+    await this.bus.publish("restore.requested", { version: 1, jobId: job.id, backupId: req.backupId, components, actor: req.actor });
+    return job;
+  }
+
+  async submitVerify(backupId: string, actor: string): Promise<Job> {
+    const job = await this.record("verify", actor, backupId, {});
+    await this.bus.publish("verify.requested", { version: 1, jobId: job.id, backupId, actor });
+    return job;
+  }
+
+  get(id: string): Promise<Job> {
+    return readJob(this.engine.storage, id);
+  }
+
+  /** The worker runs elsewhere; status reports the store lock instead. */
+  current(): Job | null {
+    return null;
+  }
+
+  private async refuseWhileLocked(kind: JobKind) {
+    const lock = await readLock(this.engine.storage, LOCK_KEY);
+    if (lock && !isStale(lock, this.engine.now())) throw new ConflictError(`start ${kind}: ${lock.operation} has been running since ${lock.startedAt}; wait for it to finish`, lock);
+  }
+
+  private async record(kind: JobKind, actor: string, backupId: string, request: Record<string, unknown>): Promise<Job> {
+    if (!backupId) throw new ValidationError(`start ${kind}: a backup id is required`);
+    const job: Job = { id: newJobId(this.engine.now()), kind, state: "queued", actor, createdAt: this.engine.now().toISOString(), backupId, request };
+    await saveJob(this.engine.storage, job);
+    return job;
+  }
+}

@@ -1,0 +1,36 @@
+// What a schedule firing does, wherever it fires: one backup per slot, or cleanup; the outcome becomes an event.
+import { runBackup } from "./backup.ts";
+import { runCleanup } from "./cleanup.ts";
+import type { Engine } from "./engine.ts";
+import { BackupError, errorMessage } from "./errors.ts";
+import type { EventBus } from "./events/bus.ts";
+import { backupSucceededDetail, type AnyEvent } from "./events/job-events.ts";
+import { isBackupKind, type ScheduleKind } from "./schedule-event.ts";
+
+/**
+ * Never throws for a failed backup: the failure is the event (and the email), and the slot was freed so the next
+ * firing runs normally. A duplicate delivery of a slot that already has its backup yields no event at all.
+ */
+export async function runSchedule(engine: Engine, slot: { kind: ScheduleKind; scheduledAt: Date }, bus: EventBus | null): Promise<AnyEvent | null> {
+  const event = await outcome(engine, slot);
+  if (event && bus) await bus.publish(event.type, event.detail as never);
+  return event;
+}
+
+async function outcome(engine: Engine, { kind, scheduledAt }: { kind: ScheduleKind; scheduledAt: Date }): Promise<AnyEvent | null> {
+  if (!isBackupKind(kind)) {
+    const o = await runCleanup(engine, { actor: "scheduler" });
+    return { type: "cleanup.completed", detail: { version: 1, removed: o.removed, freedBytes: o.freedBytes, kept: o.keep.length, leftoversRemoved: o.leftoversRemoved } };
+  }
+  try {
+    const out = await runBackup(engine, { type: kind, scheduledAt, actor: "scheduler" });
+    if (out.skipped) {
+      engine.log.info("duplicate schedule delivery ignored", { kind, scheduledAt: scheduledAt.toISOString(), existingId: out.existingId });
+      return null;
+    }
+    return { type: "backup.succeeded", detail: backupSucceededDetail(out.manifest, out.durationMs) };
+  } catch (err) {
+    engine.log.error("scheduled backup failed", { kind, error: errorMessage(err) });
+    return { type: "backup.failed", detail: { version: 1, type: kind, error: { code: err instanceof BackupError ? err.code : "internal_error", message: errorMessage(err) } } };
+  }
+}

@@ -1,0 +1,80 @@
+// The one place that builds AWS-backed dependencies for the Lambda functions, from the environment SST sets.
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { ApiDeps } from "../api/deps.ts";
+import { loadConfig, type Config } from "../core/config.ts";
+import { jsonLogger, makeEngine, type Engine } from "../core/engine.ts";
+import { EventJobService } from "../core/event-jobs.ts";
+import type { EventBus } from "../core/events/bus.ts";
+import { EventBridgeBus } from "../core/events/eventbridge-bus.ts";
+import { localMailer } from "../core/notify/mailer.ts";
+import { Notifications } from "../core/notify/notifications.ts";
+import { SesMailer } from "../core/notify/ses-mailer.ts";
+import { storageFromConfig } from "../core/storage/from-config.ts";
+import { S3Storage } from "../core/storage/s3-storage.ts";
+import { ConfigError } from "../core/errors.ts";
+
+export interface FunctionDeps {
+  config: Config;
+  engine: Engine;
+  /** null inside the VPC, where EventBridge is out of reach: results travel as Lambda destination records. */
+  bus: EventBus | null;
+  notifications: Notifications;
+}
+
+export async function buildDeps(env: NodeJS.ProcessEnv = process.env): Promise<FunctionDeps> {
+  // Lambda's only writable folder is /tmp: relative paths (BACKUP_DIR) resolve there.
+  const config = loadConfig(env, "/tmp");
+  const storage = await storageFromConfig(config);
+  const workRoot = path.join(config.backupDir, "temp");
+  await mkdir(workRoot, { recursive: true });
+  const engine = makeEngine({ config, storage, workRoot, log: jsonLogger(process.stdout) });
+  const { region, endpoint } = config.storage;
+  const bus = config.eventBus ? new EventBridgeBus({ busName: config.eventBus, region, endpoint }) : null;
+  const mailer = config.email.transport === "ses" ? new SesMailer({ region, endpoint, configurationSet: env.BACKUP_SES_CONFIGURATION_SET }) : localMailer(config);
+  return { config, engine, bus, notifications: new Notifications(config.email, mailer, engine.log) };
+}
+
+/** Builds once per container, on first use; importing a handler builds nothing. */
+export function lazy<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    value ??= make().catch((err) => {
+      value = undefined; // a failed start is retried by the next invocation
+      throw err;
+    });
+    return value;
+  };
+}
+
+/** The API's deps: jobs go out as events, downloads are presigned URLs, the JWT secret comes from the SST secret. */
+export async function buildApiDeps(env: NodeJS.ProcessEnv = process.env): Promise<ApiDeps> {
+  const { config, engine, bus, notifications } = await buildDeps(env);
+  if (!bus) throw new ConfigError("start API: BACKUP_EVENT_BUS must name the event bus that carries job requests to the worker");
+  const storage = engine.storage;
+  if (!(storage instanceof S3Storage)) throw new ConfigError("start API: BACKUP_STORAGE must be s3 on AWS");
+  const jwtSecret = config.server.jwtSecret ?? (await linkedJwtSecret());
+  return {
+    engine,
+    jobs: new EventJobService(engine, bus),
+    auth: config.server.jwksUrl ? { jwksUrl: config.server.jwksUrl } : { jwtSecret },
+    download: async (_id, key) => ({ redirect: await storage.presignGet(key, 300) }),
+    notifications: {
+      sendTest: (actor) => notifications.sendTest(actor),
+      lastResult: () => notifications.lastResult(),
+      enabled: notifications.enabled,
+    },
+    scheduler: null,
+    corsOrigin: config.server.dashboardOrigin,
+    healthMaxAgeHours: config.server.healthMaxAgeHours,
+  };
+}
+
+async function linkedJwtSecret(): Promise<string | undefined> {
+  try {
+    const { Resource } = (await import("sst")) as unknown as { Resource: { JwtSecret?: { value: string } } };
+    return Resource.JwtSecret?.value;
+  } catch {
+    return undefined;
+  }
+}
