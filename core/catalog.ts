@@ -2,25 +2,56 @@
 import { randomBytes } from "node:crypto";
 import { NotFoundError } from "./errors.ts";
 import { archiveKey, auditKey, isBackupId, manifestKey } from "./ids.ts";
-import { BACKUP_TYPES, ManifestSchema, type BackupType, type StoredManifest } from "./manifest.ts";
+import { BACKUP_TYPES, ManifestSchema, type BackupType, type ComponentRecord, type StoredManifest } from "./manifest.ts";
 import type { Storage } from "./storage/storage.ts";
 
+/** A stored manifest without the per-file lists: what listings need, small enough to keep for thousands of backups. */
+export type BackupSummary = Omit<StoredManifest, "components"> & { components: Record<string, Omit<ComponentRecord, "files">> };
+
+// Stored manifests never change once written, so a summary read once is valid for as long as the object's version is.
+const summaries = new Map<string, { version: string; summary: BackupSummary }>();
+const SUMMARY_CACHE_LIMIT = 50_000;
+
+function summarize(m: StoredManifest): BackupSummary {
+  return { ...m, components: Object.fromEntries(Object.entries(m.components).map(([n, { files: _files, ...rest }]) => [n, rest])) };
+}
+
 /** Completed, verified backups (those with a manifest beside the archive), newest first. */
-export async function listBackups(storage: Storage, type?: BackupType): Promise<StoredManifest[]> {
+export async function listBackups(storage: Storage, type?: BackupType): Promise<BackupSummary[]> {
   const types = type ? [type] : BACKUP_TYPES;
-  const out: StoredManifest[] = [];
-  for (const t of types) {
-    for (const obj of await storage.list(`${t}/`)) {
-      const id = obj.key.slice(t.length + 1, -".json".length);
-      if (!obj.key.endsWith(".json") || !isBackupId(id)) continue;
-      const m = await readManifest(storage, id).catch((err) => {
-        if (err instanceof NotFoundError) return null; // deleted while listing
-        throw err;
-      });
-      if (m) out.push(m);
+  const found = (await Promise.all(types.map((t) => storage.list(`${t}/`)))).flat();
+  const manifests = found.filter((o) => o.key.endsWith(".json") && isBackupId(o.key.slice(o.key.indexOf("/") + 1, -".json".length)));
+  const out = await mapLimit(manifests, 16, async (obj) => {
+    const cacheKey = `${storage.description}\u0000${obj.key}`;
+    const hit = summaries.get(cacheKey);
+    if (hit && hit.version === obj.version) return hit.summary;
+    const m = await readManifest(storage, obj.key.slice(obj.key.indexOf("/") + 1, -".json".length)).catch((err) => {
+      if (err instanceof NotFoundError) return null; // deleted while listing
+      throw err;
+    });
+    if (!m) return null;
+    const summary = summarize(m);
+    if (summaries.size >= SUMMARY_CACHE_LIMIT) summaries.delete(summaries.keys().next().value!);
+    summaries.set(cacheKey, { version: obj.version, summary });
+    return summary;
+  });
+  return out
+    .filter((m): m is BackupSummary => m !== null)
+    .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+}
+
+/** Like Promise.all over items, with at most `limit` running at once (S3 and file handles are finite). */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
     }
-  }
-  return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 export async function readManifest(storage: Storage, id: string): Promise<StoredManifest> {
@@ -37,7 +68,7 @@ export async function readManifest(storage: Storage, id: string): Promise<Stored
 }
 
 /** The newest backup, optionally of one type; NotFoundError if there is none. */
-export async function latestBackup(storage: Storage, type?: BackupType): Promise<StoredManifest> {
+export async function latestBackup(storage: Storage, type?: BackupType): Promise<BackupSummary> {
   const [m] = await listBackups(storage, type);
   if (!m) throw new NotFoundError(`find backup: there are no ${type ?? ""} backups yet; run \`colab-backup backup\` first`.replace("  ", " "));
   return m;

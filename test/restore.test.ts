@@ -5,7 +5,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
-import { listBackups, readAudit } from "../core/catalog.ts";
+import { listBackups, readAudit, readManifest } from "../core/catalog.ts";
 import { RestoreError, ValidationError } from "../core/errors.ts";
 import { runRestore } from "../core/restore.ts";
 import { runCleanup } from "../core/cleanup.ts";
@@ -48,7 +48,7 @@ describe("restore", () => {
     expect(dbContent(crm.db)).toEqual(before.db);
     expect(readdirSync(crm.root).filter((n) => n.startsWith(".colab-restore-") || n.includes(".colab-old-"))).toEqual([]);
 
-    const pre = (await listBackups(engine.storage, "pre-restore"))[0]!;
+    const pre = await readManifest(engine.storage, (await listBackups(engine.storage, "pre-restore"))[0]!.id);
     expect(pre.id).toBe(out.preRestoreBackupId);
     expect(pre.components.uploads!.files.map((f) => f.path)).toContain("uploads/new-after-backup.txt");
     expect(pre.components.database!.database!.tables.Deal).toBe(0);

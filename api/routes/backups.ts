@@ -4,7 +4,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { listBackups, readManifest } from "../../core/catalog.ts";
 import { deleteBackup } from "../../core/cleanup.ts";
 import { archiveKey } from "../../core/ids.ts";
-import type { StoredManifest } from "../../core/manifest.ts";
+import type { BackupSummary } from "../../core/catalog.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { SECURITY, errors, json } from "../openapi.ts";
 import {
@@ -94,7 +94,7 @@ export function registerBackupRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): v
   });
 }
 
-function summary(m: StoredManifest) {
+function summary(m: BackupSummary) {
   return {
     id: m.id,
     type: m.type,
