@@ -131,4 +131,16 @@ describe("colab-backup CLI", () => {
     expect(facts.tables.a).toBeGreaterThan(0);
     expect(facts.tables.a).toBe(facts.tables.b);
   });
+
+  it("draws a progress bar on a terminal and none when piped", async () => {
+    const cwd = tempDir("cli-tty-");
+    // `script` gives the CLI a real pseudo-terminal, as a person at a shell would.
+    const tty = await new Promise<string>((resolve, reject) =>
+      execFile("script", ["-qc", `${process.execPath} ${BIN} backup`, "/dev/null"], { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME } }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    expect(tty).toMatch(/Archiving +\[#+\] 100%/);
+    expect(tty).toMatch(/Verifying +\[#+\] 100%/);
+    const piped = await cli(["backup"], { cwd });
+    expect(piped.stderr).not.toMatch(/Archiving|\[#/);
+  });
 });
