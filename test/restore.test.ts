@@ -1,6 +1,6 @@
 // Restores on a real CRM folder: byte-identical round trip, pre-restore backup, live database held open, tampering, rollback.
 import { fork, type ChildProcess } from "node:child_process";
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
@@ -29,6 +29,8 @@ describe("restore", () => {
     const engine = makeTestEngine(crm.root);
     const before = { uploads: treeDigest(path.join(crm.root, "uploads")), logs: treeDigest(path.join(crm.root, "logs")), db: dbContent(crm.db) };
     const pkg = readFileSync(path.join(crm.root, "package.json"));
+    const nested = path.join(crm.root, "uploads/deep/nested/b.txt");
+    utimesSync(nested, new Date("2025-01-02T03:04:05Z"), new Date("2025-01-02T03:04:05Z"));
     const m = await backupOf(engine);
 
     // Damage everything.
@@ -42,6 +44,7 @@ describe("restore", () => {
 
     const out = await runRestore(engine, { backupId: m.id, components: ["database", "uploads", "config", "logs"], confirm: "CONFIRM_RESTORE", actor: "test-admin" });
     expect(treeDigest(path.join(crm.root, "uploads"))).toEqual(before.uploads);
+    expect(statSync(nested).mtime.toISOString()).toBe("2025-01-02T03:04:05.000Z");
     expect(treeDigest(path.join(crm.root, "logs"))).toEqual(before.logs);
     expect(readFileSync(path.join(crm.root, "package.json")).equals(pkg)).toBe(true);
     expect(readFileSync(path.join(crm.root, ".env"), "utf8")).toBe("JWT_SECRET=top-secret\n");

@@ -117,7 +117,7 @@ describe("extractArchive: valid archives", () => {
     await expect(extractArchive(feed(archive), { stagingDir: staging })).rejects.toThrow(ValidationError);
   });
 
-  it.skipIf(!existsSync("/proc/self/fd"))("leaves no file handle open when it fails mid-file", async () => {
+  it("leaves no file handle open when it fails mid-file", async () => {
     const archive = await withFiles([]);
     const before = (await readdir("/proc/self/fd")).length;
     await expect(extractTo(archive.subarray(0, archive.length / 2))).rejects.toThrow(/truncated gzip/);

@@ -136,7 +136,7 @@ class EntryState {
     if (!listing && path !== RESTORE_GUIDE_ENTRY) throw unsafe(raw, "entry is not listed in the manifest");
     if (listing && listing.file.size !== size) throw unsafe(raw, `size ${size} does not match manifest size ${listing.file.size}`);
     const write = this.root !== undefined && this.select(path);
-    const sha256 = await copyEntry(stream, raw, size, write ? this.target(path) : undefined, fileMode(mode, listing?.file));
+    const sha256 = await copyEntry(stream, raw, size, write ? this.target(path) : undefined, fileMode(mode, listing?.file), header.mtime);
     if (listing) {
       if (sha256 !== listing.file.sha256) {
         throw new ChecksumMismatchError(`extract archive: ${raw}: sha256 ${sha256} does not match manifest sha256 ${listing.file.sha256}`);
@@ -221,7 +221,7 @@ class EntryState {
 }
 
 /** Hashes an entry as it streams and, if `target` is set, writes it there; returns the hex SHA-256. */
-async function copyEntry(stream: EntryStream, raw: string, size: number, target: string | undefined, mode: number): Promise<string> {
+async function copyEntry(stream: EntryStream, raw: string, size: number, target: string | undefined, mode: number, mtime?: Date): Promise<string> {
   const hash = createHash("sha256");
   let seen = 0;
   const handle = target === undefined ? undefined : await createFile(target);
@@ -235,6 +235,8 @@ async function copyEntry(stream: EntryStream, raw: string, size: number, target:
     }
     if (seen !== size) throw unsafe(raw, "entry is shorter than its header says");
     await handle?.chmod(mode);
+    // Restored files keep their modification times, as tar -x does.
+    if (handle && mtime && !Number.isNaN(mtime.getTime())) await handle.utimes(mtime, mtime);
   } finally {
     await handle?.close();
   }
