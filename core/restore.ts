@@ -43,6 +43,16 @@ export function checkRestoreRequest(req: Pick<RestoreRequest, "components" | "co
   return [...new Set(req.components)] as ComponentName[];
 }
 
+/** A restore may only ask for components the backup holds. */
+export function checkComponentsIncluded(manifest: Pick<StoredManifest, "id" | "components">, components: readonly string[]): void {
+  for (const c of components) {
+    const rec = manifest.components[c];
+    if (!rec || rec.status !== "included") {
+      throw new ValidationError(`restore: backup ${manifest.id} has no ${c} component${rec?.note ? ` (${rec.note})` : ""}; choose other components`);
+    }
+  }
+}
+
 export async function runRestore(engine: Engine, req: RestoreRequest): Promise<RestoreOutcome> {
   const components = checkRestoreRequest(req);
   const actor = req.actor ?? "cli";
@@ -50,12 +60,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
   let preRestoreBackupId: string | undefined;
   try {
     const manifest = await readManifest(engine.storage, req.backupId);
-    for (const c of components) {
-      const rec = manifest.components[c];
-      if (!rec || rec.status !== "included") {
-        throw new ValidationError(`restore: backup ${manifest.id} has no ${c} component${rec?.note ? ` (${rec.note})` : ""}; choose other components`);
-      }
-    }
+    checkComponentsIncluded(manifest, components);
     const started = Date.now();
     req.onProgress?.({ phase: "pre-restore", done: 0, total: 1 });
     const live = COMPONENTS.filter((c) => c !== "database" || existsSync(engine.config.paths.database));

@@ -2,7 +2,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { readManifest } from "../../core/catalog.ts";
 import { runCleanup } from "../../core/cleanup.ts";
-import { ValidationError } from "../../core/errors.ts";
+import { checkComponentsIncluded } from "../../core/restore.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { SECURITY, errors, json } from "../openapi.ts";
 import { BackupIdParams, CleanupBody, CleanupOutcome, JobAccepted, RestoreBody } from "../schemas.ts";
@@ -36,13 +36,7 @@ export function registerOperationRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps)
   app.openapi(restoreRoute, async (c) => {
     const body = c.req.valid("json");
     // Checked here so an unknown id or an absent component is a 4xx now rather than a failed job later.
-    const manifest = await readManifest(engine.storage, body.backupId);
-    for (const name of body.components) {
-      const rec = manifest.components[name];
-      if (rec?.status !== "included") {
-        throw new ValidationError(`restore: backup ${body.backupId} has no ${name} component${rec?.note ? ` (${rec.note})` : ""}; choose other components`);
-      }
-    }
+    checkComponentsIncluded(await readManifest(engine.storage, body.backupId), body.components);
     const job = await deps.jobs.submitRestore({ backupId: body.backupId, components: body.components, confirm: body.confirmToken, actor: c.get("admin").actor });
     c.header("Location", `/api/backup/jobs/${job.id}`);
     return c.json({ jobId: job.id, backupId: body.backupId }, 202);
