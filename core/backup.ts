@@ -15,6 +15,7 @@ import {
 } from "./manifest.ts";
 import { collectConfig, collectLogs, collectUploads, type CollectedComponent } from "./sources/files.ts";
 import { snapshotDatabase } from "./sources/sqlite.ts";
+import { STALE_WORK_MS, removeStaleEntries } from "./work-dir.ts";
 
 export interface BackupRequest {
   type: BackupType;
@@ -56,6 +57,8 @@ export async function runBackup(engine: Engine, req: BackupRequest): Promise<Bac
         return [];
       });
       if (removed.length) engine.log.warn("removed leftovers of an earlier failed backup", { removed });
+      const stale = await removeStaleEntries(engine.workRoot, STALE_WORK_MS);
+      if (stale.length) engine.log.warn("removed work files a crashed run left behind", { stale });
       return await createBackupWithRetry(engine, req, id);
     } catch (err) {
       // Free the slot so a redelivered event can try again.

@@ -1,6 +1,6 @@
 // Backups of a real CRM folder: archive layout, manifest facts, standard-tool compatibility, leftovers, slots and the lock.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runBackup, createBackup } from "../core/backup.ts";
@@ -83,9 +83,16 @@ describe("backup of a CRM folder", () => {
     mkdirSync(path.join(engine.config.backupDir, "daily"), { recursive: true });
     const orphan = path.join(engine.config.backupDir, "daily", "daily-20261101T020000Z-abcdef.tar.gz");
     writeFileSync(orphan, "half an archive");
+    // ...and its work folder (a database snapshot) from two days ago.
+    const staleWork = path.join(engine.workRoot, "work-daily-20261101T020000Z-abcdef");
+    mkdirSync(staleWork);
+    writeFileSync(path.join(staleWork, "dev.db"), "snapshot");
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    utimesSync(staleWork, twoDaysAgo, twoDaysAgo);
     expect(await listBackups(engine.storage)).toEqual([]);
     await runBackup(engine, { type: "daily" });
     expect(existsSync(orphan)).toBe(false);
+    expect(existsSync(staleWork)).toBe(false);
     expect((await listBackups(engine.storage)).length).toBe(1);
   });
 

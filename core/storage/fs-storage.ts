@@ -6,6 +6,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { ConfigError, NotFoundError, ValidationError } from "../errors.ts";
 import type { ObjectInfo, Storage } from "./storage.ts";
+import { removeStaleEntries } from "../work-dir.ts";
 
 /** First key segment that no store accepts: the fs store keeps its temp files there. */
 export const RESERVED_SEGMENT = "temp";
@@ -199,27 +200,8 @@ export class FsStorage implements Storage {
   }
 
   /** Removes temp files (left by crashed puts) last modified more than `olderThanMs` ago; returns their names. */
-  async cleanTempDir(olderThanMs: number): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.tempDir);
-    } catch (err) {
-      if (errCode(err) === "ENOENT") return [];
-      throw err;
-    }
-    const cutoff = Date.now() - olderThanMs;
-    const removed: string[] = [];
-    for (const name of names.sort()) {
-      const full = path.join(this.tempDir, name);
-      try {
-        if ((await lstat(full)).mtimeMs >= cutoff) continue;
-        await rm(full, { recursive: true, force: true });
-        removed.push(name);
-      } catch (err) {
-        if (errCode(err) !== "ENOENT") throw err;
-      }
-    }
-    return removed;
+  cleanTempDir(olderThanMs: number): Promise<string[]> {
+    return removeStaleEntries(this.tempDir, olderThanMs);
   }
 
   private pathOf(key: string): string {

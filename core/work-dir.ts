@@ -1,0 +1,30 @@
+// The local work folder (snapshots, gzipped logs, staging, fs store temp files): clearing what crashed runs left there.
+import { lstat, readdir, rm } from "node:fs/promises";
+import path from "node:path";
+
+/** A day: far longer than any run, so nothing still in use is touched. */
+export const STALE_WORK_MS = 24 * 3600 * 1000;
+
+/** Removes the entries of `dir` last modified before `olderThanMs` ago; returns their names. A missing dir is empty. */
+export async function removeStaleEntries(dir: string, olderThanMs: number): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+  const cutoff = Date.now() - olderThanMs;
+  const removed: string[] = [];
+  for (const name of names.sort()) {
+    const full = path.join(dir, name);
+    try {
+      if ((await lstat(full)).mtimeMs >= cutoff) continue;
+      await rm(full, { recursive: true, force: true });
+      removed.push(name);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+  return removed;
+}
