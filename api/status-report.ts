@@ -3,6 +3,10 @@ import { listBackups } from "../core/catalog.ts";
 import { listJobs } from "../core/jobs.ts";
 import { getStatus } from "../core/status.ts";
 import type { ApiDeps } from "./deps.ts";
+import { newest as newerResult, readEmailStatus } from "../core/notify/email-status.ts";
+import type { SendResult } from "../core/notify/notifications.ts";
+
+const pickEmail = (r: SendResult | null) => (r ? { at: r.at, ok: r.ok, detail: r.detail } : null);
 
 export const DEFAULT_HEALTH_MAX_AGE_HOURS = 26;
 // pre-restore backups are made by restores, not by the schedule, so they must not keep the switch quiet.
@@ -12,7 +16,12 @@ const RECENT_JOBS = 100;
 
 export async function buildStatus(deps: ApiDeps) {
   const { engine } = deps;
-  const [core, backups, jobs] = await Promise.all([getStatus(engine, deps.localDir), listBackups(engine.storage), listJobs(engine.storage, RECENT_JOBS)]);
+  const [core, backups, jobs, storedEmail] = await Promise.all([
+    getStatus(engine, deps.localDir),
+    listBackups(engine.storage),
+    listJobs(engine.storage, RECENT_JOBS),
+    readEmailStatus(engine.storage),
+  ]);
   const lastBackupJob = jobs.find((j) => j.kind === "backup");
   const lastVerify = jobs.find((j) => j.kind === "verify" && j.state === "succeeded");
   const maxAgeHours = deps.healthMaxAgeHours ?? DEFAULT_HEALTH_MAX_AGE_HOURS;
@@ -40,7 +49,8 @@ export async function buildStatus(deps: ApiDeps) {
       timeZone: core.timeZone,
       nextRuns: deps.scheduler ? deps.scheduler.nextRuns() : Object.fromEntries(Object.entries(core.schedules).map(([name, s]) => [name, s.nextRun])),
     },
-    email: { enabled: deps.notifications.enabled, lastResult: deps.notifications.lastResult() },
+    // On AWS the notifier function sends, so its results arrive through the store.
+    email: { enabled: deps.notifications.enabled, lastResult: pickEmail(newerResult(deps.notifications.lastResult() as SendResult | null, storedEmail)) },
     running: { job: deps.jobs.current(), lock: core.running },
     retention: core.retention,
     health: { healthy: reasons.length === 0, maxAgeHours, reasons },

@@ -11,6 +11,7 @@ import type { Storage } from "../core/storage/storage.ts";
 import { LocalJobRunner } from "../core/job-runner.ts";
 import { localMailer } from "../core/notify/mailer.ts";
 import { Notifications } from "../core/notify/notifications.ts";
+import { saveEmailStatus } from "../core/notify/email-status.ts";
 import { InProcessBus } from "../core/events/bus.ts";
 import { eventForJob } from "../core/events/job-events.ts";
 import { NOTIFIER_PATTERN } from "../core/events/patterns.ts";
@@ -34,7 +35,7 @@ export interface Server {
 
 export async function startServer(runtime: Runtime, opts: { port?: number; host?: string; schedule?: boolean } = {}): Promise<Server> {
   const { engine, config } = runtime;
-  const notifications = new Notifications(config.email, localMailer(config), engine.log);
+  const notifications = new Notifications(config.email, localMailer(config), engine.log, (r) => saveEmailStatus(engine.storage, r));
   // The same flow as on AWS, in one process: finished jobs become events, a rule-like subscription turns them into mail.
   const bus = new InProcessBus(engine.log);
   bus.subscribe(NOTIFIER_PATTERN, (event) => notifications.forEvent(event).then(() => undefined));

@@ -10,6 +10,7 @@ import { EventBridgeBus } from "../core/events/eventbridge-bus.ts";
 import { localMailer } from "../core/notify/mailer.ts";
 import { Notifications } from "../core/notify/notifications.ts";
 import { SesMailer } from "../core/notify/ses-mailer.ts";
+import { saveEmailStatus } from "../core/notify/email-status.ts";
 import { storageFromConfig } from "../core/storage/from-config.ts";
 import { S3Storage } from "../core/storage/s3-storage.ts";
 import { ConfigError } from "../core/errors.ts";
@@ -32,7 +33,8 @@ export async function buildDeps(env: NodeJS.ProcessEnv = process.env): Promise<F
   const { region, endpoint } = config.storage;
   const bus = config.eventBus ? new EventBridgeBus({ busName: config.eventBus, region, endpoint }) : null;
   const mailer = config.email.transport === "ses" ? new SesMailer({ region, endpoint, configurationSet: env.BACKUP_SES_CONFIGURATION_SET }) : localMailer(config);
-  return { config, engine, bus, notifications: new Notifications(config.email, mailer, engine.log) };
+  const notifications = new Notifications(config.email, mailer, engine.log, (r) => saveEmailStatus(storage, r));
+  return { config, engine, bus, notifications };
 }
 
 /** Builds once per container, on first use; importing a handler builds nothing. */

@@ -83,7 +83,8 @@ export function permissions({ bucket, bus, efsArn, email }: Targets) {
     // Admins delete single backups and run cleanup from the dashboard, so the API may delete what cleanup may.
     api: [...readStore, { actions: ["s3:PutObject"], resources: keys("jobs/*", "audit/*", "locks/*") }, { actions: ["s3:DeleteObject"], resources: keys("*") }, publish, ...sendMail],
     /** Events to email; needs nothing from the store. */
-    notifier: [...sendMail],
+    // Its last send result goes to the store, where the API's status reads it.
+    notifier: [...sendMail, { actions: ["s3:PutObject"], resources: keys("status/*") }],
   };
 }
 

@@ -186,6 +186,9 @@ describe("AWS pipeline on LocalStack", () => {
     await h.notifier.handler({ Records: notices.map((n) => ({ eventSource: "aws:sqs", body: JSON.stringify(n) })) });
     const mails = (await sesMessages()).slice(before);
     expect(mails.map((m) => m.Subject)).toEqual([`[colab-backup] manual backup succeeded: ${backupId}`]);
+    // The notifier is another function: the API's status learns of its send through the store.
+    const status = JSON.parse((await h.api.handler(apiEvent("GET", "/api/backup/status", token) as never)).body);
+    expect(status.email).toMatchObject({ enabled: true, lastResult: { ok: true, detail: expect.stringMatching(/accepted by SES/) } });
 
     const download = await h.api.handler(apiEvent("GET", `/api/backup/${backupId}/download`, token) as never);
     expect(download.statusCode).toBe(302);

@@ -17,7 +17,13 @@ export interface SendResult {
 export class Notifications {
   private last: SendResult | null = null;
 
-  constructor(private readonly config: Config["email"], private readonly mailer: Mailer, private readonly log: Logger) {}
+  constructor(
+    private readonly config: Config["email"],
+    private readonly mailer: Mailer,
+    private readonly log: Logger,
+    /** Where each send result is also kept, so another process can report it (best effort). */
+    private readonly onResult?: (r: SendResult) => Promise<void>,
+  ) {}
 
   get enabled(): boolean {
     return this.config.enabled;
@@ -72,9 +78,11 @@ export class Notifications {
     return list;
   }
 
-  private record(r: Omit<SendResult, "at" | "transport">): SendResult {
-    this.last = { at: new Date().toISOString(), transport: this.mailer.transport, ...r };
-    return this.last;
+  private async record(r: Omit<SendResult, "at" | "transport">): Promise<SendResult> {
+    const result = { at: new Date().toISOString(), transport: this.mailer.transport, ...r };
+    this.last = result;
+    await this.onResult?.(result).catch((err) => this.log.warn("could not store the email result", { error: errorMessage(err) }));
+    return result;
   }
 }
 
