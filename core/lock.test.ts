@@ -6,7 +6,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConflictError } from "./errors.ts";
-import { acquireLock, readLock, type HeldLock, type LockRecord } from "./lock.ts";
+import { LOCK_HOST, acquireLock, readLock, type HeldLock, type LockRecord } from "./lock.ts";
 import { FsStorage } from "./storage/fs-storage.ts";
 import { MemoryStorage } from "./storage/memory-storage.ts";
 
@@ -28,7 +28,7 @@ describe("store lock", () => {
       id: "bk-1",
       operation: "backup",
       pid: process.pid,
-      host: os.hostname(),
+      host: LOCK_HOST,
       startedAt: "2024-05-01T10:00:00.000Z",
       heartbeatAt: "2024-05-01T10:00:00.000Z",
       expiresAt: "2024-05-01T10:01:00.000Z",
@@ -39,7 +39,7 @@ describe("store lock", () => {
     expect(err).toBeInstanceOf(ConflictError);
     expect((err as ConflictError).holder).toEqual(lock.record);
     expect((err as Error).message).toBe(
-      `acquire lock: backup bk-1 has been running since 2024-05-01T10:00:00.000Z (pid ${process.pid} on ${os.hostname()}); wait for it to finish`,
+      `acquire lock: backup bk-1 has been running since 2024-05-01T10:00:00.000Z (pid ${process.pid} on ${LOCK_HOST}); wait for it to finish`,
     );
   });
 
@@ -74,7 +74,7 @@ describe("store lock", () => {
       id: "ghost",
       operation: "backup",
       pid: 2 ** 22 + 12345, // above Linux's pid_max, so no such process
-      host: os.hostname(),
+      host: LOCK_HOST,
       startedAt: new Date().toISOString(),
       heartbeatAt: new Date().toISOString(),
       expiresAt: new Date(Date.now() + 3600_000).toISOString(),
@@ -90,7 +90,7 @@ describe("store lock", () => {
       id: "remote",
       operation: "backup",
       pid: 2 ** 22 + 12345,
-      host: `not-${os.hostname()}`,
+      host: `not-${LOCK_HOST}`,
       startedAt: new Date().toISOString(),
       heartbeatAt: new Date().toISOString(),
       expiresAt: new Date(Date.now() + 3600_000).toISOString(),
@@ -191,7 +191,7 @@ describe("store lock across processes (FsStorage)", () => {
       });
       const s = new FsStorage(root);
       const holder = await readLock(s, KEY);
-      expect(holder).toMatchObject({ id: "child", pid: child.pid, host: os.hostname() });
+      expect(holder).toMatchObject({ id: "child", pid: child.pid, host: LOCK_HOST });
       await expect(acquireLock(s, KEY, { id: "parent", operation: "restore" })).rejects.toMatchObject({ holder });
 
       child.kill("SIGKILL");

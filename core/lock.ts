@@ -1,8 +1,24 @@
 // The store lock: one backup or restore at a time, with expiry and a dead-pid check so a crashed holder cannot block forever.
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import { z } from "zod";
 import { BackupError, ConflictError, NotFoundError, ValidationError, errorMessage } from "./errors.ts";
 import type { Storage } from "./storage/storage.ts";
+
+/**
+ * Who "this host" is for the dead-pid shortcut: the hostname plus the kernel's boot id, so two machines (or Lambda
+ * micro-VMs) that happen to share a hostname never judge each other's pids. Containers sharing one kernel and one
+ * hostname would still look alike; for them the heartbeat expiry is what frees a crashed owner's lock.
+ */
+export const LOCK_HOST = `${os.hostname()}#${bootId()}`;
+
+function bootId(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim().slice(0, 8);
+  } catch {
+    return "noboot";
+  }
+}
 
 export interface LockOwner {
   id: string;
@@ -68,7 +84,7 @@ export async function acquireLock(
     id: owner.id,
     operation: owner.operation,
     pid: owner.pid ?? process.pid,
-    host: owner.host ?? os.hostname(),
+    host: owner.host ?? LOCK_HOST,
     startedAt: owner.startedAt ?? started.toISOString(),
   };
 
@@ -103,7 +119,7 @@ export async function readLock(storage: Storage, key: string): Promise<LockRecor
 }
 
 /** Whether another process may take the lock over: it has expired, or its process on this host is gone. */
-export function isStale(record: LockRecord, now: Date, host = os.hostname()): boolean {
+export function isStale(record: LockRecord, now: Date, host = LOCK_HOST): boolean {
   if (Date.parse(record.expiresAt) < now.getTime()) return true;
   return record.host === host && !processAlive(record.pid);
 }
