@@ -16,9 +16,9 @@ const RECENT_JOBS = 100;
 
 export async function buildStatus(deps: ApiDeps) {
   const { engine } = deps;
-  const [core, backups, jobs, storedEmail] = await Promise.all([
-    getStatus(engine, deps.localDir),
-    listBackups(engine.storage),
+  const backups = await listBackups(engine.storage);
+  const [core, jobs, storedEmail] = await Promise.all([
+    getStatus(engine, deps.localDir, backups),
     listJobs(engine.storage, RECENT_JOBS),
     readEmailStatus(engine.storage),
   ]);

@@ -1,6 +1,6 @@
 // Status: counts by type, the last backup, storage used and free, and the next run of each schedule.
 import { statfs } from "node:fs/promises";
-import { listBackups } from "./catalog.ts";
+import { listBackups, type BackupSummary } from "./catalog.ts";
 import { nextRun } from "./cron.ts";
 import type { Engine } from "./engine.ts";
 import { LOCK_KEY } from "./ids.ts";
@@ -17,8 +17,9 @@ export interface StatusReport {
   retention: { daily: number; weekly: number; monthly: number };
 }
 
-export async function getStatus(engine: Engine, localDir?: string): Promise<StatusReport> {
-  const backups = await listBackups(engine.storage);
+/** `backups` lets a caller that already listed the store pass its listing instead of reading it again. */
+export async function getStatus(engine: Engine, localDir?: string, listed?: BackupSummary[]): Promise<StatusReport> {
+  const backups = listed ?? (await listBackups(engine.storage));
   const byType = Object.fromEntries(BACKUP_TYPES.map((t) => [t, backups.filter((b) => b.type === t).length]));
   const last = backups[0];
   const now = engine.now();
