@@ -11,3 +11,18 @@ export function streamFromStorage(storage: Storage): ApiDeps["download"] {
     return { stream: await storage.get(key), size: info.size };
   };
 }
+
+/** A store that can hand out short-lived download URLs (S3). */
+interface Presigner {
+  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+}
+const canPresign = (storage: Storage): storage is Storage & Presigner => typeof (storage as Partial<Presigner>).presignGet === "function";
+
+/** Seconds a presigned download URL stays valid. */
+export const DOWNLOAD_URL_SECONDS = 300;
+
+/** ApiDeps.download for any store: a presigned redirect where the store offers one, so bytes never pass the API; else a stream. */
+export function downloadFrom(storage: Storage): ApiDeps["download"] {
+  if (!canPresign(storage)) return streamFromStorage(storage);
+  return async (_id, key) => ({ redirect: await storage.presignGet(key, DOWNLOAD_URL_SECONDS) });
+}

@@ -6,8 +6,7 @@ import { serveStatic } from "@hono/node-server/serve-static";
 import { Hono } from "hono";
 import { createApp } from "../api/app.ts";
 import type { ApiDeps } from "../api/deps.ts";
-import { streamFromStorage } from "../api/download.ts";
-import type { Storage } from "../core/storage/storage.ts";
+import { downloadFrom } from "../api/download.ts";
 import { LocalJobRunner } from "../core/job-runner.ts";
 import { localMailer } from "../core/notify/mailer.ts";
 import { Notifications } from "../core/notify/notifications.ts";
@@ -20,8 +19,6 @@ import type { Runtime } from "./runtime.ts";
 import { Scheduler } from "./scheduler.ts";
 
 export const WEB_ROOT = fileURLToPath(new URL("../web/", import.meta.url));
-
-const presigned = (storage: { presignGet(key: string, s: number): Promise<string> }): ApiDeps["download"] => async (_id, key) => ({ redirect: await storage.presignGet(key, 300) });
 
 export interface Server {
   url: string;
@@ -53,8 +50,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
     engine,
     jobs: runner,
     auth,
-    // On S3 the browser fetches from a short-lived presigned URL; the bytes never pass through this server.
-    download: "presignGet" in engine.storage ? presigned(engine.storage as Storage & { presignGet(key: string, s: number): Promise<string> }) : streamFromStorage(engine.storage),
+    download: downloadFrom(engine.storage),
     notifications: {
       sendTest: (actor) => notifications.sendTest(actor),
       lastResult: () => notifications.lastResult(),

@@ -2,6 +2,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { ApiDeps } from "../api/deps.ts";
+import { downloadFrom } from "../api/download.ts";
 import { loadConfig, type Config } from "../core/config.ts";
 import { jsonLogger, makeEngine, type Engine } from "../core/engine.ts";
 import { EventJobService } from "../core/event-jobs.ts";
@@ -60,7 +61,7 @@ export async function buildApiDeps(env: NodeJS.ProcessEnv = process.env): Promis
     engine,
     jobs: new EventJobService(engine, bus),
     auth: config.server.jwksUrl ? { jwksUrl: config.server.jwksUrl } : { jwtSecret },
-    download: async (_id, key) => ({ redirect: await storage.presignGet(key, 300) }),
+    download: downloadFrom(storage),
     notifications: {
       sendTest: (actor) => notifications.sendTest(actor),
       lastResult: () => notifications.lastResult(),
