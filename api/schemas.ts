@@ -1,7 +1,7 @@
 // The API's zod schemas: they validate requests and, through @hono/zod-openapi, are the OpenAPI document.
 import { z } from "@hono/zod-openapi";
 import { isBackupId } from "../core/ids.ts";
-import { JOB_KINDS } from "../core/jobs.ts";
+import { JOB_ID_PATTERN, JOB_KINDS } from "../core/jobs.ts";
 import { BACKUP_TYPES, COMPONENTS, ManifestSchema, SCHEDULED_TYPES } from "../core/manifest.ts";
 import { CONFIRM_TOKEN } from "../core/restore.ts";
 
@@ -9,8 +9,6 @@ const CREATABLE_TYPES = [...SCHEDULED_TYPES, "manual"] as const;
 const list = (xs: readonly string[]) => xs.join(", ");
 const EXAMPLE_ID = "daily-20261126T020000Z-1a2b3c";
 const EXAMPLE_JOB_ID = "job-20261126T020000Z-1a2b3c4d";
-// Mirrors core/jobs.ts's private JOB_ID; core still checks it (jobKey), this only makes the 400 come from the schema.
-const JOB_ID = /^job-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 
 export const BACKUP_ID_DOC_PATTERN = `^(${BACKUP_TYPES.join("|")})-\\d{8}T\\d{6}Z-[0-9a-f]{6}$`;
 const BACKUP_ID_MESSAGE = `must be a backup id: <type>-<YYYYMMDDTHHMMSSZ>-<6 hex>, e.g. ${EXAMPLE_ID} (type is one of ${list(BACKUP_TYPES)})`;
@@ -28,7 +26,7 @@ export const BackupIdParams = z.object({ id: BackupId.openapi({ param: { name: "
 export const JobIdParams = z.object({
   id: z
     .string()
-    .regex(JOB_ID, { error: `must be a job id: job-<YYYYMMDDTHHMMSSZ>-<8 hex>, e.g. ${EXAMPLE_JOB_ID}` })
+    .regex(JOB_ID_PATTERN, { error: `must be a job id: job-<YYYYMMDDTHHMMSSZ>-<8 hex>, e.g. ${EXAMPLE_JOB_ID}` })
     .openapi({ param: { name: "id", in: "path" }, example: EXAMPLE_JOB_ID }),
 });
 

@@ -1,17 +1,16 @@
 // Jobs on AWS: the API records a job and publishes a *.requested event; the worker function does the work.
 import type { Engine } from "./engine.ts";
-import { ConflictError, ValidationError } from "./errors.ts";
+import { ValidationError } from "./errors.ts";
 import type { EventBus } from "./events/bus.ts";
-import { LOCK_KEY, newBackupId } from "./ids.ts";
-import { newJobId, readJob, saveJob, type Job, type JobKind, type JobService } from "./jobs.ts";
-import { isStale, readLock } from "./lock.ts";
+import { newBackupId } from "./ids.ts";
+import { newJobId, readJob, refuseWhileLocked, saveJob, type Job, type JobKind, type JobService } from "./jobs.ts";
 import { checkRestoreRequest } from "./restore.ts";
 
 export class EventJobService implements JobService {
   constructor(private readonly engine: Engine, private readonly bus: EventBus) {}
 
   async submitBackup(req: Parameters<JobService["submitBackup"]>[0]): Promise<Job> {
-    await this.refuseWhileLocked("backup");
+    await refuseWhileLocked(this.engine, "backup");
     const job = await this.record("backup", req.actor, newBackupId(req.type, this.engine.now()), { type: req.type, description: req.description, components: req.components });
     await this.bus.publish("backup.requested", {
       version: 1, jobId: job.id, backupId: job.backupId!, type: req.type, actor: req.actor,
@@ -22,7 +21,7 @@ export class EventJobService implements JobService {
 
   async submitRestore(req: Parameters<JobService["submitRestore"]>[0]): Promise<Job> {
     const components = checkRestoreRequest(req);
-    await this.refuseWhileLocked("restore");
+    await refuseWhileLocked(this.engine, "restore");
     const job = await this.record("restore", req.actor, req.backupId, { components });
     await this.bus.publish("restore.requested", { version: 1, jobId: job.id, backupId: req.backupId, components, actor: req.actor });
     return job;
@@ -41,11 +40,6 @@ export class EventJobService implements JobService {
   /** The worker runs elsewhere; status reports the store lock instead. */
   current(): Job | null {
     return null;
-  }
-
-  private async refuseWhileLocked(kind: JobKind) {
-    const lock = await readLock(this.engine.storage, LOCK_KEY);
-    if (lock && !isStale(lock, this.engine.now())) throw new ConflictError(`start ${kind}: ${lock.operation} has been running since ${lock.startedAt}; wait for it to finish`, lock);
   }
 
   private async record(kind: JobKind, actor: string, backupId: string, request: Record<string, unknown>): Promise<Job> {

@@ -3,9 +3,8 @@ import type { BackupRequest } from "./backup.ts";
 import type { Engine } from "./engine.ts";
 import { ConflictError, errorMessage } from "./errors.ts";
 import { executeJob } from "./job-exec.ts";
-import { LOCK_KEY, newBackupId } from "./ids.ts";
-import { newJobId, readJob, saveJob, type Job, type JobKind, type JobService } from "./jobs.ts";
-import { isStale, readLock } from "./lock.ts";
+import { newBackupId } from "./ids.ts";
+import { newJobId, readJob, refuseWhileLocked, saveJob, type Job, type JobKind, type JobService } from "./jobs.ts";
 import { checkRestoreRequest } from "./restore.ts";
 
 export interface JobRunnerHooks {
@@ -50,8 +49,7 @@ export class LocalJobRunner implements JobService {
   private async submit(kind: JobKind, actor: string, request: Record<string, unknown>, backupId: string, readOnly = false): Promise<Job> {
     if (this.running && !readOnly) throw new ConflictError(`start ${kind}: ${this.running.job.kind} job ${this.running.job.id} is running; wait for it to finish`, this.current());
     if (!readOnly) {
-      const lock = await readLock(this.engine.storage, LOCK_KEY);
-      if (lock && !isStale(lock, this.engine.now())) throw new ConflictError(`start ${kind}: ${lock.operation} has been running since ${lock.startedAt} (pid ${lock.pid} on ${lock.host})`, lock);
+      await refuseWhileLocked(this.engine, kind);
     }
     if (this.running) throw new ConflictError(`start ${kind}: ${this.running.job.kind} job ${this.running.job.id} is running; wait for it to finish`, this.current());
     const now = this.engine.now().toISOString();

@@ -1,7 +1,9 @@
 // Jobs: long operations recorded in the store so that a request can answer 202 at once and callers can poll progress.
 import { randomBytes } from "node:crypto";
-import { NotFoundError, ValidationError } from "./errors.ts";
-import type { Progress } from "./engine.ts";
+import { ConflictError, NotFoundError, ValidationError } from "./errors.ts";
+import { LOCK_KEY } from "./ids.ts";
+import { isStale, readLock } from "./lock.ts";
+import type { Engine, Progress } from "./engine.ts";
 import type { Storage } from "./storage/storage.ts";
 
 export const JOB_KINDS = ["backup", "restore", "verify", "cleanup"] as const;
@@ -35,15 +37,23 @@ export interface JobService {
   current(): Job | null;
 }
 
-const JOB_ID = /^job-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
+export const JOB_ID_PATTERN = /^job-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 
 export function newJobId(at: Date): string {
   return `job-${at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "")}-${randomBytes(4).toString("hex")}`;
 }
 
 export function jobKey(id: string): string {
-  if (!JOB_ID.test(id)) throw new ValidationError(`job id "${id}" is not valid: expected job-<YYYYMMDDTHHMMSSZ>-<8 hex>`);
+  if (!JOB_ID_PATTERN.test(id)) throw new ValidationError(`job id "${id}" is not valid: expected job-<YYYYMMDDTHHMMSSZ>-<8 hex>`);
   return `jobs/${id}.json`;
+}
+
+/** A job that would take the store lock is refused up front (409) while another operation holds it. */
+export async function refuseWhileLocked(engine: Engine, kind: JobKind): Promise<void> {
+  const lock = await readLock(engine.storage, LOCK_KEY);
+  if (lock && !isStale(lock, engine.now())) {
+    throw new ConflictError(`start ${kind}: ${lock.operation} has been running since ${lock.startedAt} (pid ${lock.pid} on ${lock.host}); wait for it to finish`, lock);
+  }
 }
 
 export async function saveJob(storage: Storage, job: Job): Promise<void> {
