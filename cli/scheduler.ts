@@ -1,6 +1,6 @@
 // The in-process scheduler of the local runtime: the four cron schedules in TZ, each firing a job through the runner.
 import { Cron } from "croner";
-import { runCleanup } from "../core/cleanup.ts";
+import { runSchedule } from "../core/scheduled.ts";
 import type { Engine } from "../core/engine.ts";
 import { ConflictError, errorMessage } from "../core/errors.ts";
 import type { LocalJobRunner } from "../core/job-runner.ts";
@@ -16,11 +16,12 @@ export class Scheduler {
   start(): void {
     const { schedules, timeZone } = this.engine.config;
     const backup = (type: ScheduledType) => (self: Cron) => this.runBackup(type, self.currentRun() ?? new Date());
+    const cleanup = (self: Cron) => this.runCleanup(self.currentRun() ?? new Date());
     this.crons = [
       new Cron(schedules.daily, { timezone: timeZone, name: "daily", protect: true }, backup("daily")),
       new Cron(schedules.weekly, { timezone: timeZone, name: "weekly", protect: true }, backup("weekly")),
       new Cron(schedules.monthly, { timezone: timeZone, name: "monthly", protect: true }, backup("monthly")),
-      new Cron(schedules.cleanup, { timezone: timeZone, name: "cleanup", protect: true }, () => this.runCleanup()),
+      new Cron(schedules.cleanup, { timezone: timeZone, name: "cleanup", protect: true }, cleanup),
     ];
     this.initialized = true;
   }
@@ -56,11 +57,11 @@ export class Scheduler {
     }
   }
 
-  async runCleanup(): Promise<void> {
+  /** The same step the cleanup function runs on AWS, including its cleanup.completed event. */
+  async runCleanup(scheduledAt: Date = new Date()): Promise<void> {
     try {
       await this.runner.idle();
-      const o = await runCleanup(this.engine, { actor: "scheduler" });
-      await this.bus.publish("cleanup.completed", { version: 1, removed: o.removed, freedBytes: o.freedBytes, kept: o.keep.length, leftoversRemoved: o.leftoversRemoved });
+      await runSchedule(this.engine, { kind: "cleanup", scheduledAt }, this.bus);
     } catch (err) {
       this.engine.log.error("scheduled cleanup failed", { error: errorMessage(err) });
     }

@@ -6,7 +6,7 @@ import { HashingPassThrough, sha256File, sha256Stream } from "./archive/hashing.
 import { restoreGuide } from "./archive/restore-guide.ts";
 import { removeLeftovers } from "./catalog.ts";
 import type { Engine, Progress } from "./engine.ts";
-import { ChecksumMismatchError, NotFoundError, ValidationError } from "./errors.ts";
+import { ChecksumMismatchError, ValidationError } from "./errors.ts";
 import { LOCK_KEY, archiveKey, manifestKey, newBackupId, slotKey } from "./ids.ts";
 import { acquireLock } from "./lock.ts";
 import {
@@ -172,6 +172,5 @@ async function gatherComponents(engine: Engine, components: ComponentName[], wor
     else if (name === "config") add(name, await collectConfig(crmRoot ?? path.dirname(path.dirname(paths.database)), paths.configFiles));
     else add(name, await collectLogs(paths.logs, workDir));
   }
-  if (records.database === undefined && components.includes("database")) throw new NotFoundError("create backup: database missing");
   return { records, sources };
 }
