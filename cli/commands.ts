@@ -10,7 +10,8 @@ import { checkRestoreRequest, runRestore } from "../core/restore.ts";
 import { getStatus } from "../core/status.ts";
 import { verifyBackup } from "../core/verify.ts";
 import { formatBackupList, formatStatus, formatVerify } from "./format.ts";
-import { humanBytes, progressBar } from "./progress.ts";
+import { humanSize } from "../core/units.ts";
+import { progressBar } from "./progress.ts";
 import type { Runtime } from "./runtime.ts";
 
 /** What the command line said, before anything is touched. */
@@ -99,10 +100,10 @@ const backup: Command<{ type: BackupType; components?: ComponentName[]; descript
     const outcome = await runBackup(ctx.runtime.engine, { type, description, components, scheduledAt, actor: "cli", onProgress: bar.update }).finally(bar.done);
     if (outcome.skipped) return { json: { ok: true, ...outcome, id: outcome.existingId }, text: `Skipped: ${outcome.reason} (backup ${outcome.existingId}).` };
     const m = outcome.manifest;
-    const parts = Object.entries(m.components).map(([n, c]) => `  ${n.padEnd(9)} ${c.status === "included" ? `${c.fileCount} files, ${humanBytes(c.totalSize)}` : `missing: ${c.note}`}`);
+    const parts = Object.entries(m.components).map(([n, c]) => `  ${n.padEnd(9)} ${c.status === "included" ? `${c.fileCount} files, ${humanSize(c.totalSize)}` : `missing: ${c.note}`}`);
     return {
       json: { ok: true, skipped: false, id: m.id, durationMs: outcome.durationMs, manifest: m },
-      text: `Backup ${m.id} complete and verified in ${(outcome.durationMs / 1000).toFixed(1)} s\n${parts.join("\n")}\n  archive   ${ctx.runtime.engine.storage.description}/${m.archive.key} (${humanBytes(m.archive.sizeBytes)})\n  sha256    ${m.archive.sha256}`,
+      text: `Backup ${m.id} complete and verified in ${(outcome.durationMs / 1000).toFixed(1)} s\n${parts.join("\n")}\n  archive   ${ctx.runtime.engine.storage.description}/${m.archive.key} (${humanSize(m.archive.sizeBytes)})\n  sha256    ${m.archive.sha256}`,
     };
   },
 };
@@ -160,7 +161,7 @@ const cleanup: Command<boolean> = {
   async run(ctx, dryRun) {
     const out = await runCleanup(ctx.runtime.engine, { dryRun, actor: "cli" });
     const lines = out.remove.map((r) => `  ${dryRun ? "would remove" : "removed"} ${r.id}: ${r.reason}`);
-    const head = dryRun ? `Dry run: ${out.remove.length} backups would be removed (${humanBytes(out.freedBytes)}), ${out.keep.length} kept.` : `Removed ${out.removed.length} backups (${humanBytes(out.freedBytes)}), kept ${out.keep.length}.`;
+    const head = dryRun ? `Dry run: ${out.remove.length} backups would be removed (${humanSize(out.freedBytes)}), ${out.keep.length} kept.` : `Removed ${out.removed.length} backups (${humanSize(out.freedBytes)}), kept ${out.keep.length}.`;
     return { json: { ok: true, ...out }, text: [head, ...lines].join("\n") };
   },
 };
@@ -179,7 +180,7 @@ const del: Command<string> = {
   parse: (input) => backupIdArg(input, "delete"),
   async run(ctx, id) {
     const out = await deleteBackup(ctx.runtime.engine, id, `cli:${process.env.USER ?? "unknown"}`);
-    return { json: { ok: true, deleted: out.id, freedBytes: out.freedBytes }, text: `Deleted ${out.id} (${humanBytes(out.freedBytes)} freed).` };
+    return { json: { ok: true, deleted: out.id, freedBytes: out.freedBytes }, text: `Deleted ${out.id} (${humanSize(out.freedBytes)} freed).` };
   },
 };
 

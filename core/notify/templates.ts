@@ -1,5 +1,6 @@
 // Notification emails: one function per kind, each giving a subject and matching text and HTML bodies.
 import type { EventDetail } from "../events/schema.ts";
+import { humanSize } from "../units.ts";
 
 export interface Rendered {
   subject: string;
@@ -8,17 +9,6 @@ export interface Rendered {
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-
-export function humanSize(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
 
 /** Both bodies from one list of rows, so text and HTML always say the same thing. */
 function render(subject: string, intro: string, rows: [string, string][], footer = ""): Rendered {
