@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { NotFoundError } from "./errors.ts";
 import { archiveKey, auditKey, isBackupId, manifestKey } from "./ids.ts";
 import { BACKUP_TYPES, ManifestSchema, type BackupType, type ComponentRecord, type StoredManifest } from "./manifest.ts";
+import { readNewestJson } from "./storage/json-records.ts";
 import type { Storage } from "./storage/storage.ts";
 
 /** A stored manifest without the per-file lists: what listings need, small enough to keep for thousands of backups. */
@@ -116,7 +117,6 @@ export async function appendAudit(storage: Storage, record: Omit<AuditRecord, "a
 
 /** Audit records, newest first. */
 export async function readAudit(storage: Storage, limit = 100): Promise<AuditRecord[]> {
-  const objs = (await storage.list("audit/")).slice(-limit).reverse();
-  return Promise.all(objs.map(async (o) => JSON.parse((await storage.getBuffer(o.key)).toString("utf8")) as AuditRecord));
+  return readNewestJson<AuditRecord>(storage, "audit/", limit);
 }
 

@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from "./errors.ts";
 import { LOCK_KEY } from "./ids.ts";
 import { isStale, readLock } from "./lock.ts";
 import type { Engine, Progress } from "./engine.ts";
+import { readNewestJson } from "./storage/json-records.ts";
 import type { Storage } from "./storage/storage.ts";
 
 export const JOB_KINDS = ["backup", "restore", "verify", "cleanup"] as const;
@@ -71,6 +72,5 @@ export async function readJob(storage: Storage, id: string): Promise<Job> {
 
 /** Newest first. */
 export async function listJobs(storage: Storage, limit = 50): Promise<Job[]> {
-  const objs = (await storage.list("jobs/")).slice(-limit).reverse();
-  return Promise.all(objs.map(async (o) => JSON.parse((await storage.getBuffer(o.key)).toString("utf8")) as Job));
+  return readNewestJson<Job>(storage, "jobs/", limit);
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { listBackups } from "../core/catalog.ts";
 import { ConflictError, ValidationError } from "../core/errors.ts";
 import { LocalJobRunner } from "../core/job-runner.ts";
-import { readJob, type Job } from "../core/jobs.ts";
+import { jobKey, listJobs, readJob, type Job } from "../core/jobs.ts";
 import { makeCrm, makeTestEngine } from "./helpers/crm.ts";
 
 describe("LocalJobRunner", () => {
@@ -37,5 +37,14 @@ describe("LocalJobRunner", () => {
     const job = await runner.submitBackup({ type: "manual", actor: "admin" });
     await runner.idle();
     expect(await readJob(engine.storage, job.id)).toMatchObject({ state: "failed", error: { code: "not_found", message: expect.stringContaining("does not exist") } });
+  });
+
+  it("lists jobs newest first and skips the worker's claim objects beside them", async () => {
+    const engine = makeTestEngine(makeCrm().root);
+    const runner = new LocalJobRunner(engine);
+    const job = await runner.submitBackup({ type: "manual", actor: "admin" });
+    await runner.idle();
+    await engine.storage.createExclusive(`${jobKey(job.id)}.claim`, JSON.stringify({ claimedAt: "now" }));
+    expect((await listJobs(engine.storage)).map((j) => j.id)).toEqual([job.id]);
   });
 });
