@@ -142,7 +142,7 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
 }
 
 async function gatherComponents(engine: Engine, components: ComponentName[], workDir: string, onProgress?: (p: Progress) => void) {
-  const { paths, crmRoot } = engine.config;
+  const { paths } = engine.config;
   const records: Record<string, ComponentRecord> = {};
   const sources: ArchiveSource[] = [];
   const add = (name: ComponentName, got: CollectedComponent, extra: Partial<ComponentRecord> = {}) => {
@@ -169,7 +169,7 @@ async function gatherComponents(engine: Engine, components: ComponentName[], wor
       const { sha256 } = await sha256File(snap);
       add("database", { sources: [{ path: DATABASE_ENTRY, file: snap, size: st.size, mode: 0o644, mtime: st.mtime, sha256 }], skipped: [] }, { database: facts });
     } else if (name === "uploads") add(name, await collectUploads(paths.uploads));
-    else if (name === "config") add(name, await collectConfig(crmRoot ?? path.dirname(path.dirname(paths.database)), paths.configFiles));
+    else if (name === "config") add(name, await collectConfig(paths.root, paths.configFiles));
     else add(name, await collectLogs(paths.logs, workDir));
   }
   return { records, sources };

@@ -141,7 +141,8 @@ export interface Config {
   dbBusyTimeoutMs: number;
   /** null when CRM_ROOT is unset: the CLI then uses a demo CRM it creates. */
   crmRoot: string | null;
-  paths: { database: string; uploads: string; logs: string; configFiles: string[] };
+  /** `root` is CRM_ROOT, or the working folder without it; config entries are named relative to it. */
+  paths: { root: string; database: string; uploads: string; logs: string; configFiles: string[] };
 }
 
 /** The CRM files the config component holds, relative to CRM_ROOT. `.env` and other `.env.*` files never are. */
@@ -173,7 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   const e = result.data;
   const crmRoot = e.CRM_ROOT ? path.resolve(cwd, e.CRM_ROOT) : null;
-  const base = crmRoot ?? "";
+  const base = crmRoot ?? path.resolve(cwd);
   const at = (override: string | undefined, rel: string) => (override ? path.resolve(cwd, override) : path.join(base, rel));
   if (e.BACKUP_STORAGE === "s3" && !e.BACKUP_BUCKET) {
     throw new ConfigError("load configuration: invalid environment\n- BACKUP_BUCKET: must be set when BACKUP_STORAGE=s3, e.g. my-crm-backups");
@@ -213,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     crmRoot,
     paths: {
+      root: base,
       database: at(e.DATABASE_PATH, "prisma/dev.db"),
       uploads: at(e.UPLOADS_DIR, "uploads"),
       logs: at(e.LOGS_DIR, "logs"),

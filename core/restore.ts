@@ -119,7 +119,7 @@ async function gunzipLogs(dir: string, manifest: StoredManifest) {
 
 /** Swaps every component in; if any step fails, undoes the ones already swapped, newest first. */
 async function swapAll(engine: Engine, manifest: StoredManifest, components: ComponentName[], staged: string, staging: string, onProgress?: (p: Progress) => void) {
-  const { paths, crmRoot } = engine.config;
+  const { paths } = engine.config;
   const done: { component: ComponentName; swap: Swap }[] = [];
   const order = COMPONENTS.filter((c) => components.includes(c)).reverse(); // logs, config, uploads, database
   try {
@@ -128,7 +128,7 @@ async function swapAll(engine: Engine, manifest: StoredManifest, components: Com
       if (component === "database") done.push({ component, swap: await swapDatabase(path.join(staged, DATABASE_ENTRY), paths.database, staging, engine.config.dbBusyTimeoutMs) });
       else if (component === "uploads") done.push({ component, swap: await swapPath(path.join(staged, "uploads"), paths.uploads) });
       else {
-        const root = component === "logs" ? paths.logs : crmRoot ?? path.dirname(paths.uploads);
+        const root = component === "logs" ? paths.logs : paths.root;
         // Entries are "config/<rel>" and "logs/<rel>.log.gz"; logs were gunzipped in staging.
         const files = manifest.components[component]!.files.map((f) => f.path.slice(component.length + 1).replace(component === "logs" ? /\.gz$/ : /$^/, ""));
         done.push({ component, swap: await swapFiles(path.join(staged, component), root, files) });
