@@ -12,7 +12,6 @@ export type BackupType = (typeof BACKUP_TYPES)[number];
 export type ComponentName = (typeof COMPONENTS)[number];
 
 export const BackupTypeSchema = z.enum(BACKUP_TYPES);
-export const ComponentSchema = z.enum(COMPONENTS);
 
 /** One file inside the archive. `path` is the archive entry name, e.g. "uploads/a/b.png" or "logs/app.log.gz". */
 export const FileEntrySchema = z.object({
