@@ -47,6 +47,11 @@ export class DatabaseError extends BackupError {
   override readonly code = "database_error";
 }
 
+/** The store holds something that cannot be read as what it should be (a damaged manifest, an unreadable record). HTTP 500 naming the key. */
+export class StoreError extends BackupError {
+  override readonly code = "store_error";
+}
+
 /** A restore step failed; `rolledBack` tells whether live data was put back as it was. */
 export class RestoreError extends BackupError {
   override readonly code = "restore_failed";
