@@ -27,6 +27,7 @@ export function formatStatus(s: StatusReport): string {
     `Last backup: ${s.lastBackup ? `${s.lastBackup.id} at ${s.lastBackup.createdAt} (${humanSize(s.lastBackup.sizeBytes)})` : "none yet"}`,
     `Storage: ${s.storage.location}, ${humanSize(s.storage.usedBytes)} used${s.storage.freeBytes !== null ? `, ${humanSize(s.storage.freeBytes)} free` : ""}`,
     `Running now: ${s.running ? `${s.running.operation} since ${s.running.startedAt} (pid ${s.running.pid} on ${s.running.host})` : "nothing"}`,
+    ...(s.interrupted ? [`Interrupted: ${s.interrupted.operation} started ${s.interrupted.startedAt} (pid ${s.interrupted.pid} on ${s.interrupted.host}): ${s.interrupted.detail}`] : []),
     `Retention: daily ${s.retention.daily}, weekly ${s.retention.weekly}, monthly ${s.retention.monthly}`,
     `Schedules (${s.timeZone}):`,
     ...next,

@@ -15,7 +15,9 @@ import {
 } from "./manifest.ts";
 import { collectConfig, collectLogs, collectUploads, type CollectedComponent } from "./sources/files.ts";
 import { snapshotDatabase } from "./sources/sqlite.ts";
-import { STALE_WORK_MS, removeStaleEntries } from "./work-dir.ts";
+import { recoverUnderLock } from "./restore-recovery.ts";
+import { sweepAbandonedWork } from "./startup.ts";
+import { workName } from "./work-dir.ts";
 
 export interface BackupRequest {
   type: BackupType;
@@ -39,6 +41,8 @@ export const TOOL_NAME = "colab-backup";
 export async function runBackup(engine: Engine, req: BackupRequest): Promise<BackupOutcome> {
   const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `backup-${req.type}`, operation: `${req.type} backup` });
   try {
+    // Never back up a half-restored CRM: end a dead restore's journal first.
+    await recoverUnderLock(engine);
     let slot: string | undefined;
     const id = req.id ?? newBackupId(req.type, engine.now());
     if (req.scheduledAt) {
@@ -57,8 +61,7 @@ export async function runBackup(engine: Engine, req: BackupRequest): Promise<Bac
         return [];
       });
       if (removed.length) engine.log.warn("removed leftovers of an earlier failed backup", { removed });
-      const stale = await removeStaleEntries(engine.workRoot, STALE_WORK_MS);
-      if (stale.length) engine.log.warn("removed work files a crashed run left behind", { stale });
+      await sweepAbandonedWork(engine);
       return await createBackupWithRetry(engine, req, id);
     } catch (err) {
       // Free the slot so a redelivered event can try again.
@@ -87,7 +90,7 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
   for (const c of components) {
     if (!COMPONENTS.includes(c)) throw new ValidationError(`create backup: unknown component "${c}"; choose from ${COMPONENTS.join(", ")}`);
   }
-  const workDir = path.join(engine.workRoot, `work-${id}`);
+  const workDir = path.join(engine.workRoot, workName("work", id));
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true, mode: 0o700 });
   const key = archiveKey(id);

@@ -8,6 +8,7 @@ import { BackupError, errorMessage } from "./errors.ts";
 import { archiveKey } from "./ids.ts";
 import { DATABASE_ENTRY, type StoredManifest } from "./manifest.ts";
 import { inspectSnapshot } from "./sources/sqlite.ts";
+import { workName } from "./work-dir.ts";
 
 export interface ComponentCheck {
   status: "ok" | "failed" | "missing" | "not-checked";
@@ -27,7 +28,7 @@ export interface VerifyReport {
 
 export async function verifyBackup(engine: Engine, id: string, onProgress?: (p: Progress) => void): Promise<VerifyReport> {
   const manifest = await readManifest(engine.storage, id);
-  const work = await mkdtemp(path.join(engine.workRoot, `verify-`));
+  const work = await mkdtemp(path.join(engine.workRoot, workName("verify", "")));
   const report: VerifyReport = {
     id,
     ok: false,

@@ -14,7 +14,11 @@ export interface SnapshotOptions {
   busyTimeoutMs?: number;
 }
 
-export interface RestoreDbOptions { busyTimeoutMs?: number }
+export interface RestoreDbOptions {
+  busyTimeoutMs?: number;
+  /** Called once the copy has committed into the live database: from then on, it has changed. */
+  onCopied?: () => void;
+}
 
 const DEFAULT_BUSY_MS = 10_000;
 const HEADER_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
@@ -179,6 +183,7 @@ export async function restoreDatabaseInto(
       throw new DatabaseError(`restore database: snapshot ${snapshotPath} fails integrity_check (${check.integrityCheck}); the live database was not changed`);
     }
     const pages = await backupWithRetry(source, livePath, busyMs);
+    options.onCopied?.();
     const after = await readSqliteHeader(livePath);
     if (liveHeader && after.walMode !== liveHeader.walMode) {
       throw new DatabaseError(`restore database: ${livePath} changed journal mode during the restore (WAL ${liveHeader.walMode} -> ${after.walMode})`);
