@@ -6,6 +6,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { extractArchive } from "./archive/extract.ts";
+import { nameFullDisk } from "./disk-full.ts";
 import { createBackup } from "./backup.ts";
 import { appendAudit, readManifest } from "./catalog.ts";
 import type { Engine, Progress } from "./engine.ts";
@@ -79,7 +80,8 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
       if (pre.skipped) throw new Error("pre-restore backup was skipped");
       preRestoreBackupId = journal.preRestoreBackupId = pre.manifest.id;
       await applyRestore(engine, journal, manifest, components, req.onProgress);
-    } catch (err) {
+    } catch (caught) {
+      const err = await nameFullDisk(caught, restoreRoot(engine.config), `restore ${manifest.id}`);
       // Nothing swapped yet (staging) or a failed swap: put back whatever the journal says was begun.
       if (journal.phase === "committing") throw err;
       try {

@@ -7,6 +7,7 @@ import type { Readable } from "node:stream";
 import { ConfigError, NotFoundError, ValidationError } from "../errors.ts";
 import type { ObjectInfo, Storage } from "./storage.ts";
 import { removeAbandonedEntries, workName } from "../work-dir.ts";
+import { nameFullDisk } from "../disk-full.ts";
 
 /** First key segment that no store accepts: the fs store keeps its temp files there. */
 export const RESERVED_SEGMENT = "temp";
@@ -237,7 +238,7 @@ export class FsStorage implements Storage {
     } catch (err) {
       await fh.close().catch(() => undefined);
       await rm(tempPath, { force: true });
-      throw err;
+      throw await nameFullDisk(err, this.root, `write to the store ${this.root}`);
     }
   }
 
