@@ -1,6 +1,5 @@
 // The SQLite source: consistent snapshots of the live database (VACUUM INTO) and restores into it through SQLite's backup API.
 import { existsSync, promises as fsp } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { DatabaseError, NotFoundError, errorMessage } from "../errors.ts";
@@ -169,7 +168,8 @@ export async function restoreDatabaseInto(
     );
   }
   // The backup copies page 1 byte for byte, so a WAL-flagged source would flip a rollback-journal live database into WAL.
-  const workDir = snapHeader.walMode ? await fsp.mkdtemp(path.join(os.tmpdir(), "colab-restore-")) : null;
+  // Beside the snapshot (a restore's staging folder), so whatever ends the restore also removes it, even after a kill.
+  const workDir = snapHeader.walMode ? await fsp.mkdtemp(path.join(path.dirname(snapshotPath), ".colab-wal-")) : null;
   try {
     let source = snapshotPath;
     if (workDir) {
