@@ -6,6 +6,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { extractArchive } from "./archive/extract.ts";
+import { checkManifestRules, entryProblem } from "./component-rules.ts";
 import { nameFullDisk } from "./disk-full.ts";
 import { createBackup } from "./backup.ts";
 import { appendAudit, readManifest } from "./catalog.ts";
@@ -17,6 +18,8 @@ import { COMPONENTS, DATABASE_ENTRY, type ComponentName, type StoredManifest } f
 import { inspectSnapshot } from "./sources/sqlite.ts";
 import { journalPath, restoreRoot, writeJournal, type Journal, type SwapStep } from "./restore-journal.ts";
 import { recoverUnderLock, rollBack, rollForward, type Recovery } from "./restore-recovery.ts";
+import { matchRestoredOwnership } from "./restore-ownership.ts";
+import { checkRestoreSpace } from "./restore-space.ts";
 import { applyStep, planDatabaseStep, planPathStep } from "./restore-swap.ts";
 
 export const CONFIRM_TOKEN = "CONFIRM_RESTORE";
@@ -71,6 +74,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
     if (recovered) req.onRecovered?.(recovered);
     const manifest = await readManifest(engine.storage, req.backupId);
     checkComponentsIncluded(manifest, components);
+    checkManifestRules(manifest);
     const started = Date.now();
     const journal = await startJournal(engine, manifest.id, components, actor, req.jobId);
     try {
@@ -125,11 +129,13 @@ async function applyRestore(engine: Engine, journal: Journal, manifest: StoredMa
   const file = journalPath(engine.config);
   await writeJournal(file, journal); // names the pre-restore backup
   const stagedFiles = path.join(journal.staging, "files");
+  await checkRestoreSpace(manifest, components, { dir: path.dirname(journal.staging), liveDatabase: paths.database });
   const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
   const total = manifest.archive.sizeBytes;
   const result = await extractArchive(await engine.storage.get(archiveKey(manifest.id)), {
     stagingDir: stagedFiles,
     select: (p) => prefixes.some((pre) => p === pre || (pre.endsWith("/") && p.startsWith(pre))),
+    allowEntry: entryProblem,
     onProgress: (done) => onProgress?.({ phase: "extract", done, total }),
   });
   if (result.archiveSha256 !== manifest.archive.sha256 || result.manifest.id !== manifest.id) {
@@ -140,6 +146,7 @@ async function applyRestore(engine: Engine, journal: Journal, manifest: StoredMa
     if (facts.integrityCheck !== "ok") throw new DatabaseError(`restore ${manifest.id}: the database snapshot fails integrity_check (${facts.integrityCheck})`);
   }
   if (components.includes("logs")) await gunzipLogs(path.join(stagedFiles, "logs"), manifest);
+  const ownership = await matchRestoredOwnership(stagedFiles, components, paths);
 
   // Plan every swap (and snapshot the live database for undo), then make the plan durable before the first change.
   const order = COMPONENTS.filter((c) => components.includes(c)).reverse(); // logs, config, uploads, database
@@ -162,6 +169,7 @@ async function applyRestore(engine: Engine, journal: Journal, manifest: StoredMa
       throw err;
     }
   }
+  await ownership.afterSwap();
   journal.phase = "committing";
   await writeJournal(file, journal);
   await rollForward(engine, journal).catch((e) => engine.log.warn("restore: could not remove the copies kept for undo; the next command will", { error: errorMessage(e) }));
