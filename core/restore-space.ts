@@ -1,7 +1,7 @@
 // Free space before a restore: what the chosen components need on the disk that holds staging, against what it has.
 import { stat, statfs } from "node:fs/promises";
 import path from "node:path";
-import { ValidationError } from "./errors.ts";
+import { DiskFullError } from "./errors.ts";
 import type { ComponentName, StoredManifest } from "./manifest.ts";
 import { humanSize } from "./units.ts";
 
@@ -43,7 +43,7 @@ export async function checkRestoreSpace(
   if (needed > free) {
     const mount = await mountPointOf(opts.dir);
     const disk = mount === opts.dir ? opts.dir : `the disk holding ${opts.dir} (mounted at ${mount})`;
-    throw new ValidationError(
+    throw new DiskFullError(
       `restore ${manifest.id}: needs ${humanSize(needed)} on ${disk}, has ${humanSize(free)}; free space or restore fewer components (chosen: ${components.join(", ")})`,
     );
   }

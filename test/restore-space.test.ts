@@ -5,7 +5,7 @@ import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
-import { ValidationError } from "../core/errors.ts";
+import { DiskFullError } from "../core/errors.ts";
 import type { StoredManifest } from "../core/manifest.ts";
 import { runRestore } from "../core/restore.ts";
 import { restoreSpaceNeeded } from "../core/restore-space.ts";
@@ -52,7 +52,7 @@ describe("restore space check", () => {
     const before = treeDigest(crm.root);
 
     const err = await runRestore(engine, { backupId: out.manifest.id, components: ["uploads"], confirm: "CONFIRM_RESTORE" }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ValidationError);
+    expect(err).toBeInstanceOf(DiskFullError);
     expect((err as Error).message).toMatch(
       new RegExp(`^restore ${out.manifest.id}: needs \\d+\\.\\d MiB on the disk holding ${crm.root} \\(mounted at ${mount}\\), has \\d+\\.\\d MiB; free space or restore fewer components`),
     );
