@@ -1,8 +1,9 @@
-// The admin HTTP app: security headers, CORS, body limit, auth, routes in the order their paths need, error mapping and the OpenAPI document.
+// The admin HTTP app: security headers, CORS, body limit, failed sign-in limit, auth, routes in the order their paths need, error mapping and the OpenAPI document.
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import { adminAuth } from "./auth.ts";
+import { AuthFailureLimiter, authFailureLimit } from "./auth-rate-limit.ts";
 import { requestBodyLimit } from "./body-limit.ts";
 import type { ApiDeps, AppEnv } from "./deps.ts";
 import { errorBody, errorResponse, validationHook } from "./errors.ts";
@@ -38,7 +39,8 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   // Before auth, so an oversized body is refused without being read; auth itself never reads the body.
   app.use("/api/*", requestBodyLimit());
   // Hono's "/api/backup/*" also matches "/api/backup" itself, so this one line covers the list route too.
-  app.use("/api/backup/*", adminAuth(deps.auth, log));
+  const limiter = deps.authLimiter ?? new AuthFailureLimiter();
+  app.use("/api/backup/*", authFailureLimit(limiter, deps.clientAddress ?? (() => undefined), log), adminAuth(deps.auth, log));
 
   // Fixed paths before /api/backup/{id}, which would otherwise claim "status", "audit" and "jobs".
   registerSystemRoutes(app, deps);

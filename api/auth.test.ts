@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../core/errors.ts";
 import { createApp } from "./app.ts";
 import { makeVerifier } from "./auth.ts";
+import { AuthFailureLimiter } from "./auth-rate-limit.ts";
 import { TEST_SECRET, adminClaims, hsToken, makeTestApi, type TestApi } from "./test-support.ts";
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -29,7 +30,8 @@ describe("HS256 deployment", () => {
   const used: string[] = [];
   const use = (t: string) => (used.push(t), t);
   beforeAll(async () => {
-    api = await makeTestApi();
+    // This suite fails authentication dozens of times on purpose; the failed sign-in limit has its own tests.
+    api = await makeTestApi({ authLimiter: new AuthFailureLimiter({ maxFailures: 1000 }) });
   });
   afterAll(() => {
     // Whatever was accepted or rejected, no token (nor its signature) may reach the log.

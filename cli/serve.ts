@@ -2,6 +2,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve, type ServerType } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { Hono } from "hono";
 import { createApp } from "../api/app.ts";
@@ -63,6 +64,8 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
     corsOrigin: config.server.dashboardOrigin,
     healthMaxAgeHours: config.server.healthMaxAgeHours,
     localDir: config.backupDir,
+    // The socket's peer: behind a reverse proxy that is the proxy, so all clients share its allowance (see README).
+    clientAddress: (c) => getConnInfo(c).remote.address,
   };
 
   const app = new Hono();

@@ -111,3 +111,14 @@ describe("serve: security headers", () => {
     expect(res.headers.get("content-security-policy")).toBe("default-src 'none'; frame-ancestors 'none'");
   });
 });
+
+// Last in this file: it leaves 127.0.0.1 refused for a minute.
+describe("serve: failed sign-in limit", () => {
+  it("counts failures by the connection's address and answers 429 with Retry-After after 10", async () => {
+    for (let i = 0; i < 10; i++) expect((await fetch(`${url}/api/backup`, { headers: { authorization: "Bearer not-a-jwt" } })).status).toBe(401);
+    const res = await fetch(`${url}/api/backup`, { headers: { authorization: `Bearer ${await mintAdminToken(SECRET)}`, "x-forwarded-for": "192.0.2.1" } });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(50);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/too many failed sign-ins from 127\.0\.0\.1/);
+  });
+});
