@@ -31,7 +31,8 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
         origin: deps.corsOrigin,
         allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
         allowHeaders: ["Authorization", "Content-Type"],
-        exposeHeaders: ["Location", "Content-Disposition", "WWW-Authenticate"],
+        // Retry-After is not CORS-safelisted: without this a dashboard on another origin could not read a 429's wait.
+        exposeHeaders: ["Location", "Content-Disposition", "WWW-Authenticate", "Retry-After"],
         maxAge: 600,
       }),
     );
