@@ -1,8 +1,10 @@
-// The admin HTTP app: CORS, auth, routes in the order their paths need, error mapping and the OpenAPI document.
+// The admin HTTP app: security headers, CORS, body limit, failed sign-in limit, auth, routes in the order their paths need, error mapping and the OpenAPI document.
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import { adminAuth } from "./auth.ts";
+import { AuthFailureLimiter, authFailureLimit } from "./auth-rate-limit.ts";
+import { requestBodyLimit } from "./body-limit.ts";
 import type { ApiDeps, AppEnv } from "./deps.ts";
 import { errorBody, errorResponse, validationHook } from "./errors.ts";
 import { registerOpenApi } from "./openapi.ts";
@@ -10,6 +12,7 @@ import { registerBackupRoutes } from "./routes/backups.ts";
 import { registerJobRoutes } from "./routes/jobs.ts";
 import { registerOperationRoutes } from "./routes/operations.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
+import { apiSecurityHeaders } from "./security-headers.ts";
 
 export type { ApiDeps } from "./deps.ts";
 
@@ -18,6 +21,8 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const log = deps.engine.log;
 
+  // First, so that every answer below it gets the headers: preflights, 401s, 413s, errors from onError.
+  app.use("/api/*", apiSecurityHeaders());
   if (deps.corsOrigin) {
     // Before auth: a browser's preflight carries no Authorization header.
     app.use(
@@ -26,13 +31,17 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
         origin: deps.corsOrigin,
         allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
         allowHeaders: ["Authorization", "Content-Type"],
-        exposeHeaders: ["Location", "Content-Disposition", "WWW-Authenticate"],
+        // Retry-After is not CORS-safelisted: without this a dashboard on another origin could not read a 429's wait.
+        exposeHeaders: ["Location", "Content-Disposition", "WWW-Authenticate", "Retry-After"],
         maxAge: 600,
       }),
     );
   }
+  // Before auth, so an oversized body is refused without being read; auth itself never reads the body.
+  app.use("/api/*", requestBodyLimit());
   // Hono's "/api/backup/*" also matches "/api/backup" itself, so this one line covers the list route too.
-  app.use("/api/backup/*", adminAuth(deps.auth, log));
+  const limiter = deps.authLimiter ?? new AuthFailureLimiter();
+  app.use("/api/backup/*", authFailureLimit(limiter, deps.clientAddress ?? (() => undefined), log), adminAuth(deps.auth, log));
 
   // Fixed paths before /api/backup/{id}, which would otherwise claim "status", "audit" and "jobs".
   registerSystemRoutes(app, deps);
@@ -41,7 +50,10 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerBackupRoutes(app, deps);
   registerOpenApi(app);
 
-  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}; see /api/openapi.json`), 404));
+  // A route rather than only notFound: mounted in `serve`, an unknown /api path would otherwise fall through to the dashboard's files.
+  const noRoute = (c: Context) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}; see /api/openapi.json`), 404);
+  app.all("/api/*", noRoute);
+  app.notFound(noRoute);
   app.onError((err, c) => errorResponse(err, c, log));
   return app;
 }

@@ -5,6 +5,8 @@ import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey } from 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../core/errors.ts";
 import { createApp } from "./app.ts";
+import { makeVerifier } from "./auth.ts";
+import { AuthFailureLimiter } from "./auth-rate-limit.ts";
 import { TEST_SECRET, adminClaims, hsToken, makeTestApi, type TestApi } from "./test-support.ts";
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -28,7 +30,8 @@ describe("HS256 deployment", () => {
   const used: string[] = [];
   const use = (t: string) => (used.push(t), t);
   beforeAll(async () => {
-    api = await makeTestApi();
+    // This suite fails authentication dozens of times on purpose; the failed sign-in limit has its own tests.
+    api = await makeTestApi({ authLimiter: new AuthFailureLimiter({ maxFailures: 1000 }) });
   });
   afterAll(() => {
     // Whatever was accepted or rejected, no token (nor its signature) may reach the log.
@@ -165,5 +168,16 @@ describe("auth configuration", () => {
     expect(() => createApp({ ...deps, auth: {} })).toThrow(ConfigError);
     expect(() => createApp({ ...deps, auth: { jwtSecret: TEST_SECRET, jwksUrl: "https://crm.example.com/jwks.json" } })).toThrow(/not both/);
     expect(() => createApp({ ...deps, auth: { jwksUrl: "not a url" } })).toThrow(/not a URL/);
+  });
+
+  it("refuses a key set over plain http except on loopback", async () => {
+    const { deps } = await makeTestApi();
+    expect(() => makeVerifier({ jwksUrl: "http://crm.example.com/.well-known/jwks.json" })).toThrow(ConfigError);
+    expect(() => makeVerifier({ jwksUrl: "http://crm.example.com/.well-known/jwks.json" })).toThrow(/jwksUrl "http:\/\/crm\.example\.com\/\.well-known\/jwks\.json" uses plain http to crm\.example\.com; use https/);
+    expect(() => createApp({ ...deps, auth: { jwksUrl: "http://10.0.0.5/jwks.json" } })).toThrow(/use https/);
+    expect(() => makeVerifier({ jwksUrl: "file:///etc/jwks.json" })).toThrow(/not an http\(s\) URL/);
+    for (const ok of ["https://crm.example.com/jwks.json", "http://localhost:3001/jwks.json", "http://127.0.0.1/jwks.json", "http://[::1]/jwks.json"]) {
+      expect(makeVerifier({ jwksUrl: ok }).algorithm, ok).toBe("RS256");
+    }
   });
 });

@@ -3,6 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from "jose";
 import type { Logger } from "../core/engine.ts";
 import { ConfigError, errorMessage } from "../core/errors.ts";
+import { jwksUrlProblem } from "../core/jwks-url.ts";
 import type { AppEnv, AuthSettings } from "./deps.ts";
 import { errorBody } from "./errors.ts";
 
@@ -28,12 +29,10 @@ export function makeVerifier(settings: AuthSettings): { algorithm: "HS256" | "RS
     return { algorithm: "HS256", verify: async (t) => (await jwtVerify(t, key, { ...claims, algorithms: ["HS256"] })).payload };
   }
   if (jwksUrl) {
-    let url: URL;
-    try {
-      url = new URL(jwksUrl);
-    } catch {
-      throw new ConfigError(`configure API auth: jwksUrl "${jwksUrl}" is not a URL; expected e.g. https://crm.example.com/.well-known/jwks.json`);
-    }
+    // Checked again here, not only in loadConfig: the Lambda and tests build AuthSettings without it.
+    const problem = jwksUrlProblem(jwksUrl);
+    if (problem) throw new ConfigError(`configure API auth: jwksUrl ${problem}`);
+    const url = new URL(jwksUrl);
     // jose caches the key set and refetches only for an unknown kid, at most every 30 s.
     const keys = createRemoteJWKSet(url);
     return { algorithm: "RS256", verify: async (t) => (await jwtVerify(t, keys, { ...claims, algorithms: ["RS256"] })).payload };

@@ -1,7 +1,9 @@
 // What the HTTP app is built from (ApiDeps) and what its handlers find in the request context (AppEnv).
 import type { Readable } from "node:stream";
+import type { Context } from "hono";
 import type { Engine } from "../core/engine.ts";
 import type { JobService } from "../core/jobs.ts";
+import type { AuthFailureLimiter } from "./auth-rate-limit.ts";
 
 export interface AuthSettings {
   /** HS256: the CRM's JWT secret. Exactly one of jwtSecret and jwksUrl is set. */
@@ -41,6 +43,13 @@ export interface ApiDeps {
   healthMaxAgeHours?: number;
   /** The local store's folder, for free disk space in status. */
   localDir?: string;
+  /**
+   * The client's network address, which failed sign-ins are counted by: the socket's peer in `serve`, API Gateway's
+   * sourceIp on Lambda. Never a header the client sets. Unset (or undefined), requests share one allowance.
+   */
+  clientAddress?: (c: Context) => string | undefined;
+  /** Failed sign-ins allowed per address; default 10 a minute. Tests pass one with their own clock. */
+  authLimiter?: AuthFailureLimiter;
 }
 
 /** The admin a request was made by, from the verified token. */

@@ -1,11 +1,11 @@
-// Maps errors to HTTP answers: one JSON error shape, named core errors to 4xx, anything else to a logged 500.
+// Maps errors to HTTP answers: one JSON error shape; the client's faults to 4xx, the server's (store, configuration, bugs) to 5xx.
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ZodError } from "zod";
+import type { ZodError } from "zod";
 import type { Logger } from "../core/engine.ts";
 import {
-  ChecksumMismatchError, ConfigError, ConflictError, NotFoundError, UnsafeArchiveError, ValidationError, errorMessage,
+  ChecksumMismatchError, ConfigError, ConflictError, NotFoundError, StoreError, UnsafeArchiveError, ValidationError, errorMessage,
 } from "../core/errors.ts";
 
 export interface FieldError {
@@ -40,14 +40,27 @@ export function validationHook(result: { success: boolean; error?: ZodError; tar
   return undefined;
 }
 
+/**
+ * There is deliberately no ZodError branch: requests are validated by validationHook, so a ZodError that reaches here
+ * came from something the server read (a stored manifest or record) and is the server's fault, never the client's.
+ */
 export function errorResponse(err: unknown, c: Context, log: Logger): Response {
-  if (err instanceof ZodError) return c.json(validationBody(err), 400);
   if (err instanceof HTTPException) return httpExceptionResponse(err, c);
-  if (err instanceof ValidationError || err instanceof ConfigError) return c.json(errorBody(err.code, err.message), 400);
+  if (err instanceof ValidationError) return c.json(errorBody(err.code, err.message), 400);
   if (err instanceof NotFoundError) return c.json(errorBody(err.code, err.message), 404);
   // The holder tells the dashboard what to wait for: the running job, or the lock record of another process.
   if (err instanceof ConflictError) return c.json(errorBody(err.code, err.message, { running: err.holder ?? null }), 409);
   if (err instanceof UnsafeArchiveError || err instanceof ChecksumMismatchError) return c.json(errorBody(err.code, err.message), 422);
+  if (err instanceof ConfigError) {
+    // The operator must act (bucket, credentials, paths); retrying later may work once they have, hence 503 rather than 500.
+    log.error("request failed: server misconfigured", { method: c.req.method, path: c.req.path, error: err.message });
+    return c.json(errorBody(err.code, `the server is misconfigured: ${err.message}; fix the server's configuration and restart it`), 503);
+  }
+  if (err instanceof StoreError) {
+    // Its message names the damaged key and says nothing secret, and the admin needs it to repair the store.
+    log.error("request failed: damaged store", { method: c.req.method, path: c.req.path, error: err.message });
+    return c.json(errorBody(err.code, err.message), 500);
+  }
   log.error("request failed", {
     method: c.req.method,
     path: c.req.path,

@@ -12,18 +12,22 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: "The token is valid but not an ADMIN's",
   404: "No such backup or job",
   409: "Another backup, restore, delete or cleanup is running; `running` says which",
+  413: "The body is larger than 64 KiB",
   422: "The stored archive failed a safety or checksum check",
+  429: "Too many failed sign-ins from this address; retry after `Retry-After` seconds",
+  500: "The store holds something unreadable (`store_error`, naming the key), or a bug (`internal_error`; see the server log)",
   502: "The email was not sent",
+  503: "The server is misconfigured (`config_error`), or the CRM's signing keys cannot be fetched",
 };
 
 export function json<T extends ZodType>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } } };
 }
 
-/** Error responses for a route; 401, 403 and 500 apply to every admin route. */
+/** Error responses for a route; 401, 403, 429, 500 and 503 apply to every admin route. */
 export function errors(...statuses: number[]) {
   const out: Record<number, ReturnType<typeof json<typeof ErrorResponse>>> = {};
-  for (const s of [...statuses, 401, 403, 500]) out[s] = json(ErrorResponse, ERROR_DESCRIPTIONS[s] ?? "Internal error; see the server log");
+  for (const s of [...statuses, 401, 403, 429, 500, 503]) out[s] = json(ErrorResponse, ERROR_DESCRIPTIONS[s] ?? "Internal error; see the server log");
   return out;
 }
 

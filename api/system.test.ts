@@ -179,6 +179,7 @@ describe("CORS", () => {
     expect(get.headers.get("access-control-allow-origin")).toBeNull();
     const mine = await api.call("/api/backup", { headers: { origin: "https://dash.example.com" } });
     expect(mine.headers.get("access-control-allow-origin")).toBe("https://dash.example.com");
+    expect(mine.headers.get("access-control-expose-headers")).toContain("Retry-After");
   });
 
   it("sends no CORS headers when no origin is configured", async () => {

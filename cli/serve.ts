@@ -2,11 +2,13 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve, type ServerType } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { Hono } from "hono";
 import { createApp } from "../api/app.ts";
 import type { ApiDeps } from "../api/deps.ts";
 import { downloadFrom } from "../api/download.ts";
+import { dashboardSecurityHeaders } from "../api/security-headers.ts";
 import { LocalJobRunner } from "../core/job-runner.ts";
 import { localMailer } from "../core/notify/mailer.ts";
 import { Notifications } from "../core/notify/notifications.ts";
@@ -68,10 +70,14 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
     corsOrigin: config.server.dashboardOrigin,
     healthMaxAgeHours: config.server.healthMaxAgeHours,
     localDir: config.backupDir,
+    // The socket's peer: behind a reverse proxy that is the proxy, so all clients share its allowance (see README).
+    clientAddress: (c) => getConnInfo(c).remote.address,
   };
 
   const app = new Hono();
   app.route("/", createApp(deps));
+  // Only the dashboard's files reach this: every /api path is answered by the app above. The API is this origin.
+  app.use("/*", dashboardSecurityHeaders());
   // The dashboard at / and at the original system's address, /frontend/backup.html (its relative assets follow it there).
   const root = path.relative(process.cwd(), WEB_ROOT) || ".";
   app.get("/frontend/backup.html", serveStatic({ root, path: "index.html" }));

@@ -40,6 +40,9 @@ describe("loadConfig", () => {
     [{ PORT: "http" }, /PORT must be a port number/],
     [{ JWT_SECRET: "short" }, /JWT_SECRET must be at least 32 characters/],
     [{ JWKS_URL: "not a url" }, /JWKS_URL must be an https:\/\/ URL/],
+    [{ JWKS_URL: "http://crm.example.com/.well-known/jwks.json" }, /JWKS_URL must be an https:\/\/ URL.*plain http to crm\.example\.com; use https \(http is allowed only on loopback/],
+    [{ JWKS_URL: "http://127.0.0.1.nip.io/jwks.json" }, /JWKS_URL must be an https:\/\/ URL.*plain http/],
+    [{ JWKS_URL: "ftp://crm.example.com/jwks.json" }, /JWKS_URL must be an https:\/\/ URL.*not an http\(s\) URL/],
     [{ DASHBOARD_ORIGIN: "backup.example.com" }, /DASHBOARD_ORIGIN must be an origin/],
     [{ BACKUP_STORAGE: "gcs" }, /BACKUP_STORAGE must be "fs".*or "s3"/],
     [{ BACKUP_STORAGE: "s3" }, /BACKUP_BUCKET: must be set when BACKUP_STORAGE=s3/],
@@ -51,6 +54,12 @@ describe("loadConfig", () => {
   ])("rejects %o with a message naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("accepts an https JWKS_URL anywhere and a plain http one only on loopback", () => {
+    for (const url of ["https://crm.example.com/.well-known/jwks.json", "http://127.0.0.1:8080/jwks.json", "http://127.9.9.9/jwks.json", "http://127.1/jwks.json", "http://localhost:3001/jwks.json", "http://[::1]:3001/jwks.json"]) {
+      expect(loadConfig({ JWKS_URL: url }).server.jwksUrl, url).toBe(url);
+    }
   });
 
   it("reports every bad variable at once", () => {

@@ -5,6 +5,7 @@ import { parseEnv } from "node:util";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { parseCron } from "./cron.ts";
+import { jwksUrlProblem } from "./jwks-url.ts";
 
 const count = (name: string, fallback: number) =>
   z
@@ -103,7 +104,13 @@ const EnvSchema = z.object({
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535, { message: "PORT must be a port number between 1 and 65535" })
     .transform(Number),
   JWT_SECRET: z.string().min(32, { message: "JWT_SECRET must be at least 32 characters (the CRM's token signing secret)" }).optional(),
-  JWKS_URL: z.url({ protocol: /^https?$/, message: "JWKS_URL must be an https:// URL of the CRM's JSON Web Key Set" }).optional(),
+  JWKS_URL: z
+    .string()
+    .superRefine((v, ctx) => {
+      const problem = jwksUrlProblem(v);
+      if (problem) ctx.addIssue({ code: "custom", message: `JWKS_URL must be an https:// URL of the CRM's JSON Web Key Set: ${problem}` });
+    })
+    .optional(),
   DASHBOARD_ORIGIN: z.url({ protocol: /^https?$/, message: "DASHBOARD_ORIGIN must be an origin such as https://backup.example.com" }).optional(),
   BACKUP_HEALTH_MAX_AGE_HOURS: count("BACKUP_HEALTH_MAX_AGE_HOURS", 26),
   BACKUP_STORAGE: z.enum(["fs", "s3"], { message: 'BACKUP_STORAGE must be "fs" (BACKUP_DIR on this machine) or "s3" (BACKUP_BUCKET)' }).default("fs"),

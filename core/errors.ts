@@ -9,7 +9,7 @@ export class BackupError extends Error {
   }
 }
 
-/** Bad configuration or usage: the user must change an input. CLI exit 2, HTTP 400. */
+/** Bad configuration or usage: the user must change an input. CLI exit 2; HTTP 503 (the server is misconfigured, not the request). */
 export class ConfigError extends BackupError {
   override readonly code = "config_error";
 }

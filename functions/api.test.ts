@@ -5,7 +5,7 @@ import { backupNow, makeTestApi } from "../api/test-support.ts";
 import { handler, makeHandler } from "./api.ts";
 
 /** An event as API Gateway sends it for `$default` with payload format 2.0. */
-function httpApiEvent(method: string, rawPath: string, opts: { rawQueryString?: string; headers?: Record<string, string>; body?: string } = {}): LambdaEvent {
+function httpApiEvent(method: string, rawPath: string, opts: { rawQueryString?: string; headers?: Record<string, string>; body?: string; sourceIp?: string } = {}): LambdaEvent {
   const query = opts.rawQueryString ?? "";
   return {
     version: "2.0",
@@ -30,7 +30,7 @@ function httpApiEvent(method: string, rawPath: string, opts: { rawQueryString?: 
       apiId: "abc123",
       domainName: "abc123.execute-api.eu-central-1.amazonaws.com",
       domainPrefix: "abc123",
-      http: { method, path: rawPath, protocol: "HTTP/1.1", sourceIp: "203.0.113.7", userAgent: "curl/8.5.0" },
+      http: { method, path: rawPath, protocol: "HTTP/1.1", sourceIp: opts.sourceIp ?? "203.0.113.7", userAgent: "curl/8.5.0" },
       requestId: "CZr3sjaLFiAEJvQ=",
       routeKey: "$default",
       stage: "$default",
@@ -75,6 +75,30 @@ describe("makeHandler", () => {
     expect(res.statusCode).toBe(202);
     const out = JSON.parse(res.body) as { jobId: string };
     expect(res.headers?.location).toBe(`/api/backup/jobs/${out.jobId}`);
+  });
+});
+
+describe("makeHandler: failed sign-ins", () => {
+  it("are counted per API Gateway sourceIp, which an X-Forwarded-For header cannot change", async () => {
+    const api = await makeTestApi();
+    const handle = makeHandler(api.deps);
+    const call = async (sourceIp: string, token: string, xff = sourceIp) =>
+      (await handle(httpApiEvent("GET", "/api/backup", { sourceIp, headers: { authorization: `Bearer ${token}`, "x-forwarded-for": xff } }))) as APIGatewayProxyResult;
+    for (let i = 0; i < 10; i++) expect((await call("198.51.100.23", "not-a-jwt")).statusCode).toBe(401);
+    const limited = await call("198.51.100.23", api.token, "192.0.2.1");
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers?.["retry-after"])).toBeGreaterThan(0);
+    expect(JSON.parse(limited.body).error.message).toContain("from 198.51.100.23");
+    expect((await call("203.0.113.7", api.token)).statusCode).toBe(200);
+  });
+
+  it("carries the security headers and refuses an oversized body with 413", async () => {
+    const api = await makeTestApi();
+    const res = (await makeHandler(api.deps)(
+      httpApiEvent("POST", "/api/backup/create", { body: JSON.stringify({ description: "x".repeat(70_000) }), headers: { authorization: `Bearer ${api.token}`, "content-type": "application/json" } }),
+    )) as APIGatewayProxyResult;
+    expect(res.statusCode).toBe(413);
+    expect(res.headers).toMatchObject({ "cache-control": "no-store", "x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "no-referrer" });
   });
 });
 

@@ -24,7 +24,7 @@ const createBackupRoute = createRoute({
   method: "post", path: "/api/backup/create", tags, security: SECURITY,
   summary: "Start a backup; poll the job in Location",
   request: { body: { required: false, content: { "application/json": { schema: CreateBackupBody } } } },
-  responses: { 202: json(JobAccepted, "Backup job started; Location is the job"), ...errors(400, 409) },
+  responses: { 202: json(JobAccepted, "Backup job started; Location is the job"), ...errors(400, 409, 413) },
 });
 
 const getRoute = createRoute({

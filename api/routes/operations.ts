@@ -13,7 +13,7 @@ const restoreRoute = createRoute({
   method: "post", path: "/api/backup/restore", tags, security: SECURITY,
   summary: "Start a restore of chosen components; a pre-restore backup is made first",
   request: { body: { required: true, content: { "application/json": { schema: RestoreBody } } } },
-  responses: { 202: json(JobAccepted, "Restore job started; Location is the job"), ...errors(400, 404, 409) },
+  responses: { 202: json(JobAccepted, "Restore job started; Location is the job"), ...errors(400, 404, 409, 413) },
 });
 
 const verifyRoute = createRoute({
@@ -27,7 +27,7 @@ const cleanupRoute = createRoute({
   method: "post", path: "/api/backup/cleanup", tags, security: SECURITY,
   summary: "Apply the retention policy now, or only report it with dryRun",
   request: { body: { required: false, content: { "application/json": { schema: CleanupBody } } } },
-  responses: { 200: json(CleanupOutcome, "What was (or would be) kept and removed"), ...errors(400, 409) },
+  responses: { 200: json(CleanupOutcome, "What was (or would be) kept and removed"), ...errors(400, 409, 413) },
 });
 
 export function registerOperationRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {

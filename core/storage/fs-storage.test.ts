@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { OWNER_TAG, ownerTag } from "../owner.ts";
 import { PassThrough } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ValidationError } from "../errors.ts";
+import { StoreError, ValidationError } from "../errors.ts";
 import { FsStorage } from "./fs-storage.ts";
 import { describeStorageContract, failingStream } from "./storage-contract.ts";
 
@@ -62,9 +62,9 @@ describe("FsStorage", () => {
 
   it("refuses a key whose parent is already an object", async () => {
     await s.put("a", "file");
-    await expect(s.put("a/b", "x")).rejects.toBeInstanceOf(ValidationError);
+    await expect(s.put("a/b", "x")).rejects.toBeInstanceOf(StoreError);
     await s.put("dir/child", "x");
-    await expect(s.put("dir", "x")).rejects.toBeInstanceOf(ValidationError);
+    await expect(s.put("dir", "x")).rejects.toBeInstanceOf(StoreError);
     expect((await s.list("")).map((o) => o.key)).toEqual(["a", "dir/child"]);
   });
 

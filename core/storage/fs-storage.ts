@@ -4,7 +4,7 @@ import { link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink }
 import type { Stats } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { ConfigError, NotFoundError, ValidationError } from "../errors.ts";
+import { ConfigError, NotFoundError, StoreError, ValidationError } from "../errors.ts";
 import type { ObjectInfo, Storage } from "./storage.ts";
 import { removeAbandonedEntries, workName } from "../work-dir.ts";
 import { nameFullDisk } from "../disk-full.ts";
@@ -257,10 +257,11 @@ export class FsStorage implements Storage {
     const code = errCode(err);
     if (code === "EXDEV")
       return new ConfigError(`the temp dir ${this.tempDir} must be on the same filesystem as the store ${this.root}`, { cause: err });
+    // Our keys never collide with each other, so a file where a folder should be (or the reverse) is damage in the store.
     if (code === "ENOTDIR" || code === "EEXIST")
-      return new ValidationError(`cannot store "${key}": a parent of it is already an object in ${this.description}`, { cause: err });
+      return new StoreError(`cannot store "${key}": a parent of it is already an object in ${this.description}`, { cause: err });
     if (code === "EISDIR" || code === "ENOTEMPTY")
-      return new ValidationError(`cannot store "${key}": it is already a folder of other keys in ${this.description}`, { cause: err });
+      return new StoreError(`cannot store "${key}": it is already a folder of other keys in ${this.description}`, { cause: err });
     return err instanceof Error ? err : new Error(String(err));
   }
 

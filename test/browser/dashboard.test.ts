@@ -19,6 +19,18 @@ let server: Server;
 let page: Page;
 let crmRoot: string;
 let runtime: Awaited<ReturnType<typeof buildRuntime>>;
+/** Every Content-Security-Policy violation any page reported, from the DOM event and from the console. */
+const cspViolations: string[] = [];
+
+/** The dashboard must run under its CSP: record whatever the policy blocks, so a test can demand there was nothing. */
+async function watchCsp(p: Page): Promise<void> {
+  await p.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));
+  });
+  p.on("console", (m) => {
+    if (m.type() === "error" && /CSP violation|Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+}
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -31,6 +43,7 @@ beforeAll(async () => {
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   page = await browser.newPage({ acceptDownloads: true });
+  await watchCsp(page);
 });
 
 afterAll(async () => {
@@ -39,6 +52,20 @@ afterAll(async () => {
 });
 
 describe("dashboard", () => {
+  it("is served with a Content-Security-Policy that blocks inline script, and a watcher that sees violations", async () => {
+    const res = await page.goto(server.url + "/");
+    const csp = res!.headers()["content-security-policy"] ?? "";
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(res!.headers()["x-frame-options"]).toBe("DENY");
+    // Proves the watcher works (and that the policy holds): an injected inline script must be blocked and reported.
+    await page.evaluate(() => document.head.append(Object.assign(document.createElement("script"), { textContent: "window.injected = true" })));
+    await expect.poll(() => cspViolations.length).toBeGreaterThan(0);
+    expect(await page.evaluate(() => (window as unknown as { injected?: boolean }).injected)).toBeUndefined();
+    cspViolations.length = 0;
+  });
+
   it("asks for a token, refuses a non-admin one, and signs an admin in", async () => {
     await page.goto(server.url + "/");
     await expect.poll(() => page.isVisible("#sign-in")).toBe(true);
@@ -117,6 +144,7 @@ describe("dashboard", () => {
     await expect.poll(() => page.textContent("#notice"), { timeout: 30_000 }).toMatch(/Backup manual-\S+ succeeded/);
 
     const phone = await browser.newPage({ viewport: { width: 375, height: 740 } });
+    await watchCsp(phone);
     await phone.goto(`${server.url}/frontend/backup.html#token=${await mintAdminToken(SECRET)}`);
     await expect.poll(() => phone.isVisible("#app")).toBe(true);
     await expect.poll(() => phone.locator("#backups tbody tr[data-id]").count()).toBeGreaterThan(0);
@@ -124,5 +152,9 @@ describe("dashboard", () => {
     expect(overflow).toBeLessThanOrEqual(0);
     await phone.screenshot({ path: path.join(ARTIFACTS, "dashboard-phone.png"), fullPage: true });
     await phone.close();
+  });
+
+  it("did all of the above with no Content-Security-Policy violation", () => {
+    expect(cspViolations).toEqual([]);
   });
 });
