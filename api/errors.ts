@@ -5,7 +5,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 import type { Logger } from "../core/engine.ts";
 import {
-  ChecksumMismatchError, ConfigError, ConflictError, NotFoundError, StoreError, UnsafeArchiveError, ValidationError, errorMessage,
+  ChecksumMismatchError, ConfigError, DiskFullError, ConflictError, NotFoundError, StoreError, UnsafeArchiveError, ValidationError, errorMessage,
 } from "../core/errors.ts";
 
 export interface FieldError {
@@ -56,6 +56,8 @@ export function errorResponse(err: unknown, c: Context, log: Logger): Response {
     log.error("request failed: server misconfigured", { method: c.req.method, path: c.req.path, error: err.message });
     return c.json(errorBody(err.code, `the server is misconfigured: ${err.message}; fix the server's configuration and restart it`), 503);
   }
+  // A full disk is the server's state, named in the message; 507 says so without blaming the request.
+  if (err instanceof DiskFullError) return c.json(errorBody(err.code, err.message), 507);
   if (err instanceof StoreError) {
     // Its message names the damaged key and says nothing secret, and the admin needs it to repair the store.
     log.error("request failed: damaged store", { method: c.req.method, path: c.req.path, error: err.message });

@@ -2,7 +2,7 @@
 import os from "node:os";
 import { z } from "zod";
 import { BOOT_ID, processAlive } from "./owner.ts";
-import { BackupError, ConflictError, NotFoundError, ValidationError, errorMessage } from "./errors.ts";
+import { BackupError, ConflictError, StoreError, NotFoundError, ValidationError, errorMessage } from "./errors.ts";
 import type { Storage } from "./storage/storage.ts";
 
 /**
@@ -44,7 +44,8 @@ export interface LockOptions {
 
 export const DEFAULT_LOCK_TTL_MS = 10 * 60 * 1000;
 
-class UnreadableLockError extends BackupError {}
+/** A lock record that cannot be parsed: damaged store content, named by its key. */
+class UnreadableLockError extends StoreError {}
 
 const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), "not a date");
 const LockRecordSchema = z.object({
