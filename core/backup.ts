@@ -4,7 +4,6 @@ import path from "node:path";
 import { FileChangedError, createArchiveStream, type ArchiveSource } from "./archive/write.ts";
 import { HashingPassThrough, sha256File, sha256Stream } from "./archive/hashing.ts";
 import { restoreGuide } from "./archive/restore-guide.ts";
-import { removeLeftovers } from "./catalog.ts";
 import type { Engine, Progress } from "./engine.ts";
 import { ChecksumMismatchError, ValidationError } from "./errors.ts";
 import { LOCK_KEY, archiveKey, manifestKey, newBackupId, slotKey } from "./ids.ts";
@@ -15,6 +14,7 @@ import {
 } from "./manifest.ts";
 import { collectConfig, collectLogs, collectUploads, type CollectedComponent } from "./sources/files.ts";
 import { snapshotDatabase } from "./sources/sqlite.ts";
+import { clearPending, markPending, removeIncomplete } from "./store-leftovers.ts";
 import { STALE_WORK_MS, removeStaleEntries } from "./work-dir.ts";
 
 export interface BackupRequest {
@@ -51,12 +51,10 @@ export async function runBackup(engine: Engine, req: BackupRequest): Promise<Bac
       }
     }
     try {
-      // Best effort: on AWS the backup role may not delete backups, and cleanup removes leftovers too.
-      const removed = await removeLeftovers(engine.storage).catch((err) => {
-        engine.log.warn("could not remove leftovers of an earlier failed backup; cleanup will", { error: (err as Error).message });
-        return [];
+      // Best effort: on AWS the backup role may not delete archives, and cleanup removes these leftovers too.
+      await removeIncomplete(engine, req.actor ?? "scheduler").catch((err) => {
+        engine.log.warn("could not look for leftovers of an interrupted backup; cleanup will", { error: (err as Error).message });
       });
-      if (removed.length) engine.log.warn("removed leftovers of an earlier failed backup", { removed });
       const stale = await removeStaleEntries(engine.workRoot, STALE_WORK_MS);
       if (stale.length) engine.log.warn("removed work files a crashed run left behind", { stale });
       return await createBackupWithRetry(engine, req, id);
@@ -112,6 +110,7 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
       onProgress: (done) => req.onProgress?.({ phase: "archive", done, total }),
     });
     archive.on("error", (err) => hasher.destroy(err));
+    await markPending(engine, id);
     stored = true;
     await engine.storage.put(key, archive.pipe(hasher));
     const written = { sha256: hasher.digest(), size: hasher.size };
@@ -131,10 +130,13 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
       archive: { key, sizeBytes: written.size, sha256: written.sha256, verifiedAt: engine.now().toISOString() },
     };
     await engine.storage.put(manifestKey(id), JSON.stringify(final, null, 2) + "\n");
+    // A marker left by a kill right here is harmless: the next run sees the manifest and drops it.
+    await clearPending(engine, id).catch((err) => engine.log.warn("could not remove the pending marker of a finished backup", { id, error: (err as Error).message }));
     engine.log.info("backup succeeded", { id, type: req.type, sizeBytes: written.size });
     return { skipped: false, manifest: final, durationMs: Date.now() - started };
   } catch (err) {
-    if (stored) await engine.storage.delete(key).catch(() => undefined);
+    // The marker goes only once the partial archive is gone, so a failed delete leaves a leftover the next run knows.
+    if (stored) await engine.storage.delete(key).then(() => clearPending(engine, id)).catch(() => undefined);
     throw err;
   } finally {
     await rm(workDir, { recursive: true, force: true });
