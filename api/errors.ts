@@ -5,7 +5,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
 import type { Logger } from "../core/engine.ts";
 import {
-  ChecksumMismatchError, ConfigError, ConflictError, NotFoundError, UnsafeArchiveError, ValidationError, errorMessage,
+  ChecksumMismatchError, ConfigError, ConflictError, NotFoundError, StoreError, UnsafeArchiveError, ValidationError, errorMessage,
 } from "../core/errors.ts";
 
 export interface FieldError {
@@ -48,6 +48,8 @@ export function errorResponse(err: unknown, c: Context, log: Logger): Response {
   // The holder tells the dashboard what to wait for: the running job, or the lock record of another process.
   if (err instanceof ConflictError) return c.json(errorBody(err.code, err.message, { running: err.holder ?? null }), 409);
   if (err instanceof UnsafeArchiveError || err instanceof ChecksumMismatchError) return c.json(errorBody(err.code, err.message), 422);
+  // The store's fault, not the client's: a 5xx whose message names the damaged key so the admin can act on it.
+  if (err instanceof StoreError) return c.json(errorBody(err.code, err.message), 500);
   log.error("request failed", {
     method: c.req.method,
     path: c.req.path,
