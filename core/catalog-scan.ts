@@ -149,6 +149,9 @@ export async function scanCatalog(storage: Storage, type?: BackupType): Promise<
   }
 
   backups.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+  const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  damaged.sort(byKey);
+  orphans.sort(byKey);
   return { backups, damaged, orphans, incomplete, staleMarkers };
 }
 
