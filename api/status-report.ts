@@ -37,6 +37,7 @@ export async function buildStatus(deps: ApiDeps) {
       reasons.push(`the newest successful backup (${newest.id}) is ${Math.floor(ageHours)} hours old, over the ${maxAgeHours}-hour limit; check the scheduler and the last job's error`);
     }
   }
+  if (core.interrupted) reasons.push(`an interrupted ${core.interrupted.operation} (started ${core.interrupted.startedAt}) is waiting to be ended: ${core.interrupted.detail}`);
   reasons.push(...storeProblems(scan));
   return {
     backups: core.backups,
@@ -56,6 +57,7 @@ export async function buildStatus(deps: ApiDeps) {
     // On AWS the notifier function sends, so its results arrive through the store.
     email: { enabled: deps.notifications.enabled, lastResult: pickEmail(newerResult(deps.notifications.lastResult() as SendResult | null, storedEmail)) },
     running: { job: deps.jobs.current(), lock: core.running },
+    interrupted: core.interrupted,
     retention: core.retention,
     health: { healthy: reasons.length === 0, maxAgeHours, reasons },
   };

@@ -56,6 +56,7 @@ export function formatStatus(s: StatusReport): string {
     `Storage: ${s.storage.location}, ${humanSize(s.storage.usedBytes)} used${s.storage.freeBytes !== null ? `, ${humanSize(s.storage.freeBytes)} free` : ""}, ${humanSize(s.storage.workBytes)} in work files`,
     `Store problems: ${s.catalog.damaged.length} damaged manifest(s), ${s.catalog.orphans.length} archive(s) without a manifest, ${s.catalog.incomplete.length} interrupted backup(s)`,
     `Running now: ${s.running ? `${s.running.operation} since ${s.running.startedAt} (pid ${s.running.pid} on ${s.running.host})` : "nothing"}`,
+    ...(s.interrupted ? [`Interrupted: ${s.interrupted.operation} started ${s.interrupted.startedAt} (pid ${s.interrupted.pid} on ${s.interrupted.host}): ${s.interrupted.detail}`] : []),
     `Retention: daily ${s.retention.daily}, weekly ${s.retention.weekly}, monthly ${s.retention.monthly}`,
     `Schedules (${s.timeZone}):`,
     ...next,

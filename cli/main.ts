@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { BackupError, ConfigError, ValidationError, errorMessage } from "../core/errors.ts";
 import { COMMANDS, USAGE, type CommandContext } from "./commands.ts";
 import { buildRuntime } from "./runtime.ts";
+import { startupRecovery } from "../core/startup.ts";
 
 class UsageError extends ValidationError {}
 
@@ -31,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
     if (runtime.demoCrm && !json) {
       process.stderr.write(`No CRM_ROOT set: using the demo CRM at ${runtime.demoCrm.root}${runtime.demoCrm.created ? " (created it just now)" : ""}\n`);
     }
+    const recovered = await startupRecovery(runtime.engine);
+    if (recovered) process.stderr.write(`colab-backup: ${recovered.message}.\n`);
     const ctx: CommandContext = { runtime, json, tty: !json && process.stderr.isTTY === true };
     const result = await command.run(ctx, args);
     if (json) process.stdout.write(JSON.stringify(result.json, null, 2) + "\n");

@@ -2,6 +2,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { loadConfig, readEnvFile, type Config } from "../core/config.ts";
+import { checkFolder } from "../core/config-paths.ts";
 import { jsonLogger, makeEngine, silentLogger, type Engine } from "../core/engine.ts";
 import { storageFromConfig } from "../core/storage/from-config.ts";
 import { ensureDemoCrm } from "./demo-crm.ts";
@@ -23,6 +24,9 @@ export async function buildRuntime(opts: { env?: NodeJS.ProcessEnv; cwd?: string
     demoCrm = { root, created: await ensureDemoCrm(root) };
     config = loadConfig({ ...env, CRM_ROOT: root }, cwd);
   }
+  // A wrong folder is a configuration error (exit 2) named here, not a failed backup later.
+  if (!demoCrm && config.crmRoot) await checkFolder("CRM_ROOT", config.crmRoot, "write");
+  await checkFolder("BACKUP_DIR", config.backupDir, "write", { create: !env.BACKUP_DIR });
   const workRoot = path.join(config.backupDir, "temp");
   await mkdir(workRoot, { recursive: true });
   const storage = await storageFromConfig(config);

@@ -31,6 +31,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.stderr.write(`colab-backup serve: start server: ${errorMessage(err)}\n`);
     return 1;
   }
+  if (server.recovered) process.stderr.write(`colab-backup serve: ${server.recovered.message}.\n`);
   process.stdout.write(`colab-backup dashboard and API on ${server.url}  (backups in ${runtime.config.backupDir})\n`);
   const next = server.scheduler.nextRuns();
   process.stdout.write(`Schedules (${runtime.config.timeZone}): ${Object.entries(next).map(([k, v]) => `${k} next ${v}`).join("; ")}\n`);

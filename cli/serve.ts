@@ -17,6 +17,8 @@ import { NOTIFIER_PATTERN } from "../core/events/patterns.ts";
 import { localJwtSecret, mintAdminToken } from "./local-auth.ts";
 import type { Runtime } from "./runtime.ts";
 import { Scheduler } from "./scheduler.ts";
+import { startupRecovery } from "../core/startup.ts";
+import type { Recovery } from "../core/restore-recovery.ts";
 
 export const WEB_ROOT = fileURLToPath(new URL("../web/", import.meta.url));
 
@@ -25,6 +27,8 @@ export interface Server {
   port: number;
   scheduler: Scheduler;
   runner: LocalJobRunner;
+  /** What start-up did about a restore that an earlier process left unfinished. */
+  recovered: Recovery | null;
   /** Set when the JWT secret was generated locally: a link that signs the admin in. */
   signInUrl: string | null;
   close(): Promise<void>;
@@ -32,6 +36,8 @@ export interface Server {
 
 export async function startServer(runtime: Runtime, opts: { port?: number; host?: string; schedule?: boolean } = {}): Promise<Server> {
   const { engine, config } = runtime;
+  // Before anything can read or back up the CRM: a restore that died with the last process is ended now.
+  const recovered = await startupRecovery(engine);
   const notifications = new Notifications(config.email, localMailer(config), engine.log, (r) => saveEmailStatus(engine.storage, r));
   // The same flow as on AWS, in one process: finished jobs become events, a rule-like subscription turns them into mail.
   const bus = new InProcessBus(engine.log);
@@ -91,6 +97,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
     port: actualPort,
     scheduler,
     runner,
+    recovered,
     signInUrl,
     async close() {
       scheduler.stop();

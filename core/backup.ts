@@ -5,7 +5,7 @@ import { FileChangedError, createArchiveStream, type ArchiveSource } from "./arc
 import { HashingPassThrough, sha256File, sha256Stream } from "./archive/hashing.ts";
 import { restoreGuide } from "./archive/restore-guide.ts";
 import type { Engine, Progress } from "./engine.ts";
-import { ChecksumMismatchError, ValidationError } from "./errors.ts";
+import { BackupError, ChecksumMismatchError, ValidationError } from "./errors.ts";
 import { LOCK_KEY, archiveKey, manifestKey, newBackupId, slotKey } from "./ids.ts";
 import { acquireLock } from "./lock.ts";
 import {
@@ -14,8 +14,11 @@ import {
 } from "./manifest.ts";
 import { collectConfig, collectLogs, collectUploads, type CollectedComponent } from "./sources/files.ts";
 import { snapshotDatabase } from "./sources/sqlite.ts";
+import { nameFullDisk } from "./disk-full.ts";
+import { recoverUnderLock } from "./restore-recovery.ts";
+import { sweepAbandonedWork } from "./startup.ts";
 import { clearPending, markPending, removeIncomplete } from "./store-leftovers.ts";
-import { STALE_WORK_MS, removeStaleEntries } from "./work-dir.ts";
+import { workName } from "./work-dir.ts";
 
 export interface BackupRequest {
   type: BackupType;
@@ -35,36 +38,38 @@ export type BackupOutcome =
 
 export const TOOL_NAME = "colab-backup";
 
-/** Takes the store lock, claims the schedule slot if any, and creates one verified backup. */
+/** Claims the schedule slot if any, takes the store lock, and creates one verified backup. */
 export async function runBackup(engine: Engine, req: BackupRequest): Promise<BackupOutcome> {
-  const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `backup-${req.type}`, operation: `${req.type} backup` });
-  try {
-    let slot: string | undefined;
-    const id = req.id ?? newBackupId(req.type, engine.now());
-    if (req.scheduledAt) {
-      slot = slotKey(req.type, req.scheduledAt);
-      const claim = JSON.stringify({ backupId: id, claimedAt: engine.now().toISOString() });
-      if (!(await engine.storage.createExclusive(slot, claim))) {
-        const existing = JSON.parse((await engine.storage.getBuffer(slot)).toString("utf8")) as { backupId: string };
-        engine.log.info("backup skipped: slot already taken", { slot, existingId: existing.backupId });
-        return { skipped: true, reason: `the ${req.type} backup for ${req.scheduledAt.toISOString()} already ran`, existingId: existing.backupId };
-      }
+  const id = req.id ?? newBackupId(req.type, engine.now());
+  let slot: string | undefined;
+  if (req.scheduledAt) {
+    // The slot is claimed before the lock, so a second delivery of the same event always learns the winner's id.
+    slot = slotKey(req.type, req.scheduledAt);
+    const claim = JSON.stringify({ backupId: id, claimedAt: engine.now().toISOString() });
+    if (!(await engine.storage.createExclusive(slot, claim))) {
+      const existing = JSON.parse((await engine.storage.getBuffer(slot)).toString("utf8")) as { backupId: string };
+      engine.log.info("backup skipped: slot already taken", { slot, existingId: existing.backupId });
+      return { skipped: true, reason: `the ${req.type} backup for ${req.scheduledAt.toISOString()} already ran or is running`, existingId: existing.backupId };
     }
+  }
+  try {
+    const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `backup-${req.type}`, operation: `${req.type} backup` });
     try {
+      // Never back up a half-restored CRM: end a dead restore's journal first.
+      await recoverUnderLock(engine);
       // Best effort: on AWS the backup role may not delete archives, and cleanup removes these leftovers too.
       await removeIncomplete(engine, req.actor ?? "scheduler").catch((err) => {
         engine.log.warn("could not look for leftovers of an interrupted backup; cleanup will", { error: (err as Error).message });
       });
-      const stale = await removeStaleEntries(engine.workRoot, STALE_WORK_MS);
-      if (stale.length) engine.log.warn("removed work files a crashed run left behind", { stale });
+      await sweepAbandonedWork(engine);
       return await createBackupWithRetry(engine, req, id);
-    } catch (err) {
-      // Free the slot so a redelivered event can try again.
-      if (slot) await engine.storage.delete(slot).catch(() => undefined);
-      throw err;
+    } finally {
+      await lock.release();
     }
-  } finally {
-    await lock.release();
+  } catch (err) {
+    // Free the slot so a redelivered event can try again.
+    if (slot) await engine.storage.delete(slot).catch(() => undefined);
+    throw err;
   }
 }
 
@@ -85,13 +90,18 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
   for (const c of components) {
     if (!COMPONENTS.includes(c)) throw new ValidationError(`create backup: unknown component "${c}"; choose from ${COMPONENTS.join(", ")}`);
   }
-  const workDir = path.join(engine.workRoot, `work-${id}`);
+  const workDir = path.join(engine.workRoot, workName("work", id));
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true, mode: 0o700 });
   const key = archiveKey(id);
   let stored = false;
   try {
     const { records, sources } = await gatherComponents(engine, components, workDir, req.onProgress);
+    const missing = Object.entries(records).filter(([, r]) => r.status === "missing");
+    // A backup of nothing would pass for a good one; only a pre-restore backup may be empty (there is nothing to keep).
+    if (missing.length === components.length && req.type !== "pre-restore") {
+      throw new BackupError(`create backup: every requested component is missing (${missing.map(([n, r]) => `${n}: ${r.note}`).join("; ")}); check CRM_ROOT, UPLOADS_DIR and LOGS_DIR`);
+    }
     const manifest: Manifest = {
       formatVersion: MANIFEST_FORMAT_VERSION,
       tool: TOOL_NAME,
@@ -137,7 +147,8 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
   } catch (err) {
     // The marker goes only once the partial archive is gone, so a failed delete leaves a leftover the next run knows.
     if (stored) await engine.storage.delete(key).then(() => clearPending(engine, id)).catch(() => undefined);
-    throw err;
+    // Snapshots and gzipped logs are written to the work folder, on the store's disk when the store is local.
+    throw await nameFullDisk(err, engine.workRoot, "create backup");
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }

@@ -52,6 +52,11 @@ export class StoreError extends BackupError {
   override readonly code = "store_error";
 }
 
+/** A disk filled up; the message names the folder whose disk is full and how much is free. */
+export class DiskFullError extends BackupError {
+  override readonly code = "disk_full";
+}
+
 /** A restore step failed; `rolledBack` tells whether live data was put back as it was. */
 export class RestoreError extends BackupError {
   override readonly code = "restore_failed";

@@ -18,7 +18,7 @@ export function workFor(engine: Engine, job: Job): Work {
     return (onProgress) => runBackup(engine, { type: r.type as BackupType, description: r.description as string | undefined, components, scheduledAt, actor: job.actor, id: job.backupId, onProgress });
   }
   if (job.kind === "restore") {
-    return (onProgress) => runRestore(engine, { backupId: job.backupId!, components: components ?? [], confirm: CONFIRM_TOKEN, actor: job.actor, onProgress });
+    return (onProgress) => runRestore(engine, { backupId: job.backupId!, components: components ?? [], confirm: CONFIRM_TOKEN, actor: job.actor, jobId: job.id, onProgress });
   }
   if (job.kind === "verify") return (onProgress) => verifyBackup(engine, job.backupId!, onProgress);
   throw new BackupError(`run job ${job.id}: ${job.kind} jobs run inline, not as recorded jobs`);

@@ -1,7 +1,7 @@
 // The store lock: one backup or restore at a time, with expiry and a dead-pid check so a crashed holder cannot block forever.
-import { readFileSync } from "node:fs";
 import os from "node:os";
 import { z } from "zod";
+import { BOOT_ID, processAlive } from "./owner.ts";
 import { BackupError, ConflictError, NotFoundError, ValidationError, errorMessage } from "./errors.ts";
 import type { Storage } from "./storage/storage.ts";
 
@@ -10,15 +10,7 @@ import type { Storage } from "./storage/storage.ts";
  * micro-VMs) that happen to share a hostname never judge each other's pids. Containers sharing one kernel and one
  * hostname would still look alike; for them the heartbeat expiry is what frees a crashed owner's lock.
  */
-export const LOCK_HOST = `${os.hostname()}#${bootId()}`;
-
-function bootId(): string {
-  try {
-    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim().slice(0, 8);
-  } catch {
-    return "noboot";
-  }
-}
+export const LOCK_HOST = `${os.hostname()}#${BOOT_ID}`;
 
 export interface LockOwner {
   id: string;
@@ -122,17 +114,6 @@ export async function readLock(storage: Storage, key: string): Promise<LockRecor
 export function isStale(record: LockRecord, now: Date, host = LOCK_HOST): boolean {
   if (Date.parse(record.expiresAt) < now.getTime()) return true;
   return record.host === host && !processAlive(record.pid);
-}
-
-function processAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM means the process exists but belongs to another user: still alive.
-    return (err as NodeJS.ErrnoException).code !== "ESRCH";
-  }
 }
 
 function conflict(record: LockRecord): ConflictError {

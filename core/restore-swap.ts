@@ -1,18 +1,12 @@
-// Swapping restored components into place, each undoable: file trees and files by rename, the database through SQLite.
-import { cp, lstat, mkdir, rename, rm } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
+// The steps of a restore's swap, each described in the journal: planned, applied, undone by looking at the disk, finished.
+import { cp, lstat, mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import type { ComponentName } from "./manifest.ts";
+import type { DatabaseStep, PathStep, SwapStep } from "./restore-journal.ts";
 import { restoreDatabaseInto, snapshotDatabase } from "./sources/sqlite.ts";
+import { syncDir } from "./storage/fs-storage.ts";
 
-/** One applied change: `undo` puts the previous state back, `commit` drops what undo would need. */
-export interface Swap {
-  undo(): Promise<void>;
-  commit(): Promise<void>;
-}
-
-const suffix = () => randomBytes(4).toString("hex");
-
-async function exists(p: string): Promise<boolean> {
+export async function exists(p: string): Promise<boolean> {
   try {
     await lstat(p);
     return true;
@@ -22,54 +16,91 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Renames `from` to `to`; across filesystems, copies next to `to` first so the final step is still one rename. */
-async function moveInto(from: string, to: string): Promise<void> {
+/** A rename swap of `target` (a file or a whole folder); the names it uses are fixed now so recovery can find them. */
+export async function planPathStep(component: ComponentName, staged: string, target: string, journalId: string): Promise<PathStep> {
+  return {
+    kind: "path", component, target, staged,
+    aside: `${target}.colab-old-${journalId}`,
+    near: `${target}.colab-new-${journalId}`,
+    hadOriginal: await exists(target),
+  };
+}
+
+/** The database step; snapshots the live database first (durably) so the step can be undone after a crash. */
+export async function planDatabaseStep(staged: string, live: string, rollback: string, busyTimeoutMs: number): Promise<DatabaseStep> {
+  const hadLive = await exists(live);
+  if (hadLive) {
+    await snapshotDatabase(live, rollback, { busyTimeoutMs });
+    await fsyncFile(rollback);
+  }
+  return { kind: "database", component: "database", live, staged, rollback: hadLive ? rollback : null };
+}
+
+/**
+ * Applies a step and returns; when it throws, `changed` tells whether live data was touched before it failed (a
+ * database copy that could not start, e.g. busy, changed nothing). `pause` (tests only) runs between moving the
+ * live copy aside and moving the restored one in.
+ */
+export async function applyStep(step: SwapStep, busyTimeoutMs: number, pause?: () => Promise<void>, changed = { value: false }): Promise<void> {
+  if (step.kind === "database") {
+    await restoreDatabaseInto(step.staged, step.live, { busyTimeoutMs, onCopied: () => (changed.value = true) });
+    return;
+  }
+  changed.value = true;
+  await mkdir(path.dirname(step.target), { recursive: true });
+  if (step.hadOriginal) await rename(step.target, step.aside);
+  await pause?.();
   try {
-    await rename(from, to);
+    await rename(step.staged, step.target);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-    const near = `${to}.colab-new-${suffix()}`;
-    await cp(from, near, { recursive: true, preserveTimestamps: true, errorOnExist: true, force: false });
-    await rename(near, to);
-    await rm(from, { recursive: true, force: true });
+    // Across filesystems: copy next to the target first, so that the step that makes it live is still one rename.
+    await cp(step.staged, step.near, { recursive: true, preserveTimestamps: true, errorOnExist: true, force: false });
+    await rename(step.near, step.target);
+    await rm(step.staged, { recursive: true, force: true });
   }
 }
 
-/** Replaces the file or folder at `target` with `staged`; the old one waits beside it until commit. */
-export async function swapPath(staged: string, target: string): Promise<Swap> {
-  await mkdir(path.dirname(target), { recursive: true });
-  const old = (await exists(target)) ? `${target}.colab-old-${suffix()}` : null;
-  if (old) await rename(target, old);
+/**
+ * Puts the state before the step back, judging from the disk how far the step got, so it is safe to run after a
+ * crash at any instant and to run twice.
+ */
+export async function undoStep(step: SwapStep, busyTimeoutMs: number): Promise<void> {
+  if (step.kind === "database") {
+    if (step.rollback) await restoreDatabaseInto(step.rollback, step.live, { busyTimeoutMs });
+    else for (const p of [step.live, `${step.live}-wal`, `${step.live}-shm`, `${step.live}-journal`]) await rm(p, { force: true });
+    return;
+  }
+  await rm(step.near, { recursive: true, force: true });
+  if (step.hadOriginal) {
+    // The aside copy exists exactly when the original was moved away and not yet put back.
+    if (await exists(step.aside)) {
+      await rm(step.target, { recursive: true, force: true });
+      await rename(step.aside, step.target);
+    }
+  } else {
+    // Nothing was here before; whatever is here now came from this restore.
+    await rm(step.target, { recursive: true, force: true });
+  }
+  await syncDir(path.dirname(step.target));
+}
+
+/** Drops what undo would have needed; idempotent. */
+export async function finishStep(step: SwapStep): Promise<void> {
+  if (step.kind === "database") {
+    if (step.rollback) await rm(step.rollback, { force: true });
+    return;
+  }
+  await rm(step.aside, { recursive: true, force: true });
+  await rm(step.near, { recursive: true, force: true });
+}
+
+async function fsyncFile(file: string): Promise<void> {
+  const fh = await open(file, "r+");
   try {
-    await moveInto(staged, target);
-  } catch (err) {
-    if (old) await rename(old, target);
-    throw err;
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
-  return {
-    async undo() {
-      await rm(target, { recursive: true, force: true });
-      if (old) await rename(old, target);
-    },
-    async commit() {
-      if (old) await rm(old, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Copies the staged snapshot into the live database through SQLite, keeping a snapshot of the current one to undo. */
-export async function swapDatabase(staged: string, live: string, rollbackDir: string, busyTimeoutMs: number): Promise<Swap> {
-  const hadLive = await exists(live);
-  const rollback = path.join(rollbackDir, `rollback-${suffix()}.db`);
-  if (hadLive) await snapshotDatabase(live, rollback, { busyTimeoutMs });
-  await restoreDatabaseInto(staged, live, { busyTimeoutMs });
-  return {
-    async undo() {
-      if (hadLive) await restoreDatabaseInto(rollback, live, { busyTimeoutMs });
-      else for (const p of [live, `${live}-wal`, `${live}-shm`, `${live}-journal`]) await rm(p, { force: true });
-    },
-    async commit() {
-      await rm(rollback, { force: true });
-    },
-  };
+  await syncDir(path.dirname(file));
 }

@@ -1,19 +1,26 @@
 // Restoring chosen components: confirm, back up what is live, verify and stage the archive, swap all or nothing, audit.
+import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { extractArchive } from "./archive/extract.ts";
+import { checkManifestRules, entryProblem } from "./component-rules.ts";
+import { nameFullDisk } from "./disk-full.ts";
 import { createBackup } from "./backup.ts";
 import { appendAudit, readManifest } from "./catalog.ts";
 import type { Engine, Progress } from "./engine.ts";
 import { ChecksumMismatchError, DatabaseError, RestoreError, ValidationError, errorMessage } from "./errors.ts";
 import { LOCK_KEY, archiveKey } from "./ids.ts";
-import { acquireLock } from "./lock.ts";
+import { LOCK_HOST, acquireLock } from "./lock.ts";
 import { COMPONENTS, DATABASE_ENTRY, type ComponentName, type StoredManifest } from "./manifest.ts";
 import { inspectSnapshot } from "./sources/sqlite.ts";
-import { swapDatabase, swapPath, type Swap } from "./restore-swap.ts";
+import { journalPath, restoreRoot, writeJournal, type Journal, type SwapStep } from "./restore-journal.ts";
+import { recoverUnderLock, rollBack, rollForward, type Recovery } from "./restore-recovery.ts";
+import { matchRestoredOwnership } from "./restore-ownership.ts";
+import { checkRestoreSpace } from "./restore-space.ts";
+import { applyStep, planDatabaseStep, planPathStep } from "./restore-swap.ts";
 
 export const CONFIRM_TOKEN = "CONFIRM_RESTORE";
 
@@ -22,7 +29,11 @@ export interface RestoreRequest {
   components: readonly string[];
   confirm: string;
   actor?: string;
+  /** The job this restore runs for, so that recovery after a crash can mark the job as ended. */
+  jobId?: string;
   onProgress?: (p: Progress) => void;
+  /** Told when an earlier, interrupted restore was rolled back or finished before this one started. */
+  onRecovered?: (r: Recovery) => void;
 }
 
 export interface RestoreOutcome {
@@ -59,16 +70,33 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
   const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `restore-${req.backupId}`, operation: "restore" });
   let preRestoreBackupId: string | undefined;
   try {
+    const recovered = await recoverUnderLock(engine);
+    if (recovered) req.onRecovered?.(recovered);
     const manifest = await readManifest(engine.storage, req.backupId);
     checkComponentsIncluded(manifest, components);
+    checkManifestRules(manifest);
     const started = Date.now();
-    req.onProgress?.({ phase: "pre-restore", done: 0, total: 1 });
-    const live = COMPONENTS.filter((c) => c !== "database" || existsSync(engine.config.paths.database));
-    const pre = await createBackup(engine, { type: "pre-restore", description: `before restoring ${components.join(", ")} from ${manifest.id}`, components: live });
-    if (pre.skipped) throw new Error("pre-restore backup was skipped");
-    preRestoreBackupId = pre.manifest.id;
-    await applyRestore(engine, manifest, components, req.onProgress);
-    const outcome = { backupId: manifest.id, components, preRestoreBackupId, durationMs: Date.now() - started };
+    const journal = await startJournal(engine, manifest.id, components, actor, req.jobId);
+    try {
+      req.onProgress?.({ phase: "pre-restore", done: 0, total: 1 });
+      const live = COMPONENTS.filter((c) => c !== "database" || existsSync(engine.config.paths.database));
+      const pre = await createBackup(engine, { type: "pre-restore", description: `before restoring ${components.join(", ")} from ${manifest.id}`, components: live });
+      if (pre.skipped) throw new Error("pre-restore backup was skipped");
+      preRestoreBackupId = journal.preRestoreBackupId = pre.manifest.id;
+      await applyRestore(engine, journal, manifest, components, req.onProgress);
+    } catch (caught) {
+      const err = await nameFullDisk(caught, restoreRoot(engine.config), `restore ${manifest.id}`);
+      // Nothing swapped yet (staging) or a failed swap: put back whatever the journal says was begun.
+      if (journal.phase === "committing") throw err;
+      try {
+        await rollBack(engine, journal);
+      } catch (undoErr) {
+        throw new RestoreError(`restore ${manifest.id}: ${errorMessage(err)}; ROLLBACK INCOMPLETE: ${errorMessage(undoErr)}`, false, { cause: err });
+      }
+      if (journal.begun.length === 0 || err instanceof RestoreError) throw err;
+      throw new RestoreError(`restore ${manifest.id}: ${errorMessage(err)}; rolled back ${journal.begun.join(", ")}`, true, { cause: err });
+    }
+    const outcome = { backupId: manifest.id, components, preRestoreBackupId: preRestoreBackupId!, durationMs: Date.now() - started };
     await appendAudit(engine.storage, { actor, action: "restore", backupId: manifest.id, components, result: "succeeded", detail: { preRestoreBackupId, durationMs: outcome.durationMs } }, engine.now());
     engine.log.info("restore succeeded", { ...outcome });
     return outcome;
@@ -81,32 +109,94 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
   }
 }
 
-async function applyRestore(engine: Engine, manifest: StoredManifest, components: ComponentName[], onProgress?: (p: Progress) => void) {
+/** Writes the journal (phase staging) and creates its private staging folder, before anything else is touched. */
+async function startJournal(engine: Engine, backupId: string, components: ComponentName[], actor: string, jobId?: string): Promise<Journal> {
+  const root = restoreRoot(engine.config);
+  await mkdir(root, { recursive: true });
+  const id = randomBytes(4).toString("hex");
+  const journal: Journal = {
+    version: 1, id, backupId, components, actor, ...(jobId ? { jobId } : {}),
+    startedAt: engine.now().toISOString(), pid: process.pid, host: LOCK_HOST,
+    staging: path.join(root, `.colab-restore-${id}`), phase: "staging", begun: [], steps: [],
+  };
+  await writeJournal(journalPath(engine.config), journal);
+  await mkdir(journal.staging, { mode: 0o700 });
+  return journal;
+}
+
+async function applyRestore(engine: Engine, journal: Journal, manifest: StoredManifest, components: ComponentName[], onProgress?: (p: Progress) => void) {
   const { paths } = engine.config;
-  const stagingParent = engine.config.crmRoot ?? path.dirname(paths.uploads);
-  await mkdir(stagingParent, { recursive: true });
-  const staging = await mkdtemp(path.join(stagingParent, ".colab-restore-"));
-  const stagedFiles = path.join(staging, "files");
-  try {
-    const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
-    const total = manifest.archive.sizeBytes;
-    const result = await extractArchive(await engine.storage.get(archiveKey(manifest.id)), {
-      stagingDir: stagedFiles,
-      select: (p) => prefixes.some((pre) => p === pre || (pre.endsWith("/") && p.startsWith(pre))),
-      onProgress: (done) => onProgress?.({ phase: "extract", done, total }),
-    });
-    if (result.archiveSha256 !== manifest.archive.sha256 || result.manifest.id !== manifest.id) {
-      throw new ChecksumMismatchError(`restore ${manifest.id}: the archive's SHA-256 ${result.archiveSha256} differs from the recorded ${manifest.archive.sha256}; the backup is damaged, pick another`);
-    }
-    if (components.includes("database")) {
-      const facts = inspectSnapshot(path.join(stagedFiles, DATABASE_ENTRY), paths.database);
-      if (facts.integrityCheck !== "ok") throw new DatabaseError(`restore ${manifest.id}: the database snapshot fails integrity_check (${facts.integrityCheck})`);
-    }
-    if (components.includes("logs")) await gunzipLogs(path.join(stagedFiles, "logs"), manifest);
-    await swapAll(engine, manifest, components, stagedFiles, staging, onProgress);
-  } finally {
-    await rm(staging, { recursive: true, force: true });
+  const file = journalPath(engine.config);
+  await writeJournal(file, journal); // names the pre-restore backup
+  const stagedFiles = path.join(journal.staging, "files");
+  await checkRestoreSpace(manifest, components, { dir: path.dirname(journal.staging), liveDatabase: paths.database });
+  const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
+  const total = manifest.archive.sizeBytes;
+  const result = await extractArchive(await engine.storage.get(archiveKey(manifest.id)), {
+    stagingDir: stagedFiles,
+    select: (p) => prefixes.some((pre) => p === pre || (pre.endsWith("/") && p.startsWith(pre))),
+    allowEntry: entryProblem,
+    onProgress: (done) => onProgress?.({ phase: "extract", done, total }),
+  });
+  if (result.archiveSha256 !== manifest.archive.sha256 || result.manifest.id !== manifest.id) {
+    throw new ChecksumMismatchError(`restore ${manifest.id}: the archive's SHA-256 ${result.archiveSha256} differs from the recorded ${manifest.archive.sha256}; the backup is damaged, pick another`);
   }
+  if (components.includes("database")) {
+    const facts = inspectSnapshot(path.join(stagedFiles, DATABASE_ENTRY), paths.database);
+    if (facts.integrityCheck !== "ok") throw new DatabaseError(`restore ${manifest.id}: the database snapshot fails integrity_check (${facts.integrityCheck})`);
+  }
+  if (components.includes("logs")) await gunzipLogs(path.join(stagedFiles, "logs"), manifest);
+  const ownership = await matchRestoredOwnership(stagedFiles, components, paths);
+
+  // Plan every swap (and snapshot the live database for undo), then make the plan durable before the first change.
+  const order = COMPONENTS.filter((c) => components.includes(c)).reverse(); // logs, config, uploads, database
+  for (const component of order) journal.steps.push(...(await planComponent(engine, manifest, component, stagedFiles, journal)));
+  journal.phase = "swapping";
+  await writeJournal(file, journal);
+
+  const pause = testPause();
+  for (const [i, component] of order.entries()) {
+    onProgress?.({ phase: "swap", done: i, total: order.length });
+    journal.begun.push(component);
+    await writeJournal(file, journal);
+    await pause?.();
+    const changed = { value: false };
+    try {
+      for (const step of journal.steps.filter((s) => s.component === component)) await applyStep(step, engine.config.dbBusyTimeoutMs, pause, changed);
+    } catch (err) {
+      // A component whose first step failed before touching anything needs no undo (and the undo could fail the same way).
+      if (!changed.value) journal.begun.pop();
+      throw err;
+    }
+  }
+  await ownership.afterSwap();
+  journal.phase = "committing";
+  await writeJournal(file, journal);
+  await rollForward(engine, journal).catch((e) => engine.log.warn("restore: could not remove the copies kept for undo; the next command will", { error: errorMessage(e) }));
+  onProgress?.({ phase: "swap", done: order.length, total: order.length });
+}
+
+async function planComponent(engine: Engine, manifest: StoredManifest, component: ComponentName, staged: string, journal: Journal): Promise<SwapStep[]> {
+  const { paths } = engine.config;
+  if (component === "database") {
+    return [await planDatabaseStep(path.join(staged, DATABASE_ENTRY), paths.database, path.join(journal.staging, "rollback.db"), engine.config.dbBusyTimeoutMs)];
+  }
+  if (component === "uploads") return [await planPathStep(component, path.join(staged, "uploads"), paths.uploads, journal.id)];
+  // Config and logs go file by file: live files that the backup does not hold are left alone.
+  // Entries are "config/<rel>" and "logs/<rel>.log.gz"; logs were gunzipped in staging.
+  const root = component === "logs" ? paths.logs : paths.root;
+  const steps: SwapStep[] = [];
+  for (const f of manifest.components[component]!.files) {
+    const rel = f.path.slice(component.length + 1).replace(component === "logs" ? /\.gz$/ : /$^/, "");
+    steps.push(await planPathStep(component, path.join(staged, component, rel), path.join(root, rel), journal.id));
+  }
+  return steps;
+}
+
+/** Tests only: COLAB_TEST_SWAP_DELAY_MS widens the swap so that a kill -9 can land inside it. */
+function testPause(): (() => Promise<void>) | undefined {
+  const ms = Number(process.env.COLAB_TEST_SWAP_DELAY_MS ?? 0);
+  return ms > 0 ? () => new Promise((r) => setTimeout(r, ms)) : undefined;
 }
 
 async function gunzipLogs(dir: string, manifest: StoredManifest) {
@@ -115,54 +205,4 @@ async function gunzipLogs(dir: string, manifest: StoredManifest) {
     await pipeline(createReadStream(gz), createGunzip(), createWriteStream(gz.replace(/\.gz$/, ""), { mode: f.mode }));
     await rm(gz);
   }
-}
-
-/** Swaps every component in; if any step fails, undoes the ones already swapped, newest first. */
-async function swapAll(engine: Engine, manifest: StoredManifest, components: ComponentName[], staged: string, staging: string, onProgress?: (p: Progress) => void) {
-  const { paths } = engine.config;
-  const done: { component: ComponentName; swap: Swap }[] = [];
-  const order = COMPONENTS.filter((c) => components.includes(c)).reverse(); // logs, config, uploads, database
-  try {
-    for (const component of order) {
-      onProgress?.({ phase: "swap", done: done.length, total: order.length });
-      if (component === "database") done.push({ component, swap: await swapDatabase(path.join(staged, DATABASE_ENTRY), paths.database, staging, engine.config.dbBusyTimeoutMs) });
-      else if (component === "uploads") done.push({ component, swap: await swapPath(path.join(staged, "uploads"), paths.uploads) });
-      else {
-        const root = component === "logs" ? paths.logs : paths.root;
-        // Entries are "config/<rel>" and "logs/<rel>.log.gz"; logs were gunzipped in staging.
-        const files = manifest.components[component]!.files.map((f) => f.path.slice(component.length + 1).replace(component === "logs" ? /\.gz$/ : /$^/, ""));
-        done.push({ component, swap: await swapFiles(path.join(staged, component), root, files) });
-      }
-    }
-  } catch (err) {
-    const undoErrors: string[] = [];
-    for (const { component, swap } of done.reverse()) {
-      await swap.undo().catch((e) => undoErrors.push(`${component}: ${errorMessage(e)}`));
-    }
-    const rolledBack = undoErrors.length === 0;
-    const what = rolledBack ? `rolled back ${done.map((d) => d.component).join(", ") || "nothing (no component had been swapped)"}` : `ROLLBACK INCOMPLETE (${undoErrors.join("; ")}): restore by hand from the pre-restore backup`;
-    throw new RestoreError(`restore ${manifest.id}: ${errorMessage(err)}; ${what}`, rolledBack, { cause: err });
-  }
-  for (const { swap } of done) await swap.commit().catch((e) => engine.log.warn("restore: could not remove a replaced copy", { error: errorMessage(e) }));
-  onProgress?.({ phase: "swap", done: order.length, total: order.length });
-}
-
-/** Per-file swap for config and logs: live files that the backup does not hold are left alone. */
-async function swapFiles(stagedDir: string, root: string, files: string[]): Promise<Swap> {
-  const swaps: Swap[] = [];
-  const combined: Swap = {
-    async undo() {
-      for (const s of [...swaps].reverse()) await s.undo();
-    },
-    async commit() {
-      for (const s of swaps) await s.commit();
-    },
-  };
-  try {
-    for (const rel of files) swaps.push(await swapPath(path.join(stagedDir, rel), path.join(root, rel)));
-  } catch (err) {
-    await combined.undo();
-    throw err;
-  }
-  return combined;
 }

@@ -4,7 +4,8 @@ import { scanCatalog, type CatalogScan, type DamagedManifest, type IncompleteBac
 import { nextRun } from "./cron.ts";
 import type { Engine } from "./engine.ts";
 import { LOCK_KEY } from "./ids.ts";
-import { readLock } from "./lock.ts";
+import { isStale, readLock } from "./lock.ts";
+import { journalPath, readJournal } from "./restore-journal.ts";
 import { BACKUP_TYPES } from "./manifest.ts";
 import { workBytes } from "./work-dir.ts";
 
@@ -18,6 +19,8 @@ export interface StatusReport {
   schedules: Record<string, { cron: string; nextRun: string | null }>;
   timeZone: string;
   running: { operation: string; startedAt: string; host: string; pid: number } | null;
+  /** An operation whose process died holding the lock, or a restore journal nobody is finishing: the next command ends it. */
+  interrupted: { operation: string; startedAt: string; host: string; pid: number; detail: string } | null;
   retention: { daily: number; weekly: number; monthly: number };
 }
 
@@ -37,6 +40,15 @@ export async function getStatus(engine: Engine, localDir?: string, scanned?: Cat
     if (fs) freeBytes = fs.bavail * fs.bsize;
   }
   const lock = await readLock(engine.storage, LOCK_KEY);
+  const live = lock !== null && !isStale(lock, now);
+  // The journal is on the CRM's disk: readable here locally and in the worker, not from an API without the mount.
+  const journal = await readJournal(journalPath(engine.config)).catch(() => null);
+  let interrupted: StatusReport["interrupted"] = null;
+  if (lock && !live) {
+    interrupted = { operation: lock.operation, startedAt: lock.startedAt, host: lock.host, pid: lock.pid, detail: `its process is gone; the next backup, restore or colab-backup command ends it${lock.operation === "restore" ? " (rolls the restore back)" : ""}` };
+  } else if (journal && !live) {
+    interrupted = { operation: "restore", startedAt: journal.startedAt, host: journal.host, pid: journal.pid, detail: `restore of ${journal.backupId} was interrupted; the next command rolls it back` };
+  }
   // The fs store keeps its temp files apart from the engine's work folder when so configured; count both.
   const storeTemp = (engine.storage as { tempDir?: unknown }).tempDir;
   return {
@@ -51,7 +63,8 @@ export async function getStatus(engine: Engine, localDir?: string, scanned?: Cat
     catalog: { damaged: scan.damaged, orphans: scan.orphans, incomplete: scan.incomplete },
     schedules,
     timeZone: engine.config.timeZone,
-    running: lock ? { operation: lock.operation, startedAt: lock.startedAt, host: lock.host, pid: lock.pid } : null,
+    running: lock && live ? { operation: lock.operation, startedAt: lock.startedAt, host: lock.host, pid: lock.pid } : null,
+    interrupted,
     retention: engine.config.retention,
   };
 }

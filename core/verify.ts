@@ -3,11 +3,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { extractArchive } from "./archive/extract.ts";
 import { readManifest } from "./catalog.ts";
+import { checkManifestRules, entryProblem } from "./component-rules.ts";
 import type { Engine, Progress } from "./engine.ts";
 import { BackupError, errorMessage } from "./errors.ts";
 import { archiveKey } from "./ids.ts";
 import { DATABASE_ENTRY, type StoredManifest } from "./manifest.ts";
 import { inspectSnapshot } from "./sources/sqlite.ts";
+import { workName } from "./work-dir.ts";
 
 export interface ComponentCheck {
   status: "ok" | "failed" | "missing" | "not-checked";
@@ -27,7 +29,7 @@ export interface VerifyReport {
 
 export async function verifyBackup(engine: Engine, id: string, onProgress?: (p: Progress) => void): Promise<VerifyReport> {
   const manifest = await readManifest(engine.storage, id);
-  const work = await mkdtemp(path.join(engine.workRoot, `verify-`));
+  const work = await mkdtemp(path.join(engine.workRoot, workName("verify", "")));
   const report: VerifyReport = {
     id,
     ok: false,
@@ -37,10 +39,12 @@ export async function verifyBackup(engine: Engine, id: string, onProgress?: (p: 
   };
   try {
     const staged = path.join(work, "files");
+    checkManifestRules(manifest);
     const result = await extractArchive(await engine.storage.get(archiveKey(id)), {
       stagingDir: staged,
       // Only the database is written out, to run integrity_check on it; every other file is hashed in passing.
       select: (p) => p === DATABASE_ENTRY,
+      allowEntry: entryProblem,
       onProgress: (done) => onProgress?.({ phase: "verify", done, total: manifest.archive.sizeBytes }),
     });
     report.archive.sha256 = result.archiveSha256;
@@ -55,8 +59,10 @@ export async function verifyBackup(engine: Engine, id: string, onProgress?: (p: 
     if (!report.archive.ok) report.error = `archive SHA-256 is ${result.archiveSha256}, expected ${manifest.archive.sha256}`;
   } catch (err) {
     report.error = errorMessage(err);
-    const entry = /extract archive: ([^:]+):/.exec(report.error)?.[1] ?? "";
-    const component = Object.keys(report.components).find((c) => entry === DATABASE_ENTRY ? c === "database" : entry.startsWith(`${c}/`));
+    const entry = /(?:extract archive|check backup [^:]+): ([^:]+):/.exec(report.error)?.[1] ?? "";
+    // The component that lists the entry is at fault (an uploads file listed under config fails config), else its folder's.
+    const listedBy = Object.keys(report.components).find((c) => manifest.components[c]!.files.some((f) => f.path === entry));
+    const component = listedBy ?? Object.keys(report.components).find((c) => entry === DATABASE_ENTRY ? c === "database" : entry.startsWith(`${c}/`));
     if (component) Object.assign(report.components[component]!, { status: "failed", detail: report.error });
     if (!(err instanceof BackupError)) throw err;
   } finally {

@@ -1,12 +1,22 @@
-// The local work folder (snapshots, gzipped logs, staging, fs store temp files): clearing what crashed runs left there.
+// The local work folder (snapshots, gzipped logs, staging, fs store temp files): clearing what dead runs left there.
 import { lstat, readdir, rm } from "node:fs/promises";
 import path from "node:path";
+import { OWNER_TAG, ownerGone, parseOwnerTag } from "./owner.ts";
 
-/** A day: far longer than any run, so nothing still in use is touched. */
-export const STALE_WORK_MS = 24 * 3600 * 1000;
+/** For entries named before owner tags existed: a day, far longer than any run, so nothing in use is touched. */
+export const UNTAGGED_STALE_MS = 24 * 3600 * 1000;
 
-/** Removes the entries of `dir` last modified before `olderThanMs` ago; returns their names. A missing dir is empty. */
-export async function removeStaleEntries(dir: string, olderThanMs: number): Promise<string[]> {
+/** A work entry's name: `<kind>-<owner tag>-<rest>`, so the next run can tell when its owner is gone. */
+export function workName(kind: string, rest: string): string {
+  return `${kind}-${OWNER_TAG}-${rest}`;
+}
+
+/**
+ * Removes the entries of `dir` whose owner process is gone (tagged names), or, for untagged names, that were last
+ * modified more than a day ago; returns their names. A missing dir is empty. Safe while other runs work: a live
+ * owner's entries are never touched.
+ */
+export async function removeAbandonedEntries(dir: string, now = Date.now()): Promise<string[]> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -14,12 +24,12 @@ export async function removeStaleEntries(dir: string, olderThanMs: number): Prom
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw err;
   }
-  const cutoff = Date.now() - olderThanMs;
   const removed: string[] = [];
   for (const name of names.sort()) {
     const full = path.join(dir, name);
     try {
-      if ((await lstat(full)).mtimeMs >= cutoff) continue;
+      const owner = parseOwnerTag(name);
+      if (owner ? !ownerGone(owner) : (await lstat(full)).mtimeMs >= now - UNTAGGED_STALE_MS) continue;
       await rm(full, { recursive: true, force: true });
       removed.push(name);
     } catch (err) {

@@ -18,6 +18,11 @@ export interface ExtractOptions {
   stagingDir?: string;
   /** Which entries to write to staging (others are still read and hashed); default all. */
   select?: (entryPath: string) => boolean;
+  /**
+   * Which entries may be in the archive at all: returns why not, or undefined. Called for every listing in the embedded
+   * manifest (with the component that lists it) before anything is written, and for every entry as it arrives.
+   */
+  allowEntry?: (entryPath: string, type: "file" | "directory", listedUnder?: string) => string | undefined;
   limits?: Partial<ExtractLimits>;
   /** Called with bytes of compressed input consumed so far, for progress bars. */
   onProgress?: (compressedBytes: number) => void;
@@ -46,7 +51,7 @@ const TYPE_NAMES: Record<string, string> = { link: "hard link", symlink: "symbol
 export async function extractArchive(compressed: Readable, options: ExtractOptions): Promise<ExtractResult> {
   const limits = resolveLimits(options.limits);
   const root = options.stagingDir === undefined ? undefined : await prepareStaging(options.stagingDir);
-  const state = new EntryState(limits, root, options.select ?? (() => true));
+  const state = new EntryState(limits, root, options.select ?? (() => true), options.allowEntry ?? (() => undefined));
 
   const counter = new CompressedCounter(options.onProgress);
   const gunzip = createGunzip({ chunkSize: 64 * 1024 });
@@ -95,7 +100,7 @@ class EntryState {
   entries = 0;
   readonly written: string[] = [];
   private manifest: Manifest | undefined;
-  private readonly listed = new Map<string, { file: FileEntry; seen: boolean }>();
+  private readonly listed = new Map<string, { file: FileEntry; component: string; seen: boolean }>();
   private readonly files = new Set<string>();
   private readonly dirs = new Set<string>();
   private readonly impliedDirs = new Set<string>();
@@ -104,6 +109,7 @@ class EntryState {
     private readonly limits: ExtractLimits,
     private readonly root: string | undefined,
     private readonly select: (entryPath: string) => boolean,
+    private readonly allow: NonNullable<ExtractOptions["allowEntry"]>,
   ) {}
 
   async handle(header: Header, stream: EntryStream): Promise<void> {
@@ -124,6 +130,10 @@ class EntryState {
     if (first && (path !== MANIFEST_ENTRY || type !== "file")) throw unsafe(raw, `first entry must be the file ${MANIFEST_ENTRY}`);
     this.claim(raw, path, type === "directory");
 
+    if (!first) {
+      const problem = this.allow(path, type, this.listed.get(path)?.component);
+      if (problem) throw unsafe(raw, problem);
+    }
     if (type === "directory") {
       if (this.root && this.select(path)) await mkdir(this.target(path), { recursive: true, mode: 0o700 });
       stream.resume();
@@ -173,13 +183,16 @@ class EntryState {
       const issue = parsed.error.issues[0];
       throw unsafe(raw, `does not match the manifest schema (${issue?.path.join(".") || "root"}: ${issue?.message})`);
     }
-    for (const component of Object.values(parsed.data.components)) {
+    for (const [name, component] of Object.entries(parsed.data.components)) {
       for (const file of component.files) {
         const path = checkEntryName(file.path, this.limits);
         if (typeof path !== "string") throw unsafe(raw, `lists an unsafe path ${JSON.stringify(file.path)} (${path.problem})`);
         if (path === MANIFEST_ENTRY) throw unsafe(raw, `lists ${MANIFEST_ENTRY} itself`);
         if (this.listed.has(path)) throw unsafe(raw, `lists ${file.path} twice`);
-        this.listed.set(path, { file, seen: false });
+        // Named by the listed entry, so a report can tell which component is at fault.
+        const problem = this.allow(path, "file", name);
+        if (problem) throw unsafe(file.path, `${problem} (as listed in ${MANIFEST_ENTRY})`);
+        this.listed.set(path, { file, component: name, seen: false });
       }
     }
     this.manifest = parsed.data;

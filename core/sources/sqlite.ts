@@ -1,6 +1,5 @@
 // The SQLite source: consistent snapshots of the live database (VACUUM INTO) and restores into it through SQLite's backup API.
 import { existsSync, promises as fsp } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { DatabaseError, NotFoundError, errorMessage } from "../errors.ts";
@@ -14,7 +13,11 @@ export interface SnapshotOptions {
   busyTimeoutMs?: number;
 }
 
-export interface RestoreDbOptions { busyTimeoutMs?: number }
+export interface RestoreDbOptions {
+  busyTimeoutMs?: number;
+  /** Called once the copy has committed into the live database: from then on, it has changed. */
+  onCopied?: () => void;
+}
 
 const DEFAULT_BUSY_MS = 10_000;
 const HEADER_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
@@ -165,7 +168,8 @@ export async function restoreDatabaseInto(
     );
   }
   // The backup copies page 1 byte for byte, so a WAL-flagged source would flip a rollback-journal live database into WAL.
-  const workDir = snapHeader.walMode ? await fsp.mkdtemp(path.join(os.tmpdir(), "colab-restore-")) : null;
+  // Beside the snapshot (a restore's staging folder), so whatever ends the restore also removes it, even after a kill.
+  const workDir = snapHeader.walMode ? await fsp.mkdtemp(path.join(path.dirname(snapshotPath), ".colab-wal-")) : null;
   try {
     let source = snapshotPath;
     if (workDir) {
@@ -179,6 +183,7 @@ export async function restoreDatabaseInto(
       throw new DatabaseError(`restore database: snapshot ${snapshotPath} fails integrity_check (${check.integrityCheck}); the live database was not changed`);
     }
     const pages = await backupWithRetry(source, livePath, busyMs);
+    options.onCopied?.();
     const after = await readSqliteHeader(livePath);
     if (liveHeader && after.walMode !== liveHeader.walMode) {
       throw new DatabaseError(`restore database: ${livePath} changed journal mode during the restore (WAL ${liveHeader.walMode} -> ${after.walMode})`);

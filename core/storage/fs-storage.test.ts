@@ -2,6 +2,8 @@
 import { mkdtemp, readdir, rm, stat, utimes, writeFile, mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { OWNER_TAG, ownerTag } from "../owner.ts";
 import { PassThrough } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ValidationError } from "../errors.ts";
@@ -89,18 +91,25 @@ describe("FsStorage", () => {
     await expect(custom.put(".staging/x", "v")).rejects.toBeInstanceOf(ValidationError);
   });
 
-  it("cleanTempDir removes only temp files older than the threshold", async () => {
+  it("cleanTempDir removes temp files of dead owners at once, and untagged ones only after a day", async () => {
     const temp = path.join(root, "temp");
     await mkdir(temp, { recursive: true });
-    await writeFile(path.join(temp, "put-1-old.tmp"), "old");
-    await writeFile(path.join(temp, "put-2-new.tmp"), "new");
-    const hourAgo = new Date(Date.now() - 3600_000);
-    await utimes(path.join(temp, "put-1-old.tmp"), hourAgo, hourAgo);
+    const dead = spawnSync(process.execPath, ["-e", "0"]).pid!; // exited: its pid names no live process
+    const names = {
+      deadOwner: `put-${ownerTag(dead)}-1-a.tmp`,
+      otherBoot: `put-${ownerTag(process.pid, "0badb007")}-1-b.tmp`,
+      live: `put-${OWNER_TAG}-1-c.tmp`,
+      untaggedOld: "put-1-old.tmp",
+      untaggedNew: "put-2-new.tmp",
+    };
+    for (const n of Object.values(names)) await writeFile(path.join(temp, n), "x");
+    const twoDaysAgo = new Date(Date.now() - 48 * 3600_000);
+    await utimes(path.join(temp, names.untaggedOld), twoDaysAgo, twoDaysAgo);
     await s.put("kept", "x");
-    expect(await s.cleanTempDir(60_000)).toEqual(["put-1-old.tmp"]);
-    expect(await readdir(temp)).toEqual(["put-2-new.tmp"]);
+    expect(await s.cleanTempDir()).toEqual([names.deadOwner, names.otherBoot, names.untaggedOld].sort());
+    expect((await readdir(temp)).sort()).toEqual([names.live, names.untaggedNew].sort());
     expect(await s.stat("kept")).not.toBeNull();
-    expect(await new FsStorage(path.join(root, "nowhere")).cleanTempDir(0)).toEqual([]);
+    expect(await new FsStorage(path.join(root, "nowhere")).cleanTempDir()).toEqual([]);
   });
 
   it("leaves no file, temp or final, when the stream dies mid-put", async () => {

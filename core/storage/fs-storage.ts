@@ -6,7 +6,8 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { ConfigError, NotFoundError, ValidationError } from "../errors.ts";
 import type { ObjectInfo, Storage } from "./storage.ts";
-import { removeStaleEntries } from "../work-dir.ts";
+import { removeAbandonedEntries, workName } from "../work-dir.ts";
+import { nameFullDisk } from "../disk-full.ts";
 
 /** First key segment that no store accepts: the fs store keeps its temp files there. */
 export const RESERVED_SEGMENT = "temp";
@@ -57,7 +58,7 @@ function toBuffer(chunk: unknown): Buffer {
 }
 
 // Directory fsync makes a rename/link durable; some platforms and filesystems refuse it, which we accept.
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   let fh;
   try {
     fh = await open(dir, "r");
@@ -199,9 +200,9 @@ export class FsStorage implements Storage {
     return (await this.list(prefix)).reduce((sum, o) => sum + o.size, 0);
   }
 
-  /** Removes temp files (left by crashed puts) last modified more than `olderThanMs` ago; returns their names. */
-  cleanTempDir(olderThanMs: number): Promise<string[]> {
-    return removeStaleEntries(this.tempDir, olderThanMs);
+  /** Removes temp files that puts of dead processes left behind; returns their names. */
+  cleanTempDir(): Promise<string[]> {
+    return removeAbandonedEntries(this.tempDir);
   }
 
   private pathOf(key: string): string {
@@ -217,7 +218,7 @@ export class FsStorage implements Storage {
 
   private async writeTemp(kind: string, body: Readable | Buffer | string) {
     await mkdir(this.tempDir, { recursive: true });
-    const tempPath = path.join(this.tempDir, `${kind}-${process.pid}-${Date.now()}-${randomBytes(6).toString("hex")}.tmp`);
+    const tempPath = path.join(this.tempDir, workName(kind, `${Date.now()}-${randomBytes(6).toString("hex")}.tmp`));
     const fh = await open(tempPath, "wx", 0o644);
     try {
       if (typeof body === "string" || Buffer.isBuffer(body)) {
@@ -237,7 +238,7 @@ export class FsStorage implements Storage {
     } catch (err) {
       await fh.close().catch(() => undefined);
       await rm(tempPath, { force: true });
-      throw err;
+      throw await nameFullDisk(err, this.root, `write to the store ${this.root}`);
     }
   }
 

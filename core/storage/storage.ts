@@ -38,6 +38,8 @@ export interface Storage {
   delete(key: string, opts?: { ifVersion?: string }): Promise<boolean>;
   /** Bytes used by all objects under `prefix` (default: everything). */
   usage?(prefix?: string): Promise<number>;
+  /** Removes temp files that writers which have since died left behind (fs store); returns their names. */
+  cleanTempDir?(): Promise<string[]>;
   /** Labels an existing object (S3 object tags); stores without tags leave this out. NotFoundError if absent. */
   setTags?(key: string, tags: Record<string, string>): Promise<void>;
 }

@@ -1,0 +1,105 @@
+// Owners and folder modes for restored files, set in staging before the swap so that the swap itself stays renames.
+import type { Stats } from "node:fs";
+import { chmod, lchown, lstat, mkdir, opendir } from "node:fs/promises";
+import path from "node:path";
+import { ValidationError } from "./errors.ts";
+import type { ComponentName } from "./manifest.ts";
+
+async function lstatOrNull(p: string): Promise<Stats | null> {
+  try {
+    return await lstat(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+/** The live component root, or when it does not exist yet the folder it will be created in. */
+async function componentRoot(liveDir: string): Promise<Stats> {
+  for (let dir = liveDir; ; dir = path.dirname(dir)) {
+    const st = await lstatOrNull(dir);
+    if (st?.isDirectory()) return st;
+    if (path.dirname(dir) === dir) throw new ValidationError(`restore: no folder exists above ${liveDir}`);
+  }
+}
+
+async function setOwner(target: string, uid: number, gid: number, current: Stats, liveDir: string): Promise<void> {
+  if (current.uid === uid && current.gid === gid) return;
+  try {
+    await lchown(target, uid, gid);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EPERM") throw err;
+    throw new ValidationError(
+      `restore: cannot give restored files the owner ${uid}:${gid} of what they replace in ${liveDir} (${code}); run the restore as root or as the user that owns ${liveDir}`,
+    );
+  }
+}
+
+export interface OwnershipOptions {
+  /**
+   * Create live folders the staged tree has and the live tree lacks, with the owner and mode they will get. For
+   * components swapped file by file (config, logs), the swap would otherwise create them as whoever runs the restore.
+   */
+  createMissingFolders?: boolean;
+}
+
+/**
+ * Gives every file and folder under `stagedDir` the owner and group of its counterpart under `liveDir`, or of the
+ * component root when it is new; folders also get the counterpart's mode (or the root's): the extractor makes every
+ * staged folder 0700. Files keep the mode recorded in the backup, which is the state being restored.
+ */
+export async function matchOwnership(stagedDir: string, liveDir: string, options: OwnershipOptions = {}): Promise<void> {
+  // A component with no files (an empty uploads folder) stages nothing.
+  if (!(await lstatOrNull(stagedDir))) return;
+  const root = await componentRoot(liveDir);
+  const visit = async (rel: string): Promise<void> => {
+    const staged = path.join(stagedDir, rel);
+    const live = path.join(liveDir, rel);
+    const st = await lstat(staged);
+    const liveSt = await lstatOrNull(live);
+    const owner = liveSt ?? root;
+    await setOwner(staged, owner.uid, owner.gid, st, liveDir);
+    if (!st.isDirectory()) return;
+    const mode = (liveSt?.isDirectory() ? liveSt : root).mode & 0o7777;
+    await chmod(staged, mode); // after chown: chown may clear setgid
+    if (!liveSt && options.createMissingFolders) {
+      await mkdir(live, { recursive: true });
+      await lchown(live, root.uid, root.gid);
+      await chmod(live, mode);
+    }
+    const names: string[] = [];
+    for await (const d of await opendir(staged)) names.push(d.name);
+    for (const name of names) await visit(rel ? path.join(rel, name) : name);
+  };
+  await visit("");
+}
+
+export interface RestorePaths {
+  root: string;
+  database: string;
+  uploads: string;
+  logs: string;
+}
+
+/**
+ * Matches ownership for every chosen component staged under `stagedFiles` (the archive layout, logs already
+ * gunzipped). The database is copied into the live file through SQLite, which keeps that file's owner; only a
+ * database that did not exist is new, made by the swap, and `afterSwap` gives it its folder's owner.
+ */
+export async function matchRestoredOwnership(stagedFiles: string, components: readonly ComponentName[], paths: RestorePaths): Promise<{ afterSwap(): Promise<void> }> {
+  if (components.includes("uploads")) await matchOwnership(path.join(stagedFiles, "uploads"), paths.uploads);
+  if (components.includes("config")) await matchOwnership(path.join(stagedFiles, "config"), paths.root, { createMissingFolders: true });
+  if (components.includes("logs")) await matchOwnership(path.join(stagedFiles, "logs"), paths.logs, { createMissingFolders: true });
+  const newDatabase = components.includes("database") && !(await lstatOrNull(paths.database));
+  return {
+    async afterSwap() {
+      if (!newDatabase) return;
+      const folder = await componentRoot(path.dirname(paths.database));
+      for (const f of [paths.database, `${paths.database}-wal`, `${paths.database}-shm`]) {
+        const st = await lstatOrNull(f);
+        if (st?.isFile()) await setOwner(f, folder.uid, folder.gid, st, path.dirname(paths.database));
+      }
+    },
+  };
+}
