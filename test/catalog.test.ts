@@ -1,7 +1,7 @@
 // The catalog's listing: summaries without file lists kept while a manifest's version is unchanged, and a scan that
-// names damaged manifests, orphan archives and interrupted runs instead of failing on them (fs and memory stores).
+// names damaged manifests, orphan archives and interrupted runs instead of failing on them (fs, memory and S3 stores).
 import { randomUUID } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { latestBackup, listBackups, readManifest, removeBackup } from "../core/catalog.ts";
 import { scanCatalog } from "../core/catalog-scan.ts";
@@ -9,6 +9,9 @@ import type { Engine } from "../core/engine.ts";
 import { StoreError } from "../core/errors.ts";
 import { archiveKey, manifestKey, pendingKey } from "../core/ids.ts";
 import { MemoryStorage } from "../core/storage/memory-storage.ts";
+import { S3Storage } from "../core/storage/s3-storage.ts";
+import { CREDENTIALS } from "./localstack/config.ts";
+import { adminS3, deletePrefix } from "./localstack/resources.ts";
 import { makeCrm, makeTestEngine } from "./helpers/crm.ts";
 import { plantDamage } from "./helpers/store-damage.ts";
 
@@ -31,9 +34,21 @@ describe("listBackups", () => {
   });
 });
 
+const ls = inject("localstack");
+if (!ls?.endpoint) throw new Error("the LocalStack globalSetup did not run (see vitest.config.ts): S3 tests cannot be skipped");
+process.env.AWS_ACCESS_KEY_ID ??= CREDENTIALS.accessKeyId;
+process.env.AWS_SECRET_ACCESS_KEY ??= CREDENTIALS.secretAccessKey;
+const s3Prefix = `test-runs/catalog-${randomUUID()}/`;
+afterAll(async () => {
+  const admin = adminS3(ls);
+  await deletePrefix(admin, ls.bucket, s3Prefix);
+  admin.destroy();
+});
+
 const stores: [string, (engine: Engine) => Engine][] = [
   ["fs store", (e) => e],
   ["memory store", (e) => ({ ...e, storage: new MemoryStorage(randomUUID()) })],
+  ["S3 store (LocalStack)", (e) => ({ ...e, storage: new S3Storage({ bucket: ls.bucket, prefix: `${s3Prefix}${randomUUID()}/`, region: ls.region, endpoint: ls.endpoint }) })],
 ];
 
 describe.each(stores)("scanCatalog on the %s", (_name, withStore) => {
