@@ -159,7 +159,7 @@ describe("DELETE /api/backup/:id", () => {
     const id = await backupNow(api);
     const res = await api.call(`/api/backup/${id}`, { method: "DELETE" });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ id, freedBytes: expect.any(Number) });
+    expect(await res.json()).toEqual({ id, freedBytes: expect.any(Number), kind: "backup" });
     expect((await api.call(`/api/backup/${id}`)).status).toBe(404);
     const [record] = await readAudit(api.deps.engine.storage);
     expect(record).toMatchObject({ action: "delete", backupId: id, actor: "admin@example.com", result: "succeeded" });

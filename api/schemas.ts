@@ -99,8 +99,33 @@ export const BackupSummary = z
   })
   .openapi("BackupSummary");
 
+export const DamagedManifest = z
+  .object({ key: z.string(), id: z.string(), reason: z.string().openapi({ example: "it is not valid JSON (Unexpected token n in JSON at position 1)" }) })
+  .openapi("DamagedManifest");
+export const OrphanArchive = z
+  .object({ key: z.string(), id: z.string().nullable(), sizeBytes: z.number().int(), modified: z.string() })
+  .openapi("OrphanArchive");
+export const IncompleteBackup = z
+  .object({
+    id: z.string(),
+    marker: z.string(),
+    archive: z.object({ key: z.string(), sizeBytes: z.number().int() }).nullable(),
+    startedAt: z.string().nullable(),
+    pid: z.number().int().nullable(),
+    host: z.string().nullable(),
+  })
+  .openapi("IncompleteBackup");
+
 export const BackupList = z
-  .object({ total: z.number().int(), page: z.number().int(), pageSize: z.number().int(), items: z.array(BackupSummary) })
+  .object({
+    total: z.number().int(),
+    page: z.number().int(),
+    pageSize: z.number().int(),
+    items: z.array(BackupSummary),
+    damaged: z.array(DamagedManifest).openapi({ description: "Manifests that cannot be read; not counted in total" }),
+    orphans: z.array(OrphanArchive).openapi({ description: "Archives with no manifest and no running backup" }),
+    incomplete: z.array(IncompleteBackup).openapi({ description: "Backups that started and never finished" }),
+  })
   .openapi("BackupList");
 
 export const JobAccepted = z.object({ jobId: z.string(), backupId: z.string() }).openapi("JobAccepted");
@@ -125,7 +150,9 @@ export const JobSchema = z
 // Rebuilt from core's shape: core's schema may be created before zod is extended with .openapi(), depending on import order.
 export const Manifest = z.object(ManifestSchema.shape).openapi("Manifest");
 
-export const DeleteResult = z.object({ id: z.string(), freedBytes: z.number().int() }).openapi("DeleteResult");
+export const DeleteResult = z
+  .object({ id: z.string(), freedBytes: z.number().int(), kind: z.enum(["backup", "damaged", "orphan", "incomplete"]) })
+  .openapi("DeleteResult");
 
 const Decision = z.object({ id: z.string(), type: z.enum(BACKUP_TYPES), createdAt: z.string(), reason: z.string() });
 export const CleanupOutcome = z
@@ -136,6 +163,9 @@ export const CleanupOutcome = z
     removed: z.array(z.string()),
     freedBytes: z.number().int(),
     leftoversRemoved: z.array(z.string()),
+    damaged: z.array(DamagedManifest),
+    orphansRemoved: z.array(OrphanArchive),
+    orphansKept: z.array(OrphanArchive.extend({ removableAfter: z.string() })),
   })
   .openapi("CleanupOutcome");
 
@@ -169,7 +199,8 @@ export const StatusSchema = z
       .nullable()
       .openapi({ description: "The newest backup attempt, which may have failed" }),
     lastVerify: z.object({ jobId: z.string(), backupId: z.string().optional(), at: z.string() }).nullable(),
-    storage: z.object({ location: z.string(), usedBytes: z.number(), freeBytes: z.number().nullable() }),
+    storage: z.object({ location: z.string(), usedBytes: z.number(), freeBytes: z.number().nullable(), workBytes: z.number() }),
+    catalog: z.object({ damaged: z.array(DamagedManifest), orphans: z.array(OrphanArchive), incomplete: z.array(IncompleteBackup) }),
     scheduler: z.object({ initialized: z.boolean(), timeZone: z.string(), nextRuns: z.record(z.string(), z.string().nullable()) }),
     email: z.object({ enabled: z.boolean(), lastResult: z.object({ at: z.string(), ok: z.boolean(), detail: z.string() }).nullable() }),
     running: z.object({ job: JobSchema.nullable(), lock: z.object({ operation: z.string(), startedAt: z.string(), host: z.string(), pid: z.number() }).nullable() }),

@@ -1,7 +1,8 @@
 // The dashboard's status: core's store status plus jobs, scheduler, email, and the dead-man's switch health verdict.
-import { listBackups } from "../core/catalog.ts";
+import { scanCatalog, type CatalogScan } from "../core/catalog-scan.ts";
 import { listJobs } from "../core/jobs.ts";
 import { getStatus } from "../core/status.ts";
+import { ORPHAN_GRACE_MS } from "../core/store-leftovers.ts";
 import type { ApiDeps } from "./deps.ts";
 import { newest as newerResult, readEmailStatus } from "../core/notify/email-status.ts";
 import type { SendResult } from "../core/notify/notifications.ts";
@@ -16,9 +17,10 @@ const RECENT_JOBS = 100;
 
 export async function buildStatus(deps: ApiDeps) {
   const { engine } = deps;
-  const backups = await listBackups(engine.storage);
+  const scan = await scanCatalog(engine.storage);
+  const { backups } = scan;
   const [core, jobs, storedEmail] = await Promise.all([
-    getStatus(engine, deps.localDir, backups),
+    getStatus(engine, deps.localDir, scan),
     listJobs(engine.storage, RECENT_JOBS),
     readEmailStatus(engine.storage),
   ]);
@@ -36,6 +38,7 @@ export async function buildStatus(deps: ApiDeps) {
     }
   }
   if (core.interrupted) reasons.push(`an interrupted ${core.interrupted.operation} (started ${core.interrupted.startedAt}) is waiting to be ended: ${core.interrupted.detail}`);
+  reasons.push(...storeProblems(scan));
   return {
     backups: core.backups,
     lastBackup: core.lastBackup ? { ...core.lastBackup, result: "succeeded" as const } : null,
@@ -44,6 +47,7 @@ export async function buildStatus(deps: ApiDeps) {
       : null,
     lastVerify: lastVerify ? { jobId: lastVerify.id, backupId: lastVerify.backupId, at: lastVerify.finishedAt ?? lastVerify.createdAt } : null,
     storage: core.storage,
+    catalog: core.catalog,
     scheduler: {
       // Without a scheduler in this process (e.g. on Lambda) the next runs still follow from the configured crons.
       initialized: deps.scheduler?.initialized ?? false,
@@ -57,4 +61,17 @@ export async function buildStatus(deps: ApiDeps) {
     retention: core.retention,
     health: { healthy: reasons.length === 0, maxAgeHours, reasons },
   };
+}
+
+/** Damaged manifests and orphan archives need a person: each is a backup that may be lost, so the switch speaks up. */
+function storeProblems(scan: CatalogScan): string[] {
+  const reasons: string[] = [];
+  const { damaged, orphans } = scan;
+  if (damaged.length) {
+    reasons.push(`${damaged.length} damaged manifest${damaged.length === 1 ? "" : "s"} in the store (${damaged.map((d) => `${d.key}: ${d.reason}`).join("; ")}); repair or delete ${damaged.length === 1 ? "it" : "them"} by id`);
+  }
+  if (orphans.length) {
+    reasons.push(`${orphans.length} archive${orphans.length === 1 ? "" : "s"} without a manifest (${orphans.map((o) => o.key).join(", ")}); rescue or delete ${orphans.length === 1 ? "it" : "them"} by id, or cleanup removes ${orphans.length === 1 ? "it" : "them"} after ${ORPHAN_GRACE_MS / 86_400_000} days`);
+  }
+  return reasons;
 }

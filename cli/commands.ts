@@ -1,7 +1,8 @@
 // The CLI's commands: each validates its flags, calls one core operation, and returns JSON and human output.
 import type { ParseArgsConfig } from "node:util";
 import { runBackup } from "../core/backup.ts";
-import { latestBackup, listBackups } from "../core/catalog.ts";
+import { latestBackup } from "../core/catalog.ts";
+import { scanCatalog } from "../core/catalog-scan.ts";
 import { deleteBackup, runCleanup } from "../core/cleanup.ts";
 import { ValidationError } from "../core/errors.ts";
 import { isBackupId } from "../core/ids.ts";
@@ -9,7 +10,7 @@ import { BACKUP_TYPES, COMPONENTS, type BackupType, type ComponentName } from ".
 import { checkRestoreRequest, runRestore } from "../core/restore.ts";
 import { getStatus } from "../core/status.ts";
 import { verifyBackup } from "../core/verify.ts";
-import { formatBackupList, formatStatus, formatVerify } from "./format.ts";
+import { formatBackupList, formatCleanupProblems, formatStatus, formatStoreProblems, formatVerify } from "./format.ts";
 import { humanSize } from "../core/units.ts";
 import { progressBar } from "./progress.ts";
 import type { Runtime } from "./runtime.ts";
@@ -115,9 +116,10 @@ const list: Command<BackupType | undefined> = {
     return oneOf("type", input.values.type, BACKUP_TYPES);
   },
   async run(ctx, type) {
-    const backups = await listBackups(ctx.runtime.engine.storage, type);
+    const { backups, damaged, orphans, incomplete } = await scanCatalog(ctx.runtime.engine.storage, type);
     const summary = backups.map((m) => ({ id: m.id, type: m.type, description: m.description, createdAt: m.createdAt, sizeBytes: m.archive.sizeBytes, sha256: m.archive.sha256, components: Object.keys(m.components).filter((c) => m.components[c]?.status === "included") }));
-    return { json: { ok: true, backups: summary }, text: formatBackupList(summary) };
+    const problems = formatStoreProblems({ damaged, orphans, incomplete });
+    return { json: { ok: true, backups: summary, damaged, orphans, incomplete }, text: [formatBackupList(summary), ...(problems ? [problems] : [])].join("\n\n") };
   },
 };
 
@@ -162,7 +164,7 @@ const cleanup: Command<boolean> = {
     const out = await runCleanup(ctx.runtime.engine, { dryRun, actor: "cli" });
     const lines = out.remove.map((r) => `  ${dryRun ? "would remove" : "removed"} ${r.id}: ${r.reason}`);
     const head = dryRun ? `Dry run: ${out.remove.length} backups would be removed (${humanSize(out.freedBytes)}), ${out.keep.length} kept.` : `Removed ${out.removed.length} backups (${humanSize(out.freedBytes)}), kept ${out.keep.length}.`;
-    return { json: { ok: true, ...out }, text: [head, ...lines].join("\n") };
+    return { json: { ok: true, ...out }, text: [head, ...lines, ...formatCleanupProblems(out)].join("\n") };
   },
 };
 
@@ -180,7 +182,8 @@ const del: Command<string> = {
   parse: (input) => backupIdArg(input, "delete"),
   async run(ctx, id) {
     const out = await deleteBackup(ctx.runtime.engine, id, `cli:${process.env.USER ?? "unknown"}`);
-    return { json: { ok: true, deleted: out.id, freedBytes: out.freedBytes }, text: `Deleted ${out.id} (${humanSize(out.freedBytes)} freed).` };
+    const what = out.kind === "backup" ? "" : ` (${out.kind === "damaged" ? "a damaged manifest and its archive" : out.kind === "orphan" ? "an archive without a manifest" : "leftovers of an interrupted backup"})`;
+    return { json: { ok: true, deleted: out.id, kind: out.kind, freedBytes: out.freedBytes }, text: `Deleted ${out.id}${what} (${humanSize(out.freedBytes)} freed).` };
   },
 };
 

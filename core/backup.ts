@@ -4,7 +4,6 @@ import path from "node:path";
 import { FileChangedError, createArchiveStream, type ArchiveSource } from "./archive/write.ts";
 import { HashingPassThrough, sha256File, sha256Stream } from "./archive/hashing.ts";
 import { restoreGuide } from "./archive/restore-guide.ts";
-import { removeLeftovers } from "./catalog.ts";
 import type { Engine, Progress } from "./engine.ts";
 import { BackupError, ChecksumMismatchError, ValidationError } from "./errors.ts";
 import { LOCK_KEY, archiveKey, manifestKey, newBackupId, slotKey } from "./ids.ts";
@@ -18,6 +17,7 @@ import { snapshotDatabase } from "./sources/sqlite.ts";
 import { nameFullDisk } from "./disk-full.ts";
 import { recoverUnderLock } from "./restore-recovery.ts";
 import { sweepAbandonedWork } from "./startup.ts";
+import { clearPending, markPending, removeIncomplete } from "./store-leftovers.ts";
 import { workName } from "./work-dir.ts";
 
 export interface BackupRequest {
@@ -57,12 +57,10 @@ export async function runBackup(engine: Engine, req: BackupRequest): Promise<Bac
     try {
       // Never back up a half-restored CRM: end a dead restore's journal first.
       await recoverUnderLock(engine);
-      // Best effort: on AWS the backup role may not delete backups, and cleanup removes leftovers too.
-      const removed = await removeLeftovers(engine.storage).catch((err) => {
-        engine.log.warn("could not remove leftovers of an earlier failed backup; cleanup will", { error: (err as Error).message });
-        return [];
+      // Best effort: on AWS the backup role may not delete archives, and cleanup removes these leftovers too.
+      await removeIncomplete(engine, req.actor ?? "scheduler").catch((err) => {
+        engine.log.warn("could not look for leftovers of an interrupted backup; cleanup will", { error: (err as Error).message });
       });
-      if (removed.length) engine.log.warn("removed leftovers of an earlier failed backup", { removed });
       await sweepAbandonedWork(engine);
       return await createBackupWithRetry(engine, req, id);
     } finally {
@@ -122,6 +120,7 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
       onProgress: (done) => req.onProgress?.({ phase: "archive", done, total }),
     });
     archive.on("error", (err) => hasher.destroy(err));
+    await markPending(engine, id);
     stored = true;
     await engine.storage.put(key, archive.pipe(hasher));
     const written = { sha256: hasher.digest(), size: hasher.size };
@@ -141,10 +140,13 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
       archive: { key, sizeBytes: written.size, sha256: written.sha256, verifiedAt: engine.now().toISOString() },
     };
     await engine.storage.put(manifestKey(id), JSON.stringify(final, null, 2) + "\n");
+    // A marker left by a kill right here is harmless: the next run sees the manifest and drops it.
+    await clearPending(engine, id).catch((err) => engine.log.warn("could not remove the pending marker of a finished backup", { id, error: (err as Error).message }));
     engine.log.info("backup succeeded", { id, type: req.type, sizeBytes: written.size });
     return { skipped: false, manifest: final, durationMs: Date.now() - started };
   } catch (err) {
-    if (stored) await engine.storage.delete(key).catch(() => undefined);
+    // The marker goes only once the partial archive is gone, so a failed delete leaves a leftover the next run knows.
+    if (stored) await engine.storage.delete(key).then(() => clearPending(engine, id)).catch(() => undefined);
     // Snapshots and gzipped logs are written to the work folder, on the store's disk when the store is local.
     throw await nameFullDisk(err, engine.workRoot, "create backup");
   } finally {

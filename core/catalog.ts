@@ -1,71 +1,34 @@
-// The catalog of completed backups: listing and reading stored manifests, leftovers of failed runs, and the audit log.
+// The catalog of completed backups: listing and reading stored manifests, removing a backup, and the audit log.
 import { randomBytes } from "node:crypto";
-import { NotFoundError } from "./errors.ts";
-import { archiveKey, auditKey, isBackupId, manifestKey } from "./ids.ts";
-import { BACKUP_TYPES, ManifestSchema, type BackupType, type ComponentRecord, type StoredManifest } from "./manifest.ts";
+import { checkManifest, scanCatalog, type BackupSummary } from "./catalog-scan.ts";
+import { NotFoundError, StoreError } from "./errors.ts";
+import { archiveKey, auditKey, manifestKey } from "./ids.ts";
+import type { BackupType, StoredManifest } from "./manifest.ts";
 import { readNewestJson } from "./storage/json-records.ts";
 import type { Storage } from "./storage/storage.ts";
 
-/** A stored manifest without the per-file lists: what listings need, small enough to keep for thousands of backups. */
-export type BackupSummary = Omit<StoredManifest, "components"> & { components: Record<string, Omit<ComponentRecord, "files">> };
+export type { BackupSummary, CatalogScan, DamagedManifest, IncompleteBackup, OrphanArchive } from "./catalog-scan.ts";
 
-// Stored manifests never change once written, so a summary read once is valid for as long as the object's version is.
-const summaries = new Map<string, { version: string; summary: BackupSummary }>();
-const SUMMARY_CACHE_LIMIT = 50_000;
-
-function summarize(m: StoredManifest): BackupSummary {
-  return { ...m, components: Object.fromEntries(Object.entries(m.components).map(([n, { files: _files, ...rest }]) => [n, rest])) };
-}
-
-/** Completed, verified backups (those with a manifest beside the archive), newest first. */
+/** Completed, verified backups (readable manifests beside their archives), newest first; damaged ones are left out (see scanCatalog). */
 export async function listBackups(storage: Storage, type?: BackupType): Promise<BackupSummary[]> {
-  const types = type ? [type] : BACKUP_TYPES;
-  const found = (await Promise.all(types.map((t) => storage.list(`${t}/`)))).flat();
-  const manifests = found.filter((o) => o.key.endsWith(".json") && isBackupId(o.key.slice(o.key.indexOf("/") + 1, -".json".length)));
-  const out = await mapLimit(manifests, 16, async (obj) => {
-    const cacheKey = `${storage.description}\u0000${obj.key}`;
-    const hit = summaries.get(cacheKey);
-    if (hit && hit.version === obj.version) return hit.summary;
-    const m = await readManifest(storage, obj.key.slice(obj.key.indexOf("/") + 1, -".json".length)).catch((err) => {
-      if (err instanceof NotFoundError) return null; // deleted while listing
-      throw err;
-    });
-    if (!m) return null;
-    const summary = summarize(m);
-    if (summaries.size >= SUMMARY_CACHE_LIMIT) summaries.delete(summaries.keys().next().value!);
-    summaries.set(cacheKey, { version: obj.version, summary });
-    return summary;
-  });
-  return out
-    .filter((m): m is BackupSummary => m !== null)
-    .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+  return (await scanCatalog(storage, type)).backups;
 }
 
-/** Like Promise.all over items, with at most `limit` running at once (S3 and file handles are finite). */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
+/** One backup's full manifest: NotFoundError if there is none, StoreError naming the key and the reason if it is damaged. */
 export async function readManifest(storage: Storage, id: string): Promise<StoredManifest> {
+  const key = manifestKey(id);
   let raw: Buffer;
   try {
-    raw = await storage.getBuffer(manifestKey(id));
+    raw = await storage.getBuffer(key);
   } catch (err) {
     if (err instanceof NotFoundError) throw new NotFoundError(`find backup: no backup with id ${id}; run \`colab-backup list\` to see the ids`);
     throw err;
   }
-  const m = ManifestSchema.parse(JSON.parse(raw.toString("utf8")));
-  if (!m.archive) throw new NotFoundError(`find backup: ${id} has no verified archive recorded`);
-  return m as StoredManifest;
+  const checked = checkManifest(raw, id);
+  if ("reason" in checked) {
+    throw new StoreError(`read manifest ${key}: ${checked.reason}; the backup cannot be used until the manifest is repaired, or removed with \`colab-backup delete ${id}\``);
+  }
+  return checked.manifest;
 }
 
 /** The newest backup, optionally of one type; NotFoundError if there is none. */
@@ -79,22 +42,6 @@ export async function latestBackup(storage: Storage, type?: BackupType): Promise
 export async function removeBackup(storage: Storage, id: string): Promise<void> {
   await storage.delete(manifestKey(id));
   await storage.delete(archiveKey(id));
-}
-
-/** Archives with no manifest beside them are leftovers of runs that crashed or failed; only call under the store lock. */
-export async function removeLeftovers(storage: Storage): Promise<string[]> {
-  const removed: string[] = [];
-  for (const t of BACKUP_TYPES) {
-    const objs = await storage.list(`${t}/`);
-    const keys = new Set(objs.map((o) => o.key));
-    for (const o of objs) {
-      if (o.key.endsWith(".tar.gz") && !keys.has(o.key.replace(/\.tar\.gz$/, ".json"))) {
-        await storage.delete(o.key);
-        removed.push(o.key);
-      }
-    }
-  }
-  return removed;
 }
 
 export interface AuditRecord {

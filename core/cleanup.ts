@@ -1,9 +1,12 @@
-// Cleanup and delete: applies the retention plan to the store (or only reports it), and deletes single backups; both audited.
-import { appendAudit, listBackups, readManifest, removeBackup, removeLeftovers } from "./catalog.ts";
+// Cleanup and delete: applies the retention plan to the readable backups, clears leftovers, and deletes single backups; all audited.
+import { appendAudit, readManifest, removeBackup } from "./catalog.ts";
+import { scanCatalog, type DamagedManifest, type OrphanArchive } from "./catalog-scan.ts";
 import type { Engine } from "./engine.ts";
+import { NotFoundError, StoreError } from "./errors.ts";
 import { LOCK_KEY } from "./ids.ts";
 import { acquireLock } from "./lock.ts";
 import { planRetention, type RetentionDecision } from "./retention.ts";
+import { ORPHAN_GRACE_MS, deleteUnlisted, removeExpiredOrphans, removeIncomplete, type UnlistedKind } from "./store-leftovers.ts";
 
 export interface CleanupOutcome {
   dryRun: boolean;
@@ -11,47 +14,74 @@ export interface CleanupOutcome {
   remove: RetentionDecision[];
   removed: string[];
   freedBytes: number;
+  /** Ids of interrupted backups whose partial archive and marker were removed. */
   leftoversRemoved: string[];
+  /** Manifests that cannot be read: never removed by cleanup, nor their archives. */
+  damaged: DamagedManifest[];
+  /** Archives without a manifest removed because they were older than the grace period. */
+  orphansRemoved: OrphanArchive[];
+  /** Archives without a manifest still inside the grace period, each with the time cleanup may remove it. */
+  orphansKept: (OrphanArchive & { removableAfter: string })[];
 }
+
+const removableAfter = (o: OrphanArchive) => ({ ...o, removableAfter: new Date(Date.parse(o.modified) + ORPHAN_GRACE_MS).toISOString() });
 
 export async function runCleanup(engine: Engine, opts: { dryRun?: boolean; actor?: string } = {}): Promise<CleanupOutcome> {
   const dryRun = opts.dryRun ?? false;
+  const actor = opts.actor ?? "scheduler";
   const plan = async () => {
-    const backups = await listBackups(engine.storage);
-    const sizes = new Map(backups.map((b) => [b.id, b.archive.sizeBytes]));
-    const { keep, remove } = planRetention(backups, { ...engine.config.retention, timeZone: engine.config.timeZone }, engine.now());
-    return { keep, remove, sizes };
+    const scan = await scanCatalog(engine.storage);
+    const sizes = new Map(scan.backups.map((b) => [b.id, b.archive.sizeBytes]));
+    // Only readable backups count: a damaged manifest's backup is neither kept nor removed by retention.
+    const { keep, remove } = planRetention(scan.backups, { ...engine.config.retention, timeZone: engine.config.timeZone }, engine.now());
+    return { keep, remove, sizes, scan };
   };
   if (dryRun) {
-    const { keep, remove, sizes } = await plan();
-    return { dryRun, keep, remove, removed: [], freedBytes: remove.reduce((n, r) => n + (sizes.get(r.id) ?? 0), 0), leftoversRemoved: [] };
+    const { keep, remove, sizes, scan } = await plan();
+    const freedBytes = remove.reduce((n, r) => n + (sizes.get(r.id) ?? 0), 0);
+    return { dryRun, keep, remove, removed: [], freedBytes, leftoversRemoved: [], damaged: scan.damaged, orphansRemoved: [], orphansKept: scan.orphans.map(removableAfter) };
   }
   const lock = await acquireLock(engine.storage, LOCK_KEY, { id: "cleanup", operation: "cleanup" });
   try {
-    const leftoversRemoved = await removeLeftovers(engine.storage);
-    const { keep, remove, sizes } = await plan();
+    const leftoversRemoved = await removeIncomplete(engine, actor);
+    const { keep, remove, sizes, scan } = await plan();
+    const orphans = await removeExpiredOrphans(engine, scan.orphans, actor);
     const removed: string[] = [];
-    let freedBytes = 0;
+    let freedBytes = orphans.removed.reduce((n, o) => n + o.sizeBytes, 0);
     for (const r of remove) {
       await removeBackup(engine.storage, r.id);
       removed.push(r.id);
       freedBytes += sizes.get(r.id) ?? 0;
     }
-    await appendAudit(engine.storage, { actor: opts.actor ?? "scheduler", action: "cleanup", result: "succeeded", detail: { removed, freedBytes, kept: keep.length } }, engine.now());
+    const damagedKeys = scan.damaged.map((d) => d.key);
+    await appendAudit(
+      engine.storage,
+      { actor, action: "cleanup", result: "succeeded", detail: { removed, freedBytes, kept: keep.length, leftoversRemoved, orphansRemoved: orphans.removed.map((o) => o.key), damagedKept: damagedKeys } },
+      engine.now(),
+    );
+    if (damagedKeys.length) engine.log.warn("cleanup left damaged manifests and their archives alone", { damaged: damagedKeys });
     engine.log.info("cleanup completed", { removed: removed.length, freedBytes });
-    return { dryRun, keep, remove, removed, freedBytes, leftoversRemoved };
+    return { dryRun, keep, remove, removed, freedBytes, leftoversRemoved, damaged: scan.damaged, orphansRemoved: orphans.removed, orphansKept: orphans.kept.map(removableAfter) };
   } finally {
     await lock.release();
   }
 }
 
-export async function deleteBackup(engine: Engine, id: string, actor = "cli"): Promise<{ id: string; freedBytes: number }> {
+/** Deletes one backup by id; also what is not a readable backup (a damaged manifest, an orphan archive, a killed run's leftovers). */
+export async function deleteBackup(engine: Engine, id: string, actor = "cli"): Promise<{ id: string; freedBytes: number; kind: "backup" | UnlistedKind }> {
   const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `delete-${id}`, operation: "delete" });
   try {
-    const m = await readManifest(engine.storage, id);
+    let m;
+    try {
+      m = await readManifest(engine.storage, id);
+    } catch (err) {
+      if (!(err instanceof NotFoundError || err instanceof StoreError)) throw err;
+      const out = await deleteUnlisted(engine, id, actor, err instanceof StoreError ? err : null);
+      return { id, ...out };
+    }
     await removeBackup(engine.storage, id);
     await appendAudit(engine.storage, { actor, action: "delete", backupId: id, result: "succeeded", detail: { sizeBytes: m.archive.sizeBytes } }, engine.now());
-    return { id, freedBytes: m.archive.sizeBytes };
+    return { id, freedBytes: m.archive.sizeBytes, kind: "backup" };
   } finally {
     await lock.release();
   }

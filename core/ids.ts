@@ -22,6 +22,13 @@ export const isBackupId = (id: string): boolean => ID_PATTERN.test(id);
 export const archiveKey = (id: string) => `${typeOfId(id)}/${id}.tar.gz`;
 export const manifestKey = (id: string) => `${typeOfId(id)}/${id}.json`;
 
+/** A backup's "started, not finished" marker: written before its archive, removed after its manifest. */
+export const PENDING_PREFIX = "pending/";
+export function pendingKey(id: string): string {
+  typeOfId(id);
+  return `${PENDING_PREFIX}${id}.json`;
+}
+
 export const LOCK_KEY = "locks/store.lock";
 export const slotKey = (type: BackupType, scheduledAt: Date) => `slots/${type}/${scheduledAt.toISOString().replace(/[:.]/g, "-")}.json`;
 export const auditKey = (at: Date, suffix: string) => `audit/${at.toISOString().replace(/[:.]/g, "-")}-${suffix}.json`;

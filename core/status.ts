@@ -1,17 +1,21 @@
 // Status: counts by type, the last backup, storage used and free, and the next run of each schedule.
 import { statfs } from "node:fs/promises";
-import { listBackups, type BackupSummary } from "./catalog.ts";
+import { scanCatalog, type CatalogScan, type DamagedManifest, type IncompleteBackup, type OrphanArchive } from "./catalog-scan.ts";
 import { nextRun } from "./cron.ts";
 import type { Engine } from "./engine.ts";
 import { LOCK_KEY } from "./ids.ts";
 import { isStale, readLock } from "./lock.ts";
 import { journalPath, readJournal } from "./restore-journal.ts";
 import { BACKUP_TYPES } from "./manifest.ts";
+import { workBytes } from "./work-dir.ts";
 
 export interface StatusReport {
   backups: { total: number; byType: Record<string, number>; totalBytes: number };
   lastBackup: { id: string; type: string; createdAt: string; sizeBytes: number } | null;
-  storage: { location: string; usedBytes: number; freeBytes: number | null };
+  /** workBytes: local work files (snapshots, staging, the fs store's temp files), which crashed runs can leave behind. */
+  storage: { location: string; usedBytes: number; freeBytes: number | null; workBytes: number };
+  /** What the store holds besides readable backups; damaged manifests and orphan archives need an admin. */
+  catalog: { damaged: DamagedManifest[]; orphans: OrphanArchive[]; incomplete: IncompleteBackup[] };
   schedules: Record<string, { cron: string; nextRun: string | null }>;
   timeZone: string;
   running: { operation: string; startedAt: string; host: string; pid: number } | null;
@@ -20,9 +24,10 @@ export interface StatusReport {
   retention: { daily: number; weekly: number; monthly: number };
 }
 
-/** `backups` lets a caller that already listed the store pass its listing instead of reading it again. */
-export async function getStatus(engine: Engine, localDir?: string, listed?: BackupSummary[]): Promise<StatusReport> {
-  const backups = listed ?? (await listBackups(engine.storage));
+/** `scanned` lets a caller that already scanned the store pass its scan instead of reading it again. */
+export async function getStatus(engine: Engine, localDir?: string, scanned?: CatalogScan): Promise<StatusReport> {
+  const scan = scanned ?? (await scanCatalog(engine.storage));
+  const { backups } = scan;
   const byType = Object.fromEntries(BACKUP_TYPES.map((t) => [t, backups.filter((b) => b.type === t).length]));
   const last = backups[0];
   const now = engine.now();
@@ -44,10 +49,18 @@ export async function getStatus(engine: Engine, localDir?: string, listed?: Back
   } else if (journal && !live) {
     interrupted = { operation: "restore", startedAt: journal.startedAt, host: journal.host, pid: journal.pid, detail: `restore of ${journal.backupId} was interrupted; the next command rolls it back` };
   }
+  // The fs store keeps its temp files apart from the engine's work folder when so configured; count both.
+  const storeTemp = (engine.storage as { tempDir?: unknown }).tempDir;
   return {
     backups: { total: backups.length, byType, totalBytes: backups.reduce((n, b) => n + b.archive.sizeBytes, 0) },
     lastBackup: last ? { id: last.id, type: last.type, createdAt: last.createdAt, sizeBytes: last.archive.sizeBytes } : null,
-    storage: { location: engine.storage.description, usedBytes: (await engine.storage.usage?.()) ?? 0, freeBytes },
+    storage: {
+      location: engine.storage.description,
+      usedBytes: (await engine.storage.usage?.()) ?? 0,
+      freeBytes,
+      workBytes: await workBytes([engine.workRoot, ...(typeof storeTemp === "string" ? [storeTemp] : [])]),
+    },
+    catalog: { damaged: scan.damaged, orphans: scan.orphans, incomplete: scan.incomplete },
     schedules,
     timeZone: engine.config.timeZone,
     running: lock && live ? { operation: lock.operation, startedAt: lock.startedAt, host: lock.host, pid: lock.pid } : null,

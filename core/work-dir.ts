@@ -38,3 +38,27 @@ export async function removeAbandonedEntries(dir: string, now = Date.now()): Pro
   }
   return removed;
 }
+
+/** Bytes of the regular files under each folder (a folder inside another listed one is counted once); missing folders are 0. */
+export async function workBytes(dirs: string[]): Promise<number> {
+  const roots = [...new Set(dirs.map((d) => path.resolve(d)))];
+  const distinct = roots.filter((d) => !roots.some((o) => o !== d && d.startsWith(o + path.sep)));
+  let total = 0;
+  const walk = async (dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      // Gone meanwhile (a run finished and removed its work folder) or never made: nothing to count.
+      if (["ENOENT", "ENOTDIR"].includes((err as NodeJS.ErrnoException).code ?? "")) return;
+      throw err;
+    }
+    for (const e of entries) {
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(full);
+      else if (e.isFile()) total += (await lstat(full).catch(() => null))?.size ?? 0;
+    }
+  };
+  for (const d of distinct) await walk(d);
+  return total;
+}

@@ -13,7 +13,7 @@ export interface Targets {
 
 /*
  * Store keys (core/ids.ts, core/jobs.ts) under config.storePrefix: <type>/<id>.tar.gz|.json for the backups,
- * plus audit/, jobs/, locks/ and slots/. A backup is its manifest and archive; "cannot delete backups" means
+ * plus audit/, jobs/, locks/, slots/ and pending/ (a running backup's marker). A backup is its manifest and archive; "cannot delete backups" means
  * no s3:DeleteObject on the <type>/ prefixes. Nobody may delete object versions: only the lifecycle rule
  * expires them, so even a delete by cleanup can be undone for BACKUP_NONCURRENT_VERSION_DAYS.
  */
@@ -38,8 +38,9 @@ export function permissions({ bucket, bus, efsArn, email }: Targets) {
     ...readStore,
     // PutObject covers multipart create/upload/complete and conditional (If-None-Match) creates.
     { actions: ["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], resources: keys("*") },
-    // Releasing the store lock and freeing a failed run's slot are deletes of bookkeeping keys, not of backups.
-    { actions: ["s3:DeleteObject"], resources: keys("locks/*", "slots/*") },
+    // Releasing the store lock, freeing a failed run's slot and clearing a finished run's pending marker are deletes
+    // of bookkeeping keys, not of backups.
+    { actions: ["s3:DeleteObject"], resources: keys("locks/*", "slots/*", "pending/*") },
   ];
   // Explicit, so that no later broad grant can give the backup functions delete on backups.
   const denyBackupDeletes: Statement = { effect: "deny", actions: ["s3:DeleteObject"], resources: backupKeys };
@@ -71,8 +72,8 @@ export function permissions({ bucket, bus, efsArn, email }: Targets) {
     /**
      * Scheduled backups: read the CRM (EFS, read-only where the file system enforces IAM), write archives,
      * never delete one. Lambda delivers its destination records with this role, hence PutEvents.
-     * Known gap: core's removeLeftovers() (run at the start of a backup) deletes orphaned <type>/*.tar.gz and
-     * is denied here; it must be best-effort in the backup path and left to cleanup.
+     * The partial archive of an interrupted run (one with a pending/ marker) cannot be deleted here: the backup
+     * path tries, keeps the marker when denied, and cleanup removes both.
      */
     backup: [...writeStore, denyBackupDeletes, mountRead, publish],
     /** backup.requested / restore.requested: writes the CRM back on restore, so it may write to EFS. */

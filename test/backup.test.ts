@@ -1,12 +1,12 @@
-// Backups of a real CRM folder: archive layout, manifest facts, standard-tool compatibility, leftovers, slots and the lock.
+// Backups of a real CRM folder: archive layout, manifest facts, standard-tool compatibility, pending markers and leftovers, slots and the lock.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runBackup, createBackup } from "../core/backup.ts";
-import { listBackups, readManifest } from "../core/catalog.ts";
+import { listBackups, readAudit, readManifest } from "../core/catalog.ts";
 import { ConflictError } from "../core/errors.ts";
-import { LOCK_KEY } from "../core/ids.ts";
+import { LOCK_KEY, archiveKey, pendingKey } from "../core/ids.ts";
 import { acquireLock } from "../core/lock.ts";
 import { verifyBackup } from "../core/verify.ts";
 import { makeCrm, makeTestEngine, tempDir, treeDigest } from "./helpers/crm.ts";
@@ -76,24 +76,58 @@ describe("backup of a CRM folder", () => {
     expect(!out.skipped && Object.keys(out.manifest.components)).toEqual(["uploads"]);
   });
 
-  it("lists nothing for a failed run and removes an earlier crash's leftovers", async () => {
+  it("removes a killed run's archive (it has a pending marker) but keeps an orphan archive it knows nothing about", async () => {
     const crm = makeCrm();
     const engine = makeTestEngine(crm.root);
-    // A crash after the archive was stored but before its manifest: the archive is a leftover.
+    // A run killed while storing its archive: the marker it wrote first says so.
+    const killed = "daily-20261101T020000Z-abcdef";
     mkdirSync(path.join(engine.config.backupDir, "daily"), { recursive: true });
-    const orphan = path.join(engine.config.backupDir, "daily", "daily-20261101T020000Z-abcdef.tar.gz");
-    writeFileSync(orphan, "half an archive");
-    // ...and its work folder (a database snapshot) from two days ago.
+    const partial = path.join(engine.config.backupDir, archiveKey(killed));
+    writeFileSync(partial, "half an archive");
+    await engine.storage.put(pendingKey(killed), JSON.stringify({ id: killed, startedAt: "2026-11-01T02:00:00.000Z", pid: 4242, host: "crm-host" }));
+    // An intact archive whose manifest was lost: nobody can tell it is a leftover, so it stays.
+    const orphan = path.join(engine.config.backupDir, "daily", "daily-20261001T020000Z-123456.tar.gz");
+    writeFileSync(orphan, "an archive that lost its manifest");
+    // ...and a work folder (a database snapshot) from two days ago.
     const staleWork = path.join(engine.workRoot, "work-daily-20261101T020000Z-abcdef");
     mkdirSync(staleWork);
     writeFileSync(path.join(staleWork, "dev.db"), "snapshot");
     const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
     utimesSync(staleWork, twoDaysAgo, twoDaysAgo);
     expect(await listBackups(engine.storage)).toEqual([]);
-    await runBackup(engine, { type: "daily" });
-    expect(existsSync(orphan)).toBe(false);
+    const out = await runBackup(engine, { type: "daily", actor: "test" });
+    expect(existsSync(partial)).toBe(false);
+    expect(await engine.storage.stat(pendingKey(killed))).toBeNull();
+    expect(existsSync(orphan)).toBe(true);
     expect(existsSync(staleWork)).toBe(false);
     expect((await listBackups(engine.storage)).length).toBe(1);
+    // The run's own marker is gone once its manifest is written.
+    expect(await engine.storage.list("pending/")).toEqual([]);
+    const audit = await readAudit(engine.storage);
+    expect(audit.find((a) => a.backupId === killed)).toMatchObject({
+      action: "cleanup", actor: "test", result: "succeeded",
+      detail: { leftover: "incomplete", message: `removed the incomplete archive of interrupted backup ${killed}`, pid: 4242 },
+    });
+    expect(!out.skipped && out.manifest.id).not.toBe(killed);
+  });
+
+  it("writes its pending marker before the archive and removes both when storing fails", async () => {
+    const engine = makeTestEngine(makeCrm().root);
+    const real = engine.storage;
+    let markerSeenAtPut: unknown = "not called";
+    // A real store whose archive upload fails after reading the stream, like a disk filling up mid-write.
+    const failing = Object.create(real) as typeof real;
+    failing.put = async (key, body) => {
+      if (!key.endsWith(".tar.gz")) return real.put(key, body);
+      markerSeenAtPut = (await real.list("pending/")).map((o) => o.key);
+      await real.put(key, body);
+      throw new Error("ENOSPC: no space left on device (injected)");
+    };
+    const e = { ...engine, storage: failing };
+    await expect(runBackup(e, { type: "manual" })).rejects.toThrow(/ENOSPC/);
+    expect(markerSeenAtPut).toEqual([expect.stringMatching(/^pending\/manual-\d{8}T\d{6}Z-[0-9a-f]{6}\.json$/)]);
+    expect(await real.list("pending/")).toEqual([]);
+    expect(await real.list("manual/")).toEqual([]);
   });
 
   it("makes one backup per scheduled slot", async () => {

@@ -1,7 +1,8 @@
 // Routes over stored backups: list, create, read one manifest, download the archive, delete.
 import { Readable } from "node:stream";
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { listBackups, readManifest } from "../../core/catalog.ts";
+import { readManifest } from "../../core/catalog.ts";
+import { scanCatalog } from "../../core/catalog-scan.ts";
 import { deleteBackup } from "../../core/cleanup.ts";
 import { archiveKey } from "../../core/ids.ts";
 import type { BackupSummary } from "../../core/catalog.ts";
@@ -15,7 +16,7 @@ const tags = ["backups"];
 
 const listRoute = createRoute({
   method: "get", path: "/api/backup", tags, security: SECURITY,
-  summary: "List verified backups, newest first",
+  summary: "List verified backups, newest first, and what the store holds that is not one (damaged manifests, orphan archives, interrupted runs)",
   request: { query: ListQuery },
   responses: { 200: json(BackupList, "One page of backups"), ...errors(400) },
 });
@@ -47,7 +48,7 @@ const downloadRoute = createRoute({
 
 const deleteRoute = createRoute({
   method: "delete", path: "/api/backup/{id}", tags, security: SECURITY,
-  summary: "Delete a backup (audited)",
+  summary: "Delete a backup, a damaged manifest with its archive, or an orphan archive (audited)",
   request: { params: BackupIdParams },
   responses: { 200: json(DeleteResult, "Deleted"), ...errors(400, 404, 409) },
 });
@@ -57,9 +58,10 @@ export function registerBackupRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): v
 
   app.openapi(listRoute, async (c) => {
     const { type, page, pageSize } = c.req.valid("query");
-    const all = await listBackups(engine.storage, type);
+    const { backups: all, damaged, orphans, incomplete } = await scanCatalog(engine.storage, type);
     const items = all.slice((page - 1) * pageSize, page * pageSize).map(summary);
-    return c.json({ total: all.length, page, pageSize, items }, 200);
+    // Not paged: they are few, and the admin must see them whichever page is open.
+    return c.json({ total: all.length, page, pageSize, items, damaged, orphans, incomplete }, 200);
   });
 
   app.openapi(createBackupRoute, async (c) => {

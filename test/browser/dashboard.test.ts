@@ -1,4 +1,4 @@
-// The dashboard in a real headless Chromium against `serve`: sign in, back up, download, restore, chart, phone width.
+// The dashboard in a real headless Chromium against `serve`: sign in, back up, download, restore, chart, phone width, damaged store.
 /// <reference lib="dom" />
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -6,6 +6,7 @@ import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listBackups } from "../../core/catalog.ts";
+import { archiveKey, manifestKey } from "../../core/ids.ts";
 import { mintAdminToken } from "../../cli/local-auth.ts";
 import { buildRuntime } from "../../cli/runtime.ts";
 import { startServer, type Server } from "../../cli/serve.ts";
@@ -152,6 +153,21 @@ describe("dashboard", () => {
     expect(overflow).toBeLessThanOrEqual(0);
     await phone.screenshot({ path: path.join(ARTIFACTS, "dashboard-phone.png"), fullPage: true });
     await phone.close();
+  });
+
+  it("shows a damaged manifest under the list with its reason, turns unhealthy, and deletes it on request", async () => {
+    const id = "daily-20991231T020000Z-aaaaaa";
+    await runtime.engine.storage.put(manifestKey(id), "{not json");
+    await runtime.engine.storage.put(archiveKey(id), "an archive whose manifest broke");
+    await page.reload();
+    await expect.poll(() => page.isVisible("#store-problems")).toBe(true);
+    expect(await page.textContent("#store-problem-list")).toContain(`Damaged manifest daily/${id}.json: it is not valid JSON`);
+    await expect.poll(() => page.textContent("#health")).toContain("1 damaged manifest in the store");
+    await page.click(`#store-problem-list button[aria-label="Delete ${id}"]`);
+    await page.click("#delete-confirm");
+    await expect.poll(() => page.textContent("#notice")).toContain(`Deleted ${id}`);
+    await expect.poll(() => page.isVisible("#store-problems")).toBe(false);
+    expect(await runtime.engine.storage.stat(archiveKey(id))).toBeNull();
   });
 
   it("did all of the above with no Content-Security-Policy violation", () => {

@@ -96,10 +96,30 @@ async function loadList() {
     }),
   );
   if (list.items.length === 0) body.append(Object.assign(document.createElement("tr"), { innerHTML: '<td colspan="5" class="muted">No backups.</td>' }));
+  showStoreProblems(list);
   const pages = Math.max(1, Math.ceil(list.total / list.pageSize));
   $("page-info").textContent = `Page ${list.page} of ${pages} (${list.total} backups)`;
   $("prev-page").disabled = list.page <= 1;
   $("next-page").disabled = list.page >= pages;
+}
+
+// Damaged manifests and archives without one: each may be a lost backup, so they are listed with the reason and a delete.
+function showStoreProblems({ damaged = [], orphans = [] }) {
+  const items = [
+    ...damaged.map((d) => ({ id: d.id, text: `Damaged manifest ${d.key}: ${d.reason}` })),
+    ...orphans.map((o) => ({ id: o.id, text: `Archive without a manifest ${o.key} (${formatBytes(o.sizeBytes)}, modified ${formatTime(o.modified)}); cleanup removes it after 7 days` })),
+  ];
+  $("store-problems").hidden = items.length === 0;
+  $("store-problem-list").replaceChildren(
+    ...items.map(({ id, text }) => {
+      const li = Object.assign(document.createElement("li"), { textContent: `${text} ` });
+      if (!id) return li;
+      const del = button("Delete", () => confirmDelete(id), "danger");
+      del.setAttribute("aria-label", `Delete ${id}`);
+      li.append(del);
+      return li;
+    }),
+  );
 }
 
 async function loadChart() {

@@ -1,0 +1,201 @@
+// Reading the store's backup objects into one scan: good manifests, damaged ones, orphan archives and leftovers of killed runs.
+import { ZodError } from "zod";
+import { NotFoundError, errorMessage } from "./errors.ts";
+import { PENDING_PREFIX, archiveKey, isBackupId, manifestKey, pendingKey, typeOfId } from "./ids.ts";
+import { BACKUP_TYPES, ManifestSchema, type BackupType, type ComponentRecord, type StoredManifest } from "./manifest.ts";
+import type { ObjectInfo, Storage } from "./storage/storage.ts";
+
+/** A stored manifest without the per-file lists: what listings need, small enough to keep for thousands of backups. */
+export type BackupSummary = Omit<StoredManifest, "components"> & { components: Record<string, Omit<ComponentRecord, "files">> };
+
+/** A manifest that exists but cannot be used; its archive (if any) is kept until someone deletes it by id. */
+export interface DamagedManifest {
+  key: string;
+  id: string;
+  reason: string;
+}
+
+/** An archive with neither a manifest nor a pending marker: nobody knows whether it is whole. */
+export interface OrphanArchive {
+  key: string;
+  /** The backup id its name carries, when it is one of ours. */
+  id: string | null;
+  sizeBytes: number;
+  modified: string;
+}
+
+/** A backup that started (its pending marker exists) and never wrote its manifest: a killed or failed run. */
+export interface IncompleteBackup {
+  id: string;
+  marker: string;
+  /** The partial archive, if the run got as far as storing one. */
+  archive: { key: string; sizeBytes: number } | null;
+  startedAt: string | null;
+  pid: number | null;
+  host: string | null;
+}
+
+export interface CatalogScan {
+  /** Readable, verified backups, newest first. */
+  backups: BackupSummary[];
+  damaged: DamagedManifest[];
+  orphans: OrphanArchive[];
+  incomplete: IncompleteBackup[];
+  /** Pending markers of runs whose manifest was written after all (killed just before removing the marker). */
+  staleMarkers: string[];
+}
+
+const MANIFEST_SUFFIX = ".json";
+const ARCHIVE_SUFFIX = ".tar.gz";
+
+/** Parses a stored manifest; returns why it is unusable instead of throwing, so one bad object never stops a listing. */
+export function checkManifest(raw: Buffer, id: string): { manifest: StoredManifest } | { reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString("utf8"));
+  } catch (err) {
+    return { reason: `it is not valid JSON (${errorMessage(err)})` };
+  }
+  let m;
+  try {
+    m = ManifestSchema.parse(json);
+  } catch (err) {
+    if (!(err instanceof ZodError)) throw err;
+    const issues = err.issues.slice(0, 3).map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
+    return { reason: `it does not match the manifest schema (${issues.join("; ")}${err.issues.length > 3 ? "; ..." : ""})` };
+  }
+  if (!m.archive) return { reason: "it records no verified archive" };
+  if (m.id !== id) return { reason: `it describes backup ${m.id}, not ${id}` };
+  return { manifest: m as StoredManifest };
+}
+
+function summarize(m: StoredManifest): BackupSummary {
+  return { ...m, components: Object.fromEntries(Object.entries(m.components).map(([n, { files: _files, ...rest }]) => [n, rest])) };
+}
+
+type Verdict = { summary: BackupSummary } | { reason: string };
+// Stored manifests never change once written, so a verdict read once is valid for as long as the object's version is.
+const verdicts = new Map<string, { version: string; verdict: Verdict }>();
+const CACHE_LIMIT = 50_000;
+
+async function judge(storage: Storage, obj: ObjectInfo, id: string): Promise<Verdict | null> {
+  const cacheKey = `${storage.description}\u0000${obj.key}`;
+  const hit = verdicts.get(cacheKey);
+  if (hit && hit.version === obj.version) return hit.verdict;
+  let raw: Buffer;
+  try {
+    raw = await storage.getBuffer(obj.key);
+  } catch (err) {
+    if (err instanceof NotFoundError) return null; // deleted while listing
+    return { reason: `it cannot be read (${errorMessage(err)})` }; // not cached: it may be a passing fault
+  }
+  const checked = checkManifest(raw, id);
+  const verdict: Verdict = "manifest" in checked ? { summary: summarize(checked.manifest) } : checked;
+  if (verdicts.size >= CACHE_LIMIT) verdicts.delete(verdicts.keys().next().value!);
+  verdicts.set(cacheKey, { version: obj.version, verdict });
+  return verdict;
+}
+
+const idOf = (key: string, suffix: string) => key.slice(key.indexOf("/") + 1, -suffix.length);
+
+/** Scans the store (or one type); never throws for one bad object, only when the store itself cannot be listed. */
+export async function scanCatalog(storage: Storage, type?: BackupType): Promise<CatalogScan> {
+  const types = type ? [type] : BACKUP_TYPES;
+  // Markers first: a run writes its marker before its archive and removes it after its manifest, so reading them
+  // before the archives means a run finishing meanwhile is seen as complete or incomplete, never as an orphan.
+  const markers = new Map((await storage.list(PENDING_PREFIX)).flatMap((o) => {
+    const id = o.key.slice(PENDING_PREFIX.length, -MANIFEST_SUFFIX.length);
+    return o.key.endsWith(MANIFEST_SUFFIX) && isBackupId(id) && types.includes(typeOfId(id)) ? [[id, o] as const] : [];
+  }));
+  const found = (await Promise.all(types.map((t) => storage.list(`${t}/`)))).flat();
+  const keys = new Map(found.map((o) => [o.key, o]));
+  const manifests = found.filter((o) => o.key.endsWith(MANIFEST_SUFFIX) && isBackupId(idOf(o.key, MANIFEST_SUFFIX)));
+
+  const backups: BackupSummary[] = [];
+  const damaged: DamagedManifest[] = [];
+  const judged = await mapLimit(manifests, 16, (o) => judge(storage, o, idOf(o.key, MANIFEST_SUFFIX)));
+  judged.forEach((v, i) => {
+    if (!v) return;
+    if ("summary" in v) backups.push(v.summary);
+    else damaged.push({ key: manifests[i]!.key, id: idOf(manifests[i]!.key, MANIFEST_SUFFIX), reason: v.reason });
+  });
+
+  const orphans: OrphanArchive[] = [];
+  const incomplete: IncompleteBackup[] = [];
+  for (const o of found.filter((f) => f.key.endsWith(ARCHIVE_SUFFIX))) {
+    if (keys.has(o.key.slice(0, -ARCHIVE_SUFFIX.length) + MANIFEST_SUFFIX)) continue;
+    const id = idOf(o.key, ARCHIVE_SUFFIX);
+    if (isBackupId(id) && markers.has(id)) continue; // reported with its marker below
+    // Looked at again one by one: a run may have written its manifest since the listing.
+    if (isBackupId(id)) {
+      const [m, p] = await Promise.all([storage.stat(manifestKey(id)), storage.stat(pendingKey(id))]);
+      if (m) continue;
+      if (p) {
+        markers.set(id, p);
+        continue;
+      }
+    }
+    orphans.push({ key: o.key, id: isBackupId(id) ? id : null, sizeBytes: o.size, modified: o.modified.toISOString() });
+  }
+
+  const staleMarkers: string[] = [];
+  for (const [id, marker] of markers) {
+    if (keys.has(manifestKey(id))) {
+      staleMarkers.push(marker.key);
+      continue;
+    }
+    const archive = keys.get(archiveKey(id)) ?? null;
+    incomplete.push({ id, marker: marker.key, archive: archive && { key: archive.key, sizeBytes: archive.size }, ...(await markerFacts(storage, marker.key)) });
+  }
+
+  backups.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+  const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  damaged.sort(byKey);
+  orphans.sort(byKey);
+  return { backups, damaged, orphans, incomplete, staleMarkers };
+}
+
+/** Only the leftovers of killed runs, from the markers and a stat or two each: cheap enough for the start of every backup. */
+export async function findLeftovers(storage: Storage): Promise<Pick<CatalogScan, "incomplete" | "staleMarkers">> {
+  const incomplete: IncompleteBackup[] = [];
+  const staleMarkers: string[] = [];
+  for (const o of await storage.list(PENDING_PREFIX)) {
+    const id = o.key.slice(PENDING_PREFIX.length, -MANIFEST_SUFFIX.length);
+    if (!o.key.endsWith(MANIFEST_SUFFIX) || !isBackupId(id)) continue;
+    if (await storage.stat(manifestKey(id))) {
+      staleMarkers.push(o.key);
+      continue;
+    }
+    const archive = await storage.stat(archiveKey(id));
+    incomplete.push({ id, marker: o.key, archive: archive && { key: archive.key, sizeBytes: archive.size }, ...(await markerFacts(storage, o.key)) });
+  }
+  return { incomplete, staleMarkers };
+}
+
+/** What a marker says about its run; a marker that cannot be read still marks the run as started. */
+async function markerFacts(storage: Storage, key: string): Promise<Pick<IncompleteBackup, "startedAt" | "pid" | "host">> {
+  try {
+    const m = JSON.parse((await storage.getBuffer(key)).toString("utf8")) as Record<string, unknown>;
+    return {
+      startedAt: typeof m.startedAt === "string" ? m.startedAt : null,
+      pid: typeof m.pid === "number" ? m.pid : null,
+      host: typeof m.host === "string" ? m.host : null,
+    };
+  } catch {
+    return { startedAt: null, pid: null, host: null };
+  }
+}
+
+/** Like Promise.all over items, with at most `limit` running at once (S3 and file handles are finite). */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
