@@ -1,12 +1,15 @@
 // The CLI's commands: each validates its flags, calls one core operation, and returns JSON and human output.
 import type { ParseArgsConfig } from "node:util";
 import { runBackup } from "../core/backup.ts";
-import { latestBackup } from "../core/catalog.ts";
+import { latestBackup, listBackups, readManifest } from "../core/catalog.ts";
+import type { BackupSummary } from "../core/catalog-scan.ts";
 import { scanCatalog } from "../core/catalog-scan.ts";
 import { deleteBackup, runCleanup } from "../core/cleanup.ts";
-import { ValidationError } from "../core/errors.ts";
+import { NotFoundError, ValidationError } from "../core/errors.ts";
+import { healthVerdict } from "../core/health.ts";
 import { isBackupId } from "../core/ids.ts";
-import { BACKUP_TYPES, COMPONENTS, type BackupType, type ComponentName } from "../core/manifest.ts";
+import { BACKUP_TYPES, COMPONENTS, type BackupType, type ComponentName, type StoredManifest } from "../core/manifest.ts";
+import type { Storage } from "../core/storage/storage.ts";
 import { checkRestoreRequest, runRestore } from "../core/restore.ts";
 import { getStatus } from "../core/status.ts";
 import { verifyBackup } from "../core/verify.ts";
@@ -36,21 +39,6 @@ export interface Command<A = any> {
   parse(input: CommandInput): A;
   run(ctx: CommandContext, args: A): Promise<CommandResult>;
 }
-
-export const USAGE = `colab-backup: verified backups of the CO_LAB CRM (database, uploads, config, logs)
-
-Usage:
-  colab-backup backup [--type daily|weekly|monthly|manual] [--description TEXT] [--components LIST] [--json]
-  colab-backup list [--type TYPE] [--json]
-  colab-backup verify <id|latest> [--json]
-  colab-backup restore <id> --components LIST --confirm CONFIRM_RESTORE [--json]
-  colab-backup cleanup [--dry-run] [--json]
-  colab-backup status [--json]
-  colab-backup delete <id> [--json]
-
-LIST is comma-separated from: ${COMPONENTS.join(", ")}. Configuration comes from the environment and ./.env (see README).
-Exit codes: 0 success, 1 the operation failed, 2 usage or configuration error.
-`;
 
 function oneOf<T extends string>(flag: string, value: unknown, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
@@ -119,7 +107,10 @@ const list: Command<BackupType | undefined> = {
     const { backups, damaged, orphans, incomplete } = await scanCatalog(ctx.runtime.engine.storage, type);
     const summary = backups.map((m) => ({ id: m.id, type: m.type, description: m.description, createdAt: m.createdAt, sizeBytes: m.archive.sizeBytes, sha256: m.archive.sha256, components: Object.keys(m.components).filter((c) => m.components[c]?.status === "included") }));
     const problems = formatStoreProblems({ damaged, orphans, incomplete });
-    return { json: { ok: true, backups: summary, damaged, orphans, incomplete }, text: [formatBackupList(summary), ...(problems ? [problems] : [])].join("\n\n") };
+    // An empty filtered list is not an empty store: say which backups are missing and that others exist.
+    const others = type && backups.length === 0 ? (await listBackups(ctx.runtime.engine.storage)).length : 0;
+    const empty = type ? `No ${type} backups${others ? ` (${others} of other types; \`colab-backup list\` shows them)` : " yet"}.` : undefined;
+    return { json: { ok: true, backups: summary, damaged, orphans, incomplete }, text: [formatBackupList(summary, empty), ...(problems ? [problems] : [])].join("\n\n") };
   },
 };
 
@@ -134,25 +125,38 @@ const verify: Command<string> = {
   },
 };
 
-const restore: Command<{ id: string; components: ComponentName[]; confirm: string }> = {
+const restore: Command<{ id: string; components: ComponentName[] | "all"; confirm: string }> = {
   options: { components: { type: "string" }, confirm: { type: "string" } },
   parse(input) {
-    const id = backupIdArg(input, "restore");
-    const components = componentList(input.values.components, true)!;
+    const id = backupIdArg(input, "restore", true);
+    // Like restic, no list means everything: every component the backup holds, resolved once the manifest is read.
+    const components = input.values.components === undefined || input.values.components === "all" ? "all" : componentList(input.values.components, true)!;
     const confirm = input.values.confirm;
     if (typeof confirm !== "string") throw new ValidationError("restore replaces live data: add --confirm CONFIRM_RESTORE to go ahead");
-    checkRestoreRequest({ components, confirm });
+    checkRestoreRequest({ components: components === "all" ? COMPONENTS : components, confirm });
     return { id, components, confirm };
   },
-  async run(ctx, { id, components, confirm }) {
+  async run(ctx, { id: arg, components: asked, confirm }) {
+    const { storage } = ctx.runtime.engine;
+    const id = arg === "latest" ? (await newestRestorable(storage)).id : arg;
+    const components = asked === "all" ? includedComponents(await readManifest(storage, id)) : asked;
     const bar = progressBar(ctx.tty);
     const outcome = await runRestore(ctx.runtime.engine, { backupId: id, components, confirm, actor: `cli:${process.env.USER ?? "unknown"}`, onProgress: bar.update }).finally(bar.done);
     return {
       json: { ok: true, ...outcome },
-      text: `Restored ${outcome.components.join(", ")} from ${outcome.backupId} in ${(outcome.durationMs / 1000).toFixed(1)} s.\nThe data it replaced is in backup ${outcome.preRestoreBackupId}.`,
+      text: `Restored ${outcome.components.join(", ")} from ${outcome.backupId}${arg === "latest" ? " (the latest backup)" : ""} in ${(outcome.durationMs / 1000).toFixed(1)} s.\nThe data it replaced is in backup ${outcome.preRestoreBackupId}.`,
     };
   },
 };
+
+/** `restore latest`: the newest readable backup, leaving out pre-restore ones (a second `restore latest` would otherwise undo the first). */
+async function newestRestorable(storage: Storage): Promise<BackupSummary> {
+  const newest = (await listBackups(storage)).find((b) => b.type !== "pre-restore");
+  if (!newest) throw new NotFoundError("restore latest: there is no backup to restore yet (pre-restore backups count only by id); run `colab-backup backup` first");
+  return newest;
+}
+
+const includedComponents = (m: Pick<StoredManifest, "components">) => COMPONENTS.filter((c) => m.components[c]?.status === "included");
 
 const cleanup: Command<boolean> = {
   options: { "dry-run": { type: "boolean" } },
@@ -172,8 +176,11 @@ const status: Command = {
   options: {},
   parse: (input) => noPositionals(input, "status"),
   async run(ctx) {
-    const report = await getStatus(ctx.runtime.engine, ctx.runtime.config.backupDir);
-    return { json: { ok: true, ...report, crmRoot: ctx.runtime.config.crmRoot, demo: ctx.runtime.demoCrm !== null }, text: formatStatus(report) };
+    const { engine, config } = ctx.runtime;
+    const scan = await scanCatalog(engine.storage);
+    const report = await getStatus(engine, config.backupDir, scan);
+    const health = healthVerdict({ scan, interrupted: report.interrupted, now: engine.now(), maxAgeHours: config.server.healthMaxAgeHours });
+    return { json: { ok: true, ...report, health, crmRoot: config.crmRoot, demo: ctx.runtime.demoCrm !== null }, text: formatStatus(report, health) };
   },
 };
 

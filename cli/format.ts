@@ -1,13 +1,14 @@
 // Human-readable output for list, verify, cleanup and status.
 import type { CatalogScan } from "../core/catalog-scan.ts";
 import type { CleanupOutcome } from "../core/cleanup.ts";
+import type { HealthVerdict } from "../core/health.ts";
 import type { StatusReport } from "../core/status.ts";
 import { ORPHAN_GRACE_MS } from "../core/store-leftovers.ts";
 import type { VerifyReport } from "../core/verify.ts";
 import { humanSize } from "../core/units.ts";
 
-export function formatBackupList(rows: { id: string; type: string; createdAt: string; sizeBytes: number; description: string }[]): string {
-  if (rows.length === 0) return "No backups yet. Run `colab-backup backup` to make one.";
+export function formatBackupList(rows: { id: string; type: string; createdAt: string; sizeBytes: number; description: string }[], empty?: string): string {
+  if (rows.length === 0) return empty ?? "No backups yet. Run `colab-backup backup` to make one.";
   const lines = rows.map((r) => `${r.id.padEnd(40)} ${r.type.padEnd(11)} ${r.createdAt.slice(0, 19).replace("T", " ")}  ${humanSize(r.sizeBytes).padStart(11)}  ${r.description}`);
   return [`${"ID".padEnd(40)} ${"TYPE".padEnd(11)} ${"CREATED (UTC)".padEnd(19)}  ${"SIZE".padStart(11)}  DESCRIPTION`, ...lines].join("\n");
 }
@@ -46,11 +47,13 @@ export function formatCleanupProblems(o: Pick<CleanupOutcome, "damaged" | "orpha
   ];
 }
 
-export function formatStatus(s: StatusReport): string {
+export function formatStatus(s: StatusReport, health: HealthVerdict): string {
   const counts = Object.entries(s.backups.byType).map(([t, n]) => `${t} ${n}`).join(", ");
   const problems = formatStoreProblems(s.catalog);
   const next = Object.entries(s.schedules).map(([n, v]) => `  ${n.padEnd(8)} ${v.cron.padEnd(12)} next ${v.nextRun ?? "never"}`);
   return [
+    health.healthy ? `Health: OK (a backup within the last ${health.maxAgeHours} hours, nothing needs attention)` : `Health: ATTENTION NEEDED`,
+    ...health.reasons.map((r) => `  - ${r}`),
     `Backups: ${s.backups.total} (${counts}), ${humanSize(s.backups.totalBytes)}`,
     `Last backup: ${s.lastBackup ? `${s.lastBackup.id} at ${s.lastBackup.createdAt} (${humanSize(s.lastBackup.sizeBytes)})` : "none yet"}`,
     `Storage: ${s.storage.location}, ${humanSize(s.storage.usedBytes)} used${s.storage.freeBytes !== null ? `, ${humanSize(s.storage.freeBytes)} free` : ""}, ${humanSize(s.storage.workBytes)} in work files`,

@@ -1,54 +1,91 @@
 // The colab-backup CLI: parses the command line, runs one command, and maps errors to exit codes (1 failed, 2 usage/config).
+// Help and --version are answered before any of core is loaded, so they start as fast as Node does.
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { BackupError, ConfigError, ValidationError, errorMessage } from "../core/errors.ts";
-import { COMMANDS, USAGE, type CommandContext } from "./commands.ts";
-import { buildRuntime } from "./runtime.ts";
-import { startupRecovery } from "../core/startup.ts";
+import { COMMAND_NAMES, HELP, commandHelpText, didYouMean, usageText } from "./help.ts";
 
-class UsageError extends ValidationError {}
+/** Thrown for a wrong command line; main maps it to exit 2 like core's ValidationError. */
+class UsageError extends Error {}
+
+const quote = (s: string) => `"${s}"`;
+
+function version(): string {
+  // cli/main.ts in a checkout, dist/cli/main.js when compiled: package.json is one or two folders up.
+  for (const rel of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "colab-backup" && pkg.version) return pkg.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return "unknown";
+}
+
+function unknownCommand(name: string): UsageError {
+  return new UsageError(`unknown command "${name}"${didYouMean(name, [...COMMAND_NAMES, "help"], quote)}; run \`colab-backup help\` for the list`);
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   const wantsJson = rest.includes("--json");
-  if (!name || name === "help" || name === "--help" || name === "-h") {
-    process.stdout.write(USAGE);
+  if (name === "--version" || name === "-V" || name === "version") {
+    process.stdout.write(`colab-backup ${version()} (node ${process.version})\n`);
+    return 0;
+  }
+  if (!name || name === "--help" || name === "-h") {
+    process.stdout.write(usageText());
     return name ? 0 : 2;
   }
-  const command = COMMANDS[name];
-  // Loaded only for serve: the HTTP stack costs every other command a second of start-up.
-  if (name === "serve") return (await import("./serve-command.ts")).serveCommand(rest);
   try {
-    if (!command) throw new UsageError(`unknown command "${name}"; run \`colab-backup help\` for the list`);
+    if (name === "help") {
+      const [topic, ...extra] = rest;
+      if (!topic) {
+        process.stdout.write(usageText());
+        return 0;
+      }
+      if (extra.length) throw new UsageError(`help takes one command name; got ${rest.join(" ")}`);
+      if (!HELP[topic]) throw unknownCommand(topic);
+      process.stdout.write(commandHelpText(topic));
+      return 0;
+    }
+    if (!HELP[name]) throw unknownCommand(name);
+    // Loaded only for serve: the HTTP stack costs every other command a second of start-up.
+    if (name === "serve") {
+      if (rest.includes("--help") || rest.includes("-h")) {
+        process.stdout.write(commandHelpText(name));
+        return 0;
+      }
+      return (await import("./serve-command.ts")).serveCommand(rest);
+    }
+    const { COMMANDS } = await import("./commands.ts");
+    const command = COMMANDS[name]!;
+    const options = { ...command.options, json: { type: "boolean" as const } };
+    // A loose pass first: --help anywhere (not as a flag's value) wins, and an unknown flag gets a suggestion.
+    const { tokens } = parseArgs({ args: rest, options, allowPositionals: true, strict: false, tokens: true });
+    if (tokens.some((t) => t.kind === "option" && (t.name === "help" || t.name === "h"))) {
+      process.stdout.write(commandHelpText(name));
+      return 0;
+    }
+    const known = Object.keys(options).map((o) => `--${o}`);
+    for (const t of tokens) {
+      if (t.kind === "option" && !(t.name in options)) {
+        throw new UsageError(`unknown option '${t.rawName}'${didYouMean(`--${t.name}`, known, (s) => `'${s}'`)}; run \`colab-backup ${name} --help\` for its flags`);
+      }
+    }
     let parsed;
     try {
-      parsed = parseArgs({ args: rest, options: { ...command.options, json: { type: "boolean" } }, allowPositionals: true, strict: true });
+      parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
     } catch (err) {
-      throw new UsageError(`${name}: ${errorMessage(err).replace(/\. To specify.*$/s, "")}; run \`colab-backup help\``);
+      // Node's messages span lines and end in a full stop; keep them on the one line the other errors use.
+      throw new UsageError(`${(err as Error).message.replace(/\s*\n\s*/g, " ").replace(/\.$/, "")}; run \`colab-backup ${name} --help\``);
     }
-    const { values, positionals } = parsed;
-    const json = values.json === true;
-    const args = command.parse({ values: values as Record<string, string | boolean | undefined>, positionals });
-    const runtime = await buildRuntime({ verbose: !json && process.env.BACKUP_LOG === "json" });
-    if (runtime.demoCrm && !json) {
-      process.stderr.write(`No CRM_ROOT set: using the demo CRM at ${runtime.demoCrm.root}${runtime.demoCrm.created ? " (created it just now)" : ""}\n`);
-    }
-    const recovered = await startupRecovery(runtime.engine);
-    if (recovered) process.stderr.write(`colab-backup: ${recovered.message}.\n`);
-    const ctx: CommandContext = { runtime, json, tty: !json && process.stderr.isTTY === true };
-    const result = await command.run(ctx, args);
-    if (json) process.stdout.write(JSON.stringify(result.json, null, 2) + "\n");
-    else process.stdout.write(result.text.endsWith("\n") ? result.text : result.text + "\n");
-    return result.exitCode ?? 0;
+    return await (await import("./run-command.ts")).runCommand(name, command, parsed);
   } catch (err) {
-    const usage = err instanceof ConfigError || err instanceof ValidationError;
-    const message = errorMessage(err);
-    process.stderr.write(`colab-backup ${name ?? ""}: ${message}\n`);
-    if (!(err instanceof BackupError) && process.env.BACKUP_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
-    if (wantsJson) {
-      const code = err instanceof BackupError ? err.code : "internal_error";
-      process.stdout.write(JSON.stringify({ ok: false, error: { code, message } }, null, 2) + "\n");
-    }
-    return usage ? 2 : 1;
+    if (!(err instanceof UsageError)) return (await import("./run-command.ts")).reportError(name, err, wantsJson, false);
+    process.stderr.write(`colab-backup ${name}: ${err.message}\n`);
+    if (wantsJson) process.stdout.write(JSON.stringify({ ok: false, error: { code: "validation_error", message: err.message } }, null, 2) + "\n");
+    return 2;
   }
 }
 

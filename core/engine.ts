@@ -13,6 +13,8 @@ export interface Progress {
   phase: "snapshot" | "hash" | "archive" | "verify" | "extract" | "swap" | "pre-restore";
   done: number;
   total: number;
+  /** In the pre-restore phase: the phase of the backup taken first, whose progress is passed on. */
+  step?: Progress["phase"];
 }
 
 export interface Engine {

@@ -78,9 +78,12 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
     const started = Date.now();
     const journal = await startJournal(engine, manifest.id, components, actor, req.jobId);
     try {
-      req.onProgress?.({ phase: "pre-restore", done: 0, total: 1 });
+      const { onProgress } = req;
+      onProgress?.({ phase: "pre-restore", done: 0, total: 0 });
       const live = COMPONENTS.filter((c) => c !== "database" || existsSync(engine.config.paths.database));
-      const pre = await createBackup(engine, { type: "pre-restore", description: `before restoring ${components.join(", ")} from ${manifest.id}`, components: live });
+      // The pre-restore backup is often the longest phase: pass on its progress, labelled as this restore's.
+      const nested = onProgress && ((p: Progress) => onProgress({ ...p, phase: "pre-restore", step: p.phase }));
+      const pre = await createBackup(engine, { type: "pre-restore", description: `before restoring ${components.join(", ")} from ${manifest.id}`, components: live, onProgress: nested });
       if (pre.skipped) throw new Error("pre-restore backup was skipped");
       preRestoreBackupId = journal.preRestoreBackupId = pre.manifest.id;
       await applyRestore(engine, journal, manifest, components, req.onProgress);
