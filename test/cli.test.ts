@@ -79,10 +79,11 @@ describe("colab-backup CLI", () => {
     [["frobnicate"], /unknown command "frobnicate"/],
     [["backup", "--type", "hourly"], /--type must be one of daily, weekly, monthly, manual; got "hourly"/],
     [["backup", "--components", "database,secrets"], /--components must be one of database, uploads, config, logs; got "secrets"/],
-    [["backup", "--bogus"], /Unknown option '--bogus'/],
+    [["backup", "--bogus"], /unknown option '--bogus'; run `colab-backup backup --help`/],
     [["verify"], /verify needs a backup id or 'latest'/],
     [["verify", "../../etc/passwd"], /is not a backup id/],
-    [["restore", "daily-20261126T020000Z-abcdef", "--confirm", "CONFIRM_RESTORE"], /--components is required/],
+    [["restore", "latest", "--components", "all"], /add --confirm CONFIRM_RESTORE to go ahead/],
+    [["restore", "daily-20261126T020000Z-abcdef", "--components", "database,secrets", "--confirm", "CONFIRM_RESTORE"], /--components must be one of database, uploads, config, logs; got "secrets"/],
     [["list", "--type", "yearly"], /--type must be one of/],
   ])("exits 2 on usage error %j", async (args, message) => {
     const cwd = tempDir("cli-usage-");
