@@ -1,4 +1,5 @@
 // `colab-backup serve`: the local runtime. Dashboard and API on PORT, schedules in-process, jobs off the request path.
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve, type ServerType } from "@hono/node-server";
@@ -22,7 +23,8 @@ import { Scheduler } from "./scheduler.ts";
 import { startupRecovery } from "../core/startup.ts";
 import type { Recovery } from "../core/restore-recovery.ts";
 
-export const WEB_ROOT = fileURLToPath(new URL("../web/", import.meta.url));
+// web/ sits beside cli/ in a checkout and two levels up from dist/cli/serve.js when compiled.
+export const WEB_ROOT = ["../web/", "../../web/"].map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((dir) => existsSync(path.join(dir, "index.html"))) ?? fileURLToPath(new URL("../web/", import.meta.url));
 
 export interface Server {
   url: string;
