@@ -139,6 +139,8 @@ const restore: Command<{ id: string; components: ComponentName[] | "all"; confir
   async run(ctx, { id: arg, components: asked, confirm }) {
     const { storage } = ctx.runtime.engine;
     const id = arg === "latest" ? (await newestRestorable(storage)).id : arg;
+    // Name the backup `latest` stands for before the long part starts, while there is still time to stop it.
+    if (arg === "latest" && !ctx.json) process.stderr.write(`restore latest: restoring from ${id}\n`);
     const components = asked === "all" ? includedComponents(await readManifest(storage, id)) : asked;
     const bar = progressBar(ctx.tty);
     const outcome = await runRestore(ctx.runtime.engine, { backupId: id, components, confirm, actor: `cli:${process.env.USER ?? "unknown"}`, onProgress: bar.update }).finally(bar.done);

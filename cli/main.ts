@@ -23,6 +23,8 @@ function version(): string {
 }
 
 function unknownCommand(name: string): UsageError {
+  // Before a command only --help and --version are flags; anything else dash-led is a misplaced or mistyped flag.
+  if (name.startsWith("-")) return new UsageError(`unknown option '${name}'${didYouMean(name, ["--help", "--version"], (s) => `'${s}'`)}; flags go after the command, see \`colab-backup help\``);
   return new UsageError(`unknown command "${name}"${didYouMean(name, [...COMMAND_NAMES, "help"], quote)}; run \`colab-backup help\` for the list`);
 }
 

@@ -34,7 +34,7 @@ export function progressLine(p: Progress, elapsedMs: number, final: boolean): st
     const ratio = Math.min(1, p.done / p.total);
     parts.push(`[${"#".repeat(Math.round(ratio * 20)).padEnd(20, ".")}] ${(ratio * 100).toFixed(0).padStart(3)}%`);
     parts.push(counts ? `${p.done}/${p.total} components` : `${humanSize(p.done)} / ${humanSize(p.total)}`);
-    const rate = seconds > 0.05 ? p.done / seconds : 0;
+    const rate = elapsedMs >= 1 ? p.done / seconds : 0;
     if (!counts && rate > 0) parts.push(`${humanSize(rate)}/s`);
     if (final || p.done >= p.total) parts.push(`in ${seconds.toFixed(1)} s`);
     else parts.push(rate > 0 ? `ETA ${formatDuration((p.total - p.done) / rate)}` : "ETA --");
