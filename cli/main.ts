@@ -1,7 +1,7 @@
 // The colab-backup CLI: parses the command line, runs one command, and maps errors to exit codes (1 failed, 2 usage/config).
 // Help and --version are answered before any of core is loaded, so they start as fast as Node does.
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { COMMAND_NAMES, HELP, commandHelpText, didYouMean, usageText } from "./help.ts";
 
 /** Thrown for a wrong command line; main maps it to exit 2 like core's ValidationError. */
@@ -26,6 +26,22 @@ function unknownCommand(name: string): UsageError {
   // Before a command only --help and --version are flags; anything else dash-led is a misplaced or mistyped flag.
   if (name.startsWith("-")) return new UsageError(`unknown option '${name}'${didYouMean(name, ["--help", "--version"], (s) => `'${s}'`)}; flags go after the command, see \`colab-backup help\``);
   return new UsageError(`unknown command "${name}"${didYouMean(name, [...COMMAND_NAMES, "help"], quote)}; run \`colab-backup help\` for the list`);
+}
+
+/** A loose pass before the strict one: --help anywhere (not as a flag's value) prints help; an unknown flag gets a suggestion. */
+function looseFlagCheck(name: string, options: NonNullable<ParseArgsConfig["options"]>, args: string[]): "help" | undefined {
+  const { tokens } = parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true });
+  if (tokens.some((t) => t.kind === "option" && (t.name === "help" || t.name === "h"))) {
+    process.stdout.write(commandHelpText(name));
+    return "help";
+  }
+  const known = Object.keys(options).map((o) => `--${o}`);
+  for (const t of tokens) {
+    if (t.kind === "option" && !(t.name in options)) {
+      throw new UsageError(`unknown option '${t.rawName}'${didYouMean(`--${t.name}`, known, (s) => `'${s}'`)}; run \`colab-backup ${name} --help\` for its flags`);
+    }
+  }
+  return undefined;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -54,27 +70,14 @@ async function main(argv: string[]): Promise<number> {
     if (!HELP[name]) throw unknownCommand(name);
     // Loaded only for serve: the HTTP stack costs every other command a second of start-up.
     if (name === "serve") {
-      if (rest.includes("--help") || rest.includes("-h")) {
-        process.stdout.write(commandHelpText(name));
-        return 0;
-      }
-      return (await import("./serve-command.ts")).serveCommand(rest);
+      const serve = await import("./serve-command.ts");
+      if (looseFlagCheck(name, serve.SERVE_OPTIONS, rest) === "help") return 0;
+      return serve.serveCommand(rest);
     }
     const { COMMANDS } = await import("./commands.ts");
     const command = COMMANDS[name]!;
     const options = { ...command.options, json: { type: "boolean" as const } };
-    // A loose pass first: --help anywhere (not as a flag's value) wins, and an unknown flag gets a suggestion.
-    const { tokens } = parseArgs({ args: rest, options, allowPositionals: true, strict: false, tokens: true });
-    if (tokens.some((t) => t.kind === "option" && (t.name === "help" || t.name === "h"))) {
-      process.stdout.write(commandHelpText(name));
-      return 0;
-    }
-    const known = Object.keys(options).map((o) => `--${o}`);
-    for (const t of tokens) {
-      if (t.kind === "option" && !(t.name in options)) {
-        throw new UsageError(`unknown option '${t.rawName}'${didYouMean(`--${t.name}`, known, (s) => `'${s}'`)}; run \`colab-backup ${name} --help\` for its flags`);
-      }
-    }
+    if (looseFlagCheck(name, options, rest) === "help") return 0;
     let parsed;
     try {
       parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });

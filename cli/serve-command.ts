@@ -5,12 +5,14 @@ import { jsonLogger } from "../core/engine.ts";
 import { buildRuntime } from "./runtime.ts";
 import { startServer } from "./serve.ts";
 
+export const SERVE_OPTIONS = { port: { type: "string" }, host: { type: "string" } } as const;
+
 export async function serveCommand(args: string[]): Promise<number> {
   let port: number | undefined;
   let host: string | undefined;
   let runtime;
   try {
-    const { values, positionals } = parseArgs({ args, options: { port: { type: "string" }, host: { type: "string" } }, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({ args, options: SERVE_OPTIONS, strict: true, allowPositionals: true });
     if (positionals.length) throw new ValidationError(`serve takes no arguments; got ${positionals.join(" ")}`);
     if (values.port !== undefined) {
       port = Number(values.port);

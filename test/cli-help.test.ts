@@ -58,6 +58,7 @@ describe("colab-backup help", () => {
     [["restore", "latest", "--confrim", "CONFIRM_RESTORE"], /unknown option '--confrim' \(did you mean '--confirm'\?\)/],
     [["cleanup", "--dryrun"], /unknown option '--dryrun' \(did you mean '--dry-run'\?\)/],
     [["list", "--jsno"], /unknown option '--jsno' \(did you mean '--json'\?\)/],
+    [["serve", "--prot", "8080"], /unknown option '--prot' \(did you mean '--port'\?\); run `colab-backup serve --help`/],
     [["--verison"], /unknown option '--verison' \(did you mean '--version'\?\); flags go after the command/],
   ])("suggests the closest name for %j and exits 2", async (args, message) => {
     const cwd = tempDir("cli-typo-");
