@@ -26,7 +26,10 @@ export interface S3StorageOptions {
   endpoint?: string;
   /** Path-style URLs; default true when `endpoint` is set. */
   forcePathStyle?: boolean;
-  /** SSE-KMS with this key; SSE-S3 (AES256) when unset. */
+  /**
+   * SSE-KMS with this key (id, ARN or alias) on every put. Unset: no encryption header at all, so the bucket's
+   * default encryption applies (SSE-S3, or the SSE-KMS key the bucket names); an explicit AES256 would override it.
+   */
   kmsKeyId?: string;
   /** Send a SHA-256 checksum with every part so S3 verifies it on the way in (default true). */
   partChecksums?: boolean;
@@ -60,9 +63,7 @@ export class S3Storage implements Storage {
     this.description = `s3://${options.bucket}/${prefix}`;
     this.ownsClient = !options.client;
     this.client = options.client ?? createClient(options);
-    this.sse = options.kmsKeyId
-      ? { ServerSideEncryption: "aws:kms", SSEKMSKeyId: options.kmsKeyId }
-      : { ServerSideEncryption: "AES256" };
+    this.sse = options.kmsKeyId ? { ServerSideEncryption: "aws:kms", SSEKMSKeyId: options.kmsKeyId } : {};
     this.checksum = options.partChecksums === false ? {} : { ChecksumAlgorithm: "SHA256" };
   }
 
