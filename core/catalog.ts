@@ -2,19 +2,21 @@
 import { randomBytes } from "node:crypto";
 import { NotFoundError } from "./errors.ts";
 import { archiveKey, auditKey, isBackupId, manifestKey } from "./ids.ts";
-import { BACKUP_TYPES, ManifestSchema, type BackupType, type ComponentRecord, type StoredManifest } from "./manifest.ts";
+import { AnyManifestSchema, BACKUP_TYPES, type BackupType, type ComponentRecord, type StoredManifest, type StoredManifestV1, type StoredManifestV2 } from "./manifest.ts";
 import { readNewestJson } from "./storage/json-records.ts";
 import type { Storage } from "./storage/storage.ts";
 
 /** A stored manifest without the per-file lists: what listings need, small enough to keep for thousands of backups. */
-export type BackupSummary = Omit<StoredManifest, "components"> & { components: Record<string, Omit<ComponentRecord, "files">> };
+export type BackupSummary =
+  | (Omit<StoredManifestV1, "components"> & { components: Record<string, Omit<ComponentRecord, "files">> })
+  | (Omit<StoredManifestV2, "components"> & { components: Record<string, Omit<ComponentRecord, "files">> });
 
 // Stored manifests never change once written, so a summary read once is valid for as long as the object's version is.
 const summaries = new Map<string, { version: string; summary: BackupSummary }>();
 const SUMMARY_CACHE_LIMIT = 50_000;
 
 function summarize(m: StoredManifest): BackupSummary {
-  return { ...m, components: Object.fromEntries(Object.entries(m.components).map(([n, { files: _files, ...rest }]) => [n, rest])) };
+  return { ...m, components: Object.fromEntries(Object.entries(m.components).map(([n, { files: _files, ...rest }]) => [n, rest])) } as BackupSummary;
 }
 
 /** Completed, verified backups (those with a manifest beside the archive), newest first. */
@@ -63,8 +65,8 @@ export async function readManifest(storage: Storage, id: string): Promise<Stored
     if (err instanceof NotFoundError) throw new NotFoundError(`find backup: no backup with id ${id}; run \`colab-backup list\` to see the ids`);
     throw err;
   }
-  const m = ManifestSchema.parse(JSON.parse(raw.toString("utf8")));
-  if (!m.archive) throw new NotFoundError(`find backup: ${id} has no verified archive recorded`);
+  const m = AnyManifestSchema.parse(JSON.parse(raw.toString("utf8")));
+  if (m.formatVersion === 1 ? !m.archive : !m.stored) throw new NotFoundError(`find backup: ${id} has no verified archive recorded`);
   return m as StoredManifest;
 }
 

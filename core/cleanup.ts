@@ -3,6 +3,7 @@ import { appendAudit, listBackups, readManifest, removeBackup, removeLeftovers }
 import type { Engine } from "./engine.ts";
 import { LOCK_KEY } from "./ids.ts";
 import { acquireLock } from "./lock.ts";
+import { backupFreedBytes } from "./manifest.ts";
 import { planRetention, type RetentionDecision } from "./retention.ts";
 
 export interface CleanupOutcome {
@@ -18,7 +19,7 @@ export async function runCleanup(engine: Engine, opts: { dryRun?: boolean; actor
   const dryRun = opts.dryRun ?? false;
   const plan = async () => {
     const backups = await listBackups(engine.storage);
-    const sizes = new Map(backups.map((b) => [b.id, b.archive.sizeBytes]));
+    const sizes = new Map(backups.map((b) => [b.id, backupFreedBytes(b)]));
     const { keep, remove } = planRetention(backups, { ...engine.config.retention, timeZone: engine.config.timeZone }, engine.now());
     return { keep, remove, sizes };
   };
@@ -50,8 +51,9 @@ export async function deleteBackup(engine: Engine, id: string, actor = "cli"): P
   try {
     const m = await readManifest(engine.storage, id);
     await removeBackup(engine.storage, id);
-    await appendAudit(engine.storage, { actor, action: "delete", backupId: id, result: "succeeded", detail: { sizeBytes: m.archive.sizeBytes } }, engine.now());
-    return { id, freedBytes: m.archive.sizeBytes };
+    await appendAudit(engine.storage, { actor, action: "delete", backupId: id, result: "succeeded", detail: { sizeBytes: backupFreedBytes(m) } }, engine.now());
+    // A v2 backup's blobs stay (other backups may share them) until garbage collection, a later change.
+    return { id, freedBytes: backupFreedBytes(m) };
   } finally {
     await lock.release();
   }

@@ -6,7 +6,7 @@ import type { Engine } from "./engine.ts";
 import { LOCK_KEY } from "./ids.ts";
 import { isStale, readLock } from "./lock.ts";
 import { journalPath, readJournal } from "./restore-journal.ts";
-import { BACKUP_TYPES } from "./manifest.ts";
+import { BACKUP_TYPES, backupSizeBytes } from "./manifest.ts";
 
 export interface StatusReport {
   backups: { total: number; byType: Record<string, number>; totalBytes: number };
@@ -45,8 +45,8 @@ export async function getStatus(engine: Engine, localDir?: string, listed?: Back
     interrupted = { operation: "restore", startedAt: journal.startedAt, host: journal.host, pid: journal.pid, detail: `restore of ${journal.backupId} was interrupted; the next command rolls it back` };
   }
   return {
-    backups: { total: backups.length, byType, totalBytes: backups.reduce((n, b) => n + b.archive.sizeBytes, 0) },
-    lastBackup: last ? { id: last.id, type: last.type, createdAt: last.createdAt, sizeBytes: last.archive.sizeBytes } : null,
+    backups: { total: backups.length, byType, totalBytes: backups.reduce((n, b) => n + (b.formatVersion === 1 ? b.archive.sizeBytes : b.stored.bytesAdded), 0) },
+    lastBackup: last ? { id: last.id, type: last.type, createdAt: last.createdAt, sizeBytes: backupSizeBytes(last) } : null,
     storage: { location: engine.storage.description, usedBytes: (await engine.storage.usage?.()) ?? 0, freeBytes },
     schedules,
     timeZone: engine.config.timeZone,
