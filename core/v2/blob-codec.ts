@@ -12,6 +12,11 @@ export type Encoding = BlobRef["encoding"];
 
 /** Files are cut into pieces of this size: memory stays bounded, and a change to a big file stores one piece. */
 export const CHUNK_SIZE = 1024 * 1024;
+/**
+ * Database snapshots are cut finer: a multiple of every SQLite page size (512 B to 64 KiB), so a piece is whole pages,
+ * and small enough that a day's scattered page changes touch few pieces. Packing keeps the request count low.
+ */
+export const DB_CHUNK_SIZE = 256 * 1024;
 const SAMPLE_BYTES = 64 * 1024;
 
 // Already-compressed formats: deflate would spend CPU to gain nothing (or grow them), so they are stored raw.

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import { FileChangedError } from "../archive/write.ts";
 import type { BlobRef, FileEntryV2 } from "../manifest.ts";
-import { CHUNK_SIZE, chooseEncoding, encodeBlob, sha256Hex, type Encoding } from "./blob-codec.ts";
+import { CHUNK_SIZE, DB_CHUNK_SIZE, chooseEncoding, encodeBlob, sha256Hex, type Encoding } from "./blob-codec.ts";
 import type { PackWriter } from "./pack-writer.ts";
 
 /** Pieces encoding at once: zlib runs on libuv's pool, so this keeps every core busy without unbounded memory. */
@@ -38,7 +38,8 @@ export class BlobStore {
   }
 
   /** Reads exactly the `id.size` bytes measured; a file that shrank meanwhile fails so the backup is retried. */
-  async store(src: FileSource, id: SourceIdentity, readFile = src.file): Promise<FileEntryV2> {
+  async store(src: FileSource, id: SourceIdentity, readFile = src.file, pieceSize = CHUNK_SIZE): Promise<FileEntryV2> {
+    if (pieceSize > CHUNK_SIZE) throw new Error(`store ${src.entry}: pieces larger than ${CHUNK_SIZE} bytes cannot be read back`);
     this.stats.filesRead++;
     const whole = createHash("sha256");
     const refs: Promise<BlobRef>[] = [];
@@ -46,7 +47,7 @@ export class BlobStore {
     let encoding: Encoding | undefined;
     try {
       for (let pos = 0; pos < id.size; ) {
-        const want = Math.min(CHUNK_SIZE, id.size - pos);
+        const want = Math.min(pieceSize, id.size - pos);
         const buf = Buffer.allocUnsafe(want);
         let got = 0;
         while (got < want) {

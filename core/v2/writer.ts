@@ -16,6 +16,7 @@ import {
 import { walkFiles } from "../sources/files.ts";
 import { snapshotDatabase } from "../sources/sqlite.ts";
 import { workName } from "../work-dir.ts";
+import { DB_CHUNK_SIZE } from "./blob-codec.ts";
 import { BlobStore, identify, type FileSource } from "./blob-store.ts";
 import { CountingStorage } from "./counting-storage.ts";
 import { PackWriter } from "./pack-writer.ts";
@@ -86,9 +87,9 @@ async function gatherComponent(engine: Engine, name: ComponentName, workDir: str
   let database: ComponentRecordV2["database"];
   if (name === "database") {
     const snap = path.join(workDir, "dev.db");
-    // The online backup API keeps page positions, so 1 MiB pieces (a multiple of any page size) of unchanged pages dedupe.
+    // The online backup API keeps page positions, so page-aligned pieces of unchanged pages are unchanged blobs.
     database = await snapshotDatabase(paths.database, snap, { busyTimeoutMs: engine.config.dbBusyTimeoutMs, method: "backup-api" });
-    const { source: _source, ...entry } = await blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap));
+    const { source: _source, ...entry } = await blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE);
     files.push(entry as FileEntryV2);
   } else if (name === "uploads" || name === "logs") {
     const root = name === "uploads" ? paths.uploads : paths.logs;
