@@ -5,7 +5,7 @@ import { createGzip } from "node:zlib";
 import tar from "tar-stream";
 import { restoreGuide } from "../archive/restore-guide.ts";
 import { checkManifestRules } from "../component-rules.ts";
-import { COMPONENTS, MANIFEST_ENTRY, RESTORE_GUIDE_ENTRY, type Manifest, type StoredManifest, type StoredManifestV2 } from "../manifest.ts";
+import { COMPONENTS, ManifestV2Schema, MANIFEST_ENTRY, RESTORE_GUIDE_ENTRY, type Manifest, type StoredManifest, type StoredManifestV2 } from "../manifest.ts";
 import { archiveKey } from "../ids.ts";
 import type { Storage } from "../storage/storage.ts";
 import { PackReader, fileBlobs } from "./reader.ts";
@@ -27,7 +27,9 @@ export function exportArchive(storage: Storage, manifest: StoredManifestV2): Rea
   return gzip;
 }
 
-async function writeEntries(pack: tar.Pack, storage: Storage, m: StoredManifestV2): Promise<void> {
+async function writeEntries(pack: tar.Pack, storage: Storage, given: StoredManifestV2): Promise<void> {
+  // Parsed again so key order is the schema's: the same backup exports the same bytes from any copy of its manifest.
+  const m = ManifestV2Schema.parse(given) as StoredManifestV2;
   const at = new Date(m.createdAt);
   await addBuffer(pack, MANIFEST_ENTRY, Buffer.from(JSON.stringify(m, null, 2) + "\n"), at);
   // The per-backup guide reads only ids, times and table counts, which both formats share.
