@@ -21,6 +21,7 @@ import { recoverUnderLock, rollBack, rollForward, type Recovery } from "./restor
 import { matchRestoredOwnership } from "./restore-ownership.ts";
 import { checkRestoreSpace } from "./restore-space.ts";
 import { applyStep, planDatabaseStep, planPathStep } from "./restore-swap.ts";
+import { stageV2Components } from "./v2/restore-staging.ts";
 
 export const CONFIRM_TOKEN = "CONFIRM_RESTORE";
 
@@ -130,16 +131,21 @@ async function applyRestore(engine: Engine, journal: Journal, manifest: StoredMa
   await writeJournal(file, journal); // names the pre-restore backup
   const stagedFiles = path.join(journal.staging, "files");
   await checkRestoreSpace(manifest, components, { dir: path.dirname(journal.staging), liveDatabase: paths.database });
-  const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
-  const total = manifest.archive.sizeBytes;
-  const result = await extractArchive(await engine.storage.get(archiveKey(manifest.id)), {
-    stagingDir: stagedFiles,
-    select: (p) => prefixes.some((pre) => p === pre || (pre.endsWith("/") && p.startsWith(pre))),
-    allowEntry: entryProblem,
-    onProgress: (done) => onProgress?.({ phase: "extract", done, total }),
-  });
-  if (result.archiveSha256 !== manifest.archive.sha256 || result.manifest.id !== manifest.id) {
-    throw new ChecksumMismatchError(`restore ${manifest.id}: the archive's SHA-256 ${result.archiveSha256} differs from the recorded ${manifest.archive.sha256}; the backup is damaged, pick another`);
+  if (manifest.formatVersion === 2) {
+    // Every piece and file is checked by size and SHA-256 as it is written; names pass the same component rules.
+    await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress);
+  } else {
+    const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
+    const total = manifest.archive.sizeBytes;
+    const result = await extractArchive(await engine.storage.get(archiveKey(manifest.id)), {
+      stagingDir: stagedFiles,
+      select: (p) => prefixes.some((pre) => p === pre || (pre.endsWith("/") && p.startsWith(pre))),
+      allowEntry: entryProblem,
+      onProgress: (done) => onProgress?.({ phase: "extract", done, total }),
+    });
+    if (result.archiveSha256 !== manifest.archive.sha256 || result.manifest.id !== manifest.id) {
+      throw new ChecksumMismatchError(`restore ${manifest.id}: the archive's SHA-256 ${result.archiveSha256} differs from the recorded ${manifest.archive.sha256}; the backup is damaged, pick another`);
+    }
   }
   if (components.includes("database")) {
     const facts = inspectSnapshot(path.join(stagedFiles, DATABASE_ENTRY), paths.database);
