@@ -1,5 +1,5 @@
 // Fault: damaged stored backups (bit flips, truncation, edited manifests): `verify` detects each, `restore` refuses and
-// changes nothing in the CRM. Bit flips run in-process (6 seeds); truncation and manifest edits go through the CLI. Runtime: ~30 s.
+// changes nothing in the CRM. Bit flips run in-process (6 seeds); truncation and manifest edits go through the CLI. Runtime: ~20 s.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -43,7 +43,7 @@ function reset(): void {
 const ALL = ["database", "uploads", "config", "logs"];
 
 describe("fault: damaged backups", () => {
-  it("bit flips at 6 seeded positions: verify fails, restore refuses, the CRM is unchanged (~10 s)", async () => {
+  it("bit flips at 6 seeded positions: verify fails, restore refuses, the CRM is unchanged (~2 s)", async () => {
     const results: { seed: number; at: number; detected: boolean; refused: boolean; unchanged: boolean }[] = [];
     for (const seed of [1, 2, 3, 4, 5, 6]) {
       reset();
@@ -101,7 +101,7 @@ describe("fault: damaged backups", () => {
     },
   ];
 
-  it("truncation and edited manifests through the CLI: verify exits 1, restore refuses, the CRM is unchanged (~25 s)", async () => {
+  it("truncation and edited manifests through the CLI: verify exits 1, restore refuses, the CRM is unchanged (~20 s)", async () => {
     const results: { name: string; verify: number | null; restore: number | null; unchanged: boolean; message: string }[] = [];
     for (const d of DAMAGES) {
       reset();

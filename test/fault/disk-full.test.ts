@@ -1,6 +1,6 @@
 // Fault: a full disk, on small tmpfs mounts (the tests run as root, as CI does). The store's disk full: backup fails naming
 // the store, nothing is half-listed, and after space is freed the next backup succeeds. The CRM's disk full: restore fails
-// or is refused and the CRM is unchanged. Runtime: ~20 s.
+// or is refused and the CRM is unchanged. Runtime: ~6 s.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -33,7 +33,7 @@ function fill(dir: string, leaveBytes: number): string {
 }
 
 describe("fault: disk full", () => {
-  it("the store's disk is full: backup fails naming the store, nothing listed; after freeing space the next backup succeeds (~10 s)", async () => {
+  it("the store's disk is full: backup fails naming the store, nothing listed; after freeing space the next backup succeeds (~4 s)", async () => {
     const crm = makeCrm();
     addBulk(crm.root, 1_000_000, 3);
     const store = tmpfs(8 * 1024);
@@ -71,7 +71,7 @@ describe("fault: disk full", () => {
     expect(error).toMatch(/no space|full/i);
   });
 
-  it("the CRM's disk is full: restore fails or is refused, the CRM is unchanged (~10 s)", async () => {
+  it("the CRM's disk is full: restore fails or is refused, the CRM is unchanged (~2 s)", async () => {
     const root = tmpfs(12 * 1024);
     const crm = makeCrm(root);
     addBulk(crm.root, 2_000_000, 4);

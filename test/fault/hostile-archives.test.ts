@@ -1,5 +1,5 @@
 // Fault: hostile backups planted in the store with a consistent manifest and SHA-256, then restored: each is refused as
-// unsafe or damaged, and the CRM is unchanged (nothing written inside or beside it). Runtime: ~15 s.
+// unsafe or damaged, and the CRM is unchanged (nothing written inside or beside it). Runtime: ~5 s.
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
@@ -67,7 +67,7 @@ const CASES: Case[] = [
 ];
 
 describe("fault: hostile archives planted in the store", () => {
-  it(`${CASES.length} hostile classes: restore refuses each, the CRM and its folder are unchanged (~15 s)`, { timeout: 120_000 }, async () => {
+  it(`${CASES.length} hostile classes: restore refuses each, the CRM and its folder are unchanged (~5 s)`, { timeout: 120_000 }, async () => {
     const crm = makeCrm();
     const store = tempDir("fault-hostile-store-");
     const engine = makeTestEngine(crm.root, store);

@@ -1,6 +1,6 @@
 // Fault: `colab-backup restore` of all four components SIGKILLed at random points, some inside the swap, 10 times.
 // After each kill and the next command (`status`), the CRM must equal the state before the restore or the restored state,
-// all four components together, with no staging or set-aside copies left and no restore shown as running. Runtime: ~70 s.
+// all four components together, with no staging or set-aside copies left and no restore shown as running. Runtime: ~40 s.
 // COLAB_TEST_SWAP_DELAY_MS (test-only) makes the restore pause before each swap step, widening the window a kill can hit.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -14,6 +14,7 @@ import { addBulk, crmState, json, restoreLeftovers, rng, spawnCli, type CrmState
 import { recordFault } from "./record.ts";
 
 const TRIALS = 10;
+const MAX_ATTEMPTS = 16;
 const SEED = 11;
 const SWAP_DELAY_MS = 250;
 const ALL = "database,uploads,config,logs";
@@ -52,7 +53,7 @@ function lockPid(store: string): number | undefined {
 }
 
 describe("fault: kill -9 during restore", () => {
-  it(`${TRIALS} random SIGKILLs, half after staging began: the CRM is before or after as a whole (~70 s)`, { timeout: 200_000 }, async () => {
+  it(`${TRIALS} random SIGKILLs, half after staging began: the CRM is before or after as a whole (~40 s)`, { timeout: 200_000 }, async () => {
     const crm = makeCrm();
     addBulk(crm.root, 2_000_000, SEED);
     const cwd = tempDir("fault-killr-");
@@ -83,7 +84,8 @@ describe("fault: kill -9 during restore", () => {
 
     const random = rng(SEED);
     const trials: { i: number; phase: string; at: number; killed: boolean; outcome: string; leftovers: string[]; running: unknown; statusCode: number | null }[] = [];
-    for (let i = 0; i < TRIALS; i++) {
+    // Until TRIALS kills have landed mid-run (a restore that finished first is still checked), with a bound on attempts.
+    for (let i = 0; trials.filter((t) => t.killed).length < TRIALS && i < MAX_ATTEMPTS; i++) {
       // Even trials: anywhere in the work; odd trials: after the staging folder appears (extract, then the swap).
       const afterStaging = i % 2 === 1;
       const { child, done } = spawnCli(restoreArgs, { cwd, env });
@@ -120,7 +122,7 @@ describe("fault: kill -9 during restore", () => {
       lost: mixed.length,
       note: `seed ${SEED}, work ${workMs} ms, staged ${stagedMs} ms; before ${trials.filter((t) => t.outcome === "before").length}, after ${trials.filter((t) => t.outcome === "after").length}, mixed ${mixed.length}; leftovers ${trials.filter((t) => t.leftovers.length).length}, shown running ${trials.filter((t) => isRestoreRunning(t.running)).length}`,
     });
-    expect(trials.filter((t) => t.killed).length).toBeGreaterThanOrEqual(TRIALS * 0.7);
+    expect(trials.filter((t) => t.killed).length).toBe(TRIALS);
     expect(mixed.map((t) => `trial ${t.i} (${t.phase}, +${t.at} ms): ${t.outcome}`)).toEqual([]);
     expect(trials.filter((t) => t.statusCode !== 0).map((t) => t.i)).toEqual([]);
     expect(trials.flatMap((t) => t.leftovers)).toEqual([]);

@@ -1,5 +1,5 @@
 // Fault: races between processes on one store: three deliveries of one scheduled event, a backup against a cleanup, and
-// two restores at once. Every process is the real CLI, all started together. Runtime: ~35 s.
+// two restores at once. Every process is the real CLI, all started together. Runtime: ~20 s.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -26,7 +26,7 @@ async function storeProblems(crmRoot: string, store: string): Promise<string[]> 
 }
 
 describe("fault: races", () => {
-  it("three deliveries of one scheduled event: one backup, two report skipped with the winner's id (~8 s)", async () => {
+  it("three deliveries of one scheduled event: one backup, two report skipped with the winner's id (~5 s)", async () => {
     const crm = makeCrm();
     const cwd = tempDir("fault-race-slot-");
     const env = { CRM_ROOT: crm.root };
@@ -52,7 +52,7 @@ describe("fault: races", () => {
     expect(skipped).toHaveLength(2);
   });
 
-  it("backup against cleanup, 3 trials: both end with a consistent store, a loser exits 1 naming the conflict (~12 s)", async () => {
+  it("backup against cleanup, 3 trials: both end with a consistent store, a loser exits 1 naming the conflict (~10 s)", async () => {
     const crm = makeCrm();
     const cwd = tempDir("fault-race-cleanup-");
     const store = path.join(cwd, "backups");
@@ -81,7 +81,7 @@ describe("fault: races", () => {
     }
   });
 
-  it("two restores at once: one runs, the other is refused with a conflict, the CRM ends as the backup (~10 s)", async () => {
+  it("two restores at once: one runs, the other is refused with a conflict, the CRM ends as the backup (~5 s)", async () => {
     const crm = makeCrm();
     addBulk(crm.root, 3_000_000, 5);
     const cwd = tempDir("fault-race-restore-");

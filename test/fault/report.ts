@@ -26,7 +26,7 @@ export function formatTable(results: FaultResult[]): string {
     .map((r) => [r.suite, r.fault, String(r.trials), String(r.held), String(r.lost), r.note ?? ""]);
   const sum = (k: "trials" | "held" | "lost") => String(results.reduce((n, r) => n + r[k], 0));
   rows.push(["TOTAL", `${results.length} faults`, sum("trials"), sum("held"), sum("lost"), ""]);
-  const cap = [14, 52, 6, 6, 6, 70];
+  const cap = [14, 52, 6, 6, 6, 110];
   const cut = (s: string, n: number) => (s.length > n ? s.slice(0, n - 1) + "~" : s);
   const widths = head.map((h, i) => Math.min(cap[i]!, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
   const line = (cells: string[]) =>

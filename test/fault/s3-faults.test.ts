@@ -1,6 +1,6 @@
 // Fault: S3 through a fault-injecting proxy in front of LocalStack (connection resets, 500, 503, SlowDown). Transient faults:
 // put/get/list and a whole CLI backup retry and succeed. Persistent faults: a clean failure, with no partial object, no
-// backup listed and no incomplete multipart upload left. Runtime: ~40 s.
+// backup listed and no incomplete multipart upload left. Runtime: ~20 s.
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -66,7 +66,7 @@ function directEngine(prefix: string, crmRoot: string) {
 }
 
 describe("fault: S3 behind a fault-injecting proxy", () => {
-  it("transient resets, 500, 503 and SlowDown on every method: put, multipart put, get, list and stat succeed (~10 s)", async () => {
+  it("transient resets, 500, 503 and SlowDown on every method: put, multipart put, get, list and stat succeed (~3 s)", async () => {
     const prefix = `${runPrefix}transient-${++n}/`;
     proxy.setRules([
       { methods: ["PUT"], first: 2, faults: ["reset", "slowdown"] },
@@ -104,7 +104,7 @@ describe("fault: S3 behind a fault-injecting proxy", () => {
     { name: "a small put always answers 503", rules: [{ methods: ["PUT"], query: (q) => !q.has("partNumber"), fraction: 1, faults: ["503"] }] },
   ];
 
-  it(`${PERSISTENT.length} persistent faults: put fails with an error, no object and no incomplete multipart upload (~15 s)`, async () => {
+  it(`${PERSISTENT.length} persistent faults: put fails with an error, no object and no incomplete multipart upload (~4 s)`, async () => {
     const results: { name: string; threw: string; listed: boolean; open: string[] }[] = [];
     for (const p of PERSISTENT) {
       const prefix = `${runPrefix}persistent-${++n}/`;
@@ -128,7 +128,7 @@ describe("fault: S3 behind a fault-injecting proxy", () => {
     expect(bad).toEqual([]);
   });
 
-  it("a whole CLI backup to S3 with ~30% transient faults on every request succeeds and verifies (~10 s)", async () => {
+  it("a whole CLI backup to S3 with ~30% transient faults on every request succeeds and verifies (~6 s)", async () => {
     const crm = makeCrm();
     addBulk(crm.root, 9_000_000, 9); // past one 8 MiB part: the archive goes up as a multipart upload
     const prefix = `${runPrefix}cli-transient-${++n}/`;
@@ -150,7 +150,7 @@ describe("fault: S3 behind a fault-injecting proxy", () => {
     expect(open).toEqual([]);
   });
 
-  it("a whole CLI backup to S3 whose part uploads always fail: exit 1, nothing listed, no archive, no open upload (~10 s)", async () => {
+  it("a whole CLI backup to S3 whose part uploads always fail: exit 1, nothing listed, no archive, no open upload (~5 s)", async () => {
     const crm = makeCrm();
     addBulk(crm.root, 9_000_000, 10);
     const prefix = `${runPrefix}cli-persistent-${++n}/`;
