@@ -71,7 +71,7 @@ describe("fault: kill -9 during backup", () => {
     const trials: { at: number; killed: boolean; halfListed: string[]; next: number | null; nextError?: string; leftovers: string[]; orphans: string[] }[] = [];
     // Until TRIALS kills have landed mid-run (a run that finished first is still checked), with a bound on attempts.
     for (let i = 0; trials.filter((t) => t.killed).length < TRIALS && i < MAX_ATTEMPTS; i++) {
-      const at = Math.round(random() * workMs * 0.9);
+      const at = Math.round(random() * workMs * 0.7);
       const killedRun = await backup(cwd, env, store, at);
       const halfListed = await checkListed();
       const next = await backup(cwd, env, store);
