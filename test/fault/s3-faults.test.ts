@@ -164,6 +164,8 @@ describe("fault: S3 behind a fault-injecting proxy", () => {
     const held = run.code === 1 && listed.length === 0 && archives.length === 0 && open.length === 0;
     recordFault({ suite: "s3", fault: "CLI backup, part uploads always fail", trials: 1, held: held ? 1 : 0, lost: listed.length || archives.length || open.length ? 1 : 0, note: `exit ${run.code}: ${json<{ error?: { message?: string } }>(run).error?.message?.slice(0, 90) ?? ""}` });
     expect(run.code).toBe(1);
+    // The message says which store failed, not only the SDK's words.
+    expect(json<{ error?: { message?: string } }>(run).error?.message).toContain(`s3://${ls.bucket}/${prefix}`);
     expect(listed).toEqual([]);
     expect(archives).toEqual([]);
     expect(open).toEqual([]);
