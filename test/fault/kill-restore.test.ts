@@ -1,8 +1,8 @@
 // Fault: `colab-backup restore` of all four components SIGKILLed at random points, some inside the swap, 10 times.
 // After each kill and the next command (`status`), the CRM must equal the state before the restore or the restored state,
-// all four components together, with no staging or set-aside copies left and no restore shown as running. Runtime: ~40 s.
+// all four components together, with no staging or set-aside copies left and no restore shown as running. Runtime: ~50 s.
 // COLAB_TEST_SWAP_DELAY_MS (test-only) makes the restore pause before each swap step, widening the window a kill can hit.
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import Database from "better-sqlite3";
@@ -53,7 +53,7 @@ function lockPid(store: string): number | undefined {
 }
 
 describe("fault: kill -9 during restore", () => {
-  it(`${TRIALS} random SIGKILLs, half after staging began: the CRM is before or after as a whole (~40 s)`, { timeout: 200_000 }, async () => {
+  it(`${TRIALS} random SIGKILLs, half inside the swap: the CRM is before or after as a whole (~50 s)`, { timeout: 200_000 }, async () => {
     const crm = makeCrm();
     addBulk(crm.root, 2_000_000, SEED);
     const cwd = tempDir("fault-killr-");
@@ -71,12 +71,12 @@ describe("fault: kill -9 during restore", () => {
     const full = spawnCli(restoreArgs, { cwd, env });
     while (lockPid(store) !== full.child.pid && full.child.exitCode === null) await sleep(5);
     const lockedAt = Date.now();
-    while (!staging(crm.root) && full.child.exitCode === null) await sleep(5);
-    const stagedAt = Date.now();
+    while (!swapping(crm.root) && full.child.exitCode === null) await sleep(5);
+    const swapAt = Date.now();
     const fullRun = await full.done;
     expect(fullRun.code, fullRun.stderr).toBe(0);
     const workMs = Date.now() - lockedAt;
-    const stagedMs = Math.max(Date.now() - stagedAt, 50);
+    const swapMs = Math.max(Date.now() - swapAt, 50);
     const after = settledState(crm.root);
     expect(isDeepStrictEqual(after, before)).toBe(false);
     mutate(crm.root);
@@ -86,13 +86,14 @@ describe("fault: kill -9 during restore", () => {
     const trials: { i: number; phase: string; at: number; killed: boolean; outcome: string; leftovers: string[]; running: unknown; statusCode: number | null }[] = [];
     // Until TRIALS kills have landed mid-run (a restore that finished first is still checked), with a bound on attempts.
     for (let i = 0; trials.filter((t) => t.killed).length < TRIALS && i < MAX_ATTEMPTS; i++) {
-      // Even trials: anywhere in the work; odd trials: after the staging folder appears (extract, then the swap).
-      const afterStaging = i % 2 === 1;
+      // Even trials: anywhere in the work; odd trials: inside the swap (the journal says "swapping"; each of the four
+      // steps waits SWAP_DELAY_MS first, so the window is over a second long).
+      const inSwap = i % 2 === 1;
       const { child, done } = spawnCli(restoreArgs, { cwd, env });
       while (child.exitCode === null && lockPid(store) !== child.pid) await sleep(5);
-      if (afterStaging) while (child.exitCode === null && !staging(crm.root)) await sleep(5);
+      if (inSwap) while (child.exitCode === null && !swapping(crm.root)) await sleep(5);
       // Within the first 60% of the window measured on the uninterrupted run, so a faster run is still hit mid-way.
-      const at = Math.round(random() * (afterStaging ? stagedMs : workMs) * 0.6);
+      const at = Math.round(random() * (inSwap ? swapMs * 0.9 : workMs * 0.6));
       await sleep(at);
       child.kill("SIGKILL");
       const run = await done;
@@ -101,7 +102,7 @@ describe("fault: kill -9 during restore", () => {
       const state = settledState(crm.root);
       const outcome = isDeepStrictEqual(state, before) ? "before" : isDeepStrictEqual(state, after) ? "after" : mixedParts(state, before, after);
       const running = status.code === 0 ? (json<{ running?: { operation?: string } | null }>(status).running ?? null) : "status failed";
-      trials.push({ i, phase: afterStaging ? "after staging" : "anywhere", at, killed: run.signal === "SIGKILL", outcome, leftovers: restoreLeftovers(crm.root), running, statusCode: status.code });
+      trials.push({ i, phase: inSwap ? "in swap" : "anywhere", at, killed: run.signal === "SIGKILL", outcome, leftovers: restoreLeftovers(crm.root), running, statusCode: status.code });
       if (process.env.FAULT_DEBUG) console.error(JSON.stringify(trials.at(-1)));
 
       // Back to "before" for the next trial, whatever this one left.
@@ -121,7 +122,7 @@ describe("fault: kill -9 during restore", () => {
       trials: trials.length,
       held: trials.length - failed.length,
       lost: mixed.length,
-      note: `seed ${SEED}, work ${workMs} ms, staged ${stagedMs} ms; before ${trials.filter((t) => t.outcome === "before").length}, after ${trials.filter((t) => t.outcome === "after").length}, mixed ${mixed.length}; leftovers ${trials.filter((t) => t.leftovers.length).length}, shown running ${trials.filter((t) => isRestoreRunning(t.running)).length}`,
+      note: `seed ${SEED}, work ${workMs} ms, swap ${swapMs} ms; before ${trials.filter((t) => t.outcome === "before").length}, after ${trials.filter((t) => t.outcome === "after").length}, mixed ${mixed.length}; leftovers ${trials.filter((t) => t.leftovers.length).length}, shown running ${trials.filter((t) => isRestoreRunning(t.running)).length}`,
     });
     expect(trials.filter((t) => t.killed).length).toBe(TRIALS);
     expect(mixed.map((t) => `trial ${t.i} (${t.phase}, +${t.at} ms): ${t.outcome}`)).toEqual([]);
@@ -131,9 +132,13 @@ describe("fault: kill -9 during restore", () => {
   });
 });
 
-/** Whether the restore's staging folder exists: extraction, then the swap, are under way. */
-function staging(root: string): boolean {
-  return readdirSync(root).some((n) => n.startsWith(".colab-restore-"));
+/** Whether the restore's journal says the swap has begun. */
+function swapping(root: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path.join(root, ".colab-restore-journal.json"), "utf8")) as { phase?: string }).phase === "swapping";
+  } catch {
+    return false; // no journal yet, or caught mid-rename
+  }
 }
 
 function isRestoreRunning(running: unknown): boolean {
