@@ -11,9 +11,10 @@ import { nameFullDisk } from "./disk-full.ts";
 import { createBackup } from "./backup.ts";
 import { appendAudit, readManifest } from "./catalog.ts";
 import type { Engine, Progress } from "./engine.ts";
-import { ChecksumMismatchError, DatabaseError, RestoreError, ValidationError, errorMessage } from "./errors.ts";
+import { DatabaseError, RestoreError, ValidationError, errorMessage } from "./errors.ts";
 import { LOCK_KEY, archiveKey } from "./ids.ts";
 import { LOCK_HOST, acquireLock } from "./lock.ts";
+import { assertManifestMatches } from "./manifest-match.ts";
 import { COMPONENTS, DATABASE_ENTRY, type ComponentName, type StoredManifest } from "./manifest.ts";
 import { inspectSnapshot } from "./sources/sqlite.ts";
 import { journalPath, restoreRoot, writeJournal, type Journal, type SwapStep } from "./restore-journal.ts";
@@ -143,9 +144,7 @@ async function applyRestore(engine: Engine, journal: Journal, manifest: StoredMa
       allowEntry: entryProblem,
       onProgress: (done) => onProgress?.({ phase: "extract", done, total }),
     });
-    if (result.archiveSha256 !== manifest.archive.sha256 || result.manifest.id !== manifest.id) {
-      throw new ChecksumMismatchError(`restore ${manifest.id}: the archive's SHA-256 ${result.archiveSha256} differs from the recorded ${manifest.archive.sha256}; the backup is damaged, pick another`);
-    }
+    assertManifestMatches(manifest, result, "restore");
   }
   if (components.includes("database")) {
     const facts = inspectSnapshot(path.join(stagedFiles, DATABASE_ENTRY), paths.database);

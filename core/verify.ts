@@ -7,6 +7,7 @@ import { checkManifestRules, entryProblem } from "./component-rules.ts";
 import type { Engine, Progress } from "./engine.ts";
 import { BackupError, errorMessage } from "./errors.ts";
 import { archiveKey } from "./ids.ts";
+import { manifestMismatch } from "./manifest-match.ts";
 import { DATABASE_ENTRY, type StoredManifestV1 } from "./manifest.ts";
 import { inspectSnapshot } from "./sources/sqlite.ts";
 import { workName } from "./work-dir.ts";
@@ -52,7 +53,8 @@ export async function verifyBackup(engine: Engine, id: string, onProgress?: (p: 
       onProgress: (done) => onProgress?.({ phase: "verify", done, total: manifest.archive.sizeBytes }),
     });
     report.archive.sha256 = result.archiveSha256;
-    report.archive.ok = result.archiveSha256 === manifest.archive.sha256 && result.archiveSize === manifest.archive.sizeBytes;
+    const mismatch = manifestMismatch(manifest, result);
+    report.archive.ok = mismatch === null;
     for (const check of Object.values(report.components)) if (check.status === "not-checked") check.status = "ok";
     const db = report.components.database;
     if (db && db.status === "ok") {
@@ -60,7 +62,7 @@ export async function verifyBackup(engine: Engine, id: string, onProgress?: (p: 
       if (facts.integrityCheck !== "ok") Object.assign(db, { status: "failed", detail: `integrity_check: ${facts.integrityCheck}` });
       else db.detail = `integrity_check ok; ${Object.keys(facts.tables).length} tables, ${facts.pageCount} pages`;
     }
-    if (!report.archive.ok) report.error = `archive SHA-256 is ${result.archiveSha256}, expected ${manifest.archive.sha256}`;
+    if (mismatch) report.error = mismatch;
   } catch (err) {
     report.error = errorMessage(err);
     const entry = /(?:extract archive|check backup [^:]+): ([^:]+):/.exec(report.error)?.[1] ?? "";

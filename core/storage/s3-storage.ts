@@ -13,7 +13,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { ConfigError, NotFoundError, ValidationError } from "../errors.ts";
+import { BackupError, ConfigError, NotFoundError, ValidationError } from "../errors.ts";
 import { clampRange, compareKeys, validateKey, validatePrefix } from "./fs-storage.ts";
 import type { ObjectInfo, PutOptions, Storage } from "./storage.ts";
 
@@ -278,7 +278,9 @@ export class S3Storage implements Storage {
       return new ConfigError(`${verb} "${key}" in ${this.description}: ${name}; check the credentials and bucket policy`, {
         cause: err,
       });
-    return err instanceof Error ? err : new Error(String(err));
+    if (err instanceof BackupError) return err;
+    // What the SDK gave up on after its retries (resets, 5xx, throttling): name the operation, key and store, keep the cause.
+    return new Error(`${verb} "${key}" in ${this.description}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
 
