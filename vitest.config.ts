@@ -8,6 +8,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     // Starts (or reuses) LocalStack for the S3/SES/EventBridge suites; fails the run if it cannot.
-    globalSetup: ["test/localstack/global-setup.ts"],
+    // Then empties the fault suite's results file and prints its table when the run ends.
+    globalSetup: ["test/localstack/global-setup.ts", "test/fault/report.ts"],
   },
 });

@@ -2,7 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { isBackupId } from "../core/ids.ts";
 import { JOB_ID_PATTERN, JOB_KINDS } from "../core/jobs.ts";
-import { BACKUP_TYPES, COMPONENTS, ManifestSchema, SCHEDULED_TYPES } from "../core/manifest.ts";
+import { BACKUP_TYPES, COMPONENTS, ManifestSchema, ManifestV2Schema, SCHEDULED_TYPES } from "../core/manifest.ts";
 import { CONFIRM_TOKEN } from "../core/restore.ts";
 
 const CREATABLE_TYPES = [...SCHEDULED_TYPES, "manual"] as const;
@@ -148,7 +148,7 @@ export const JobSchema = z
   .openapi("Job");
 
 // Rebuilt from core's shape: core's schema may be created before zod is extended with .openapi(), depending on import order.
-export const Manifest = z.object(ManifestSchema.shape).openapi("Manifest");
+export const Manifest = z.discriminatedUnion("formatVersion", [z.object(ManifestSchema.shape), z.object(ManifestV2Schema.shape)]).openapi("Manifest");
 
 export const DeleteResult = z
   .object({ id: z.string(), freedBytes: z.number().int(), kind: z.enum(["backup", "damaged", "orphan", "incomplete"]) })

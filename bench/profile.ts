@@ -1,5 +1,5 @@
 // Where ours spends its time: runs one backup (or restore) under `node --cpu-prof` on the generated CRM and prints the top hotspots.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -46,6 +46,7 @@ async function main() {
   const work = mkdtempSync(path.join(tmpdir(), "colab-bench-prof-"));
   try {
     const store = path.join(work, "store");
+    mkdirSync(store); // an explicit BACKUP_DIR must exist
     const profDir = path.join(work, "prof");
     const env: NodeJS.ProcessEnv = { ...process.env, CRM_ROOT: gen.dir, BACKUP_DIR: store, BACKUP_EMAIL_ENABLED: "false" };
     delete env.NODE_OPTIONS;

@@ -72,6 +72,7 @@ async function main() {
   let oursId = "";
   add(OURS, "backup", async () => {
     rmSync(store, { recursive: true, force: true });
+    mkdirSync(store); // an explicit BACKUP_DIR must exist
     const cmd = [process.execPath, CLI, "backup", "--json"];
     const m = await measure(cmd, { cwd: work, env: oursEnv(crm, store) });
     const out = JSON.parse(m.stdout) as { id: string; manifest: { archive: { sizeBytes: number } } };

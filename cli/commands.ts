@@ -17,6 +17,8 @@ import { formatBackupList, formatCleanupProblems, formatStatus, formatStoreProbl
 import { humanSize } from "../core/units.ts";
 import { progressBar } from "./progress.ts";
 import type { Runtime } from "./runtime.ts";
+import { backupSha256, backupSizeBytes } from "../core/manifest.ts";
+import { exportCommand } from "./export-command.ts";
 
 /** What the command line said, before anything is touched. */
 export interface CommandInput {
@@ -32,6 +34,8 @@ export interface CommandResult {
   json: unknown;
   text: string;
   exitCode?: number;
+  /** The command already wrote stdout (e.g. an archive); print nothing more. */
+  quiet?: boolean;
 }
 export interface Command<A = any> {
   options: NonNullable<ParseArgsConfig["options"]>;
@@ -71,8 +75,8 @@ function noPositionals(ctx: CommandInput, command: string) {
   if (ctx.positionals.length) throw new ValidationError(`${command} takes no arguments; got ${ctx.positionals.join(" ")}`);
 }
 
-const backup: Command<{ type: BackupType; components?: ComponentName[]; description?: string; scheduledAt?: Date }> = {
-  options: { type: { type: "string" }, description: { type: "string" }, components: { type: "string" }, "scheduled-at": { type: "string" } },
+const backup: Command<{ type: BackupType; components?: ComponentName[]; description?: string; scheduledAt?: Date; rehash: boolean }> = {
+  options: { type: { type: "string" }, description: { type: "string" }, components: { type: "string" }, "scheduled-at": { type: "string" }, rehash: { type: "boolean" } },
   parse(input) {
     noPositionals(input, "backup");
     const type = oneOf<BackupType>("type", input.values.type, ["daily", "weekly", "monthly", "manual"]) ?? "manual";
@@ -82,17 +86,19 @@ const backup: Command<{ type: BackupType; components?: ComponentName[]; descript
     const at = input.values["scheduled-at"] as string | undefined;
     const scheduledAt = at === undefined ? undefined : new Date(at);
     if (scheduledAt && Number.isNaN(scheduledAt.getTime())) throw new ValidationError(`--scheduled-at must be an ISO 8601 time such as 2026-11-26T02:00:00Z; got "${at}"`);
-    return { type, components, description, scheduledAt };
+    return { type, components, description, scheduledAt, rehash: input.values.rehash === true };
   },
-  async run(ctx, { type, components, description, scheduledAt }) {
+  async run(ctx, { type, components, description, scheduledAt, rehash }) {
     const bar = progressBar(ctx.tty);
-    const outcome = await runBackup(ctx.runtime.engine, { type, description, components, scheduledAt, actor: "cli", onProgress: bar.update }).finally(bar.done);
+    const outcome = await runBackup(ctx.runtime.engine, { type, description, components, scheduledAt, rehash, actor: "cli", onProgress: bar.update }).finally(bar.done);
     if (outcome.skipped) return { json: { ok: true, ...outcome, id: outcome.existingId }, text: `Skipped: ${outcome.reason} (backup ${outcome.existingId}).` };
     const m = outcome.manifest;
     const parts = Object.entries(m.components).map(([n, c]) => `  ${n.padEnd(9)} ${c.status === "included" ? `${c.fileCount} files, ${humanSize(c.totalSize)}` : `missing: ${c.note}`}`);
     return {
       json: { ok: true, skipped: false, id: m.id, durationMs: outcome.durationMs, manifest: m },
-      text: `Backup ${m.id} complete and verified in ${(outcome.durationMs / 1000).toFixed(1)} s\n${parts.join("\n")}\n  archive   ${ctx.runtime.engine.storage.description}/${m.archive.key} (${humanSize(m.archive.sizeBytes)})\n  sha256    ${m.archive.sha256}`,
+      text: `Backup ${m.id} complete and verified in ${(outcome.durationMs / 1000).toFixed(1)} s\n${parts.join("\n")}\n${m.formatVersion === 1
+        ? `  archive   ${ctx.runtime.engine.storage.description}/${m.archive.key} (${humanSize(m.archive.sizeBytes)})\n  sha256    ${m.archive.sha256}`
+        : `  stored    ${humanSize(m.stored.bytesAdded)} new in ${m.stored.packsAdded} packs (${m.stored.blobsAdded} blobs); ${humanSize(m.stored.referencedBytes)} referenced\n  files     ${m.stored.filesRead} read, ${m.stored.filesReused} unchanged (not read)\n  requests  ${m.stored.requests}`}`,
     };
   },
 };
@@ -105,7 +111,7 @@ const list: Command<BackupType | undefined> = {
   },
   async run(ctx, type) {
     const { backups, damaged, orphans, incomplete } = await scanCatalog(ctx.runtime.engine.storage, type);
-    const summary = backups.map((m) => ({ id: m.id, type: m.type, description: m.description, createdAt: m.createdAt, sizeBytes: m.archive.sizeBytes, sha256: m.archive.sha256, components: Object.keys(m.components).filter((c) => m.components[c]?.status === "included") }));
+    const summary = backups.map((m) => ({ id: m.id, type: m.type, description: m.description, createdAt: m.createdAt, sizeBytes: backupSizeBytes(m), sha256: backupSha256(m), format: m.formatVersion, components: Object.keys(m.components).filter((c) => m.components[c]?.status === "included") }));
     const problems = formatStoreProblems({ damaged, orphans, incomplete });
     // An empty filtered list is not an empty store: say which backups are missing and that others exist.
     const others = type && backups.length === 0 ? (await listBackups(ctx.runtime.engine.storage)).length : 0;
@@ -114,13 +120,13 @@ const list: Command<BackupType | undefined> = {
   },
 };
 
-const verify: Command<string> = {
-  options: {},
-  parse: (input) => backupIdArg(input, "verify", true),
-  async run(ctx, arg) {
+const verify: Command<{ arg: string; quick: boolean }> = {
+  options: { quick: { type: "boolean" } },
+  parse: (input) => ({ arg: backupIdArg(input, "verify", true), quick: input.values.quick === true }),
+  async run(ctx, { arg, quick }) {
     const id = arg === "latest" ? (await latestBackup(ctx.runtime.engine.storage)).id : arg;
     const bar = progressBar(ctx.tty);
-    const report = await verifyBackup(ctx.runtime.engine, id, bar.update).finally(bar.done);
+    const report = await verifyBackup(ctx.runtime.engine, id, bar.update, { quick }).finally(bar.done);
     return { json: { ok: report.ok, report }, text: formatVerify(report), exitCode: report.ok ? 0 : 1 };
   },
 };
@@ -196,4 +202,4 @@ const del: Command<string> = {
   },
 };
 
-export const COMMANDS: Record<string, Command> = { backup, list, verify, restore, cleanup, status, delete: del };
+export const COMMANDS: Record<string, Command> = { backup, list, verify, export: exportCommand(backupIdArg), restore, cleanup, status, delete: del };

@@ -20,6 +20,7 @@ export const HELP: Record<string, CommandHelp> = {
       ["--description TEXT", "a note stored in the manifest (at most 500 characters)"],
       ["--components LIST", `comma-separated from ${COMPONENTS_TEXT} (default: all)`],
       ["--scheduled-at TIME", "the schedule slot this run stands for (ISO 8601); a second run for the same slot is skipped"],
+      ["--rehash", "format v2: read files that look unchanged too, rather than trusting size and times"],
     ],
     example: 'colab-backup backup --type manual --description "before the upgrade"',
   },
@@ -31,9 +32,15 @@ export const HELP: Record<string, CommandHelp> = {
   },
   verify: {
     summary: "read a backup back and check the archive's and every file's SHA-256 against its manifest",
-    usage: "colab-backup verify <id|latest>",
-    flags: [],
+    usage: "colab-backup verify <id|latest> [--quick]",
+    flags: [["--quick", "format v2: check that every piece is present with its size, without reading it"]],
     example: "colab-backup verify latest",
+  },
+  export: {
+    summary: "write any backup as the standard .tar.gz (a v2 backup is assembled from its packs)",
+    usage: "colab-backup export <id|latest> [--output FILE|-]",
+    flags: [["--output FILE|-", "where to write it (default ./<id>.tar.gz); - writes the archive to standard output"]],
+    example: "colab-backup export latest --output - | tar -tzf -",
   },
   restore: {
     summary: "restore components of a backup over the live CRM (the live data is backed up first)",

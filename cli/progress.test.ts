@@ -13,6 +13,9 @@ describe("progress", () => {
     expect(progressLine({ phase: "pre-restore", step: "archive", done: 1, total: 4 }, 1000, false)).toMatch(/^Backing up current data: archiving /);
     expect(progressLine({ phase: "swap", done: 1, total: 4 }, 1000, false)).toMatch(/1\/4 components +ETA 3s$/);
     expect(progressLine({ phase: "hash", done: 0, total: 0 }, 2500, false)).toMatch(/^Reading files +2\.5 s$/);
+    // Unknown total but bytes counted (v2 stores as it reads): bytes and speed, no bar, no ETA.
+    expect(progressLine({ phase: "archive", done: 3 * MiB, total: 0 }, 2000, true)).toMatch(/^Archiving +3\.0 MiB +1\.5 MiB\/s +done in 2\.0 s$/);
+    expect(progressLine({ phase: "verify", done: 100, total: 1000 }, 3000, false)).toMatch(/ 33 B\/s +ETA 27s$/);
   });
 
   it("formats ETAs in seconds, minutes and hours", () => {

@@ -35,11 +35,12 @@ export function progressLine(p: Progress, elapsedMs: number, final: boolean): st
     parts.push(`[${"#".repeat(Math.round(ratio * 20)).padEnd(20, ".")}] ${(ratio * 100).toFixed(0).padStart(3)}%`);
     parts.push(counts ? `${p.done}/${p.total} components` : `${humanSize(p.done)} / ${humanSize(p.total)}`);
     const rate = elapsedMs >= 1 ? p.done / seconds : 0;
-    if (!counts && rate > 0) parts.push(`${humanSize(rate)}/s`);
+    if (!counts && rate > 0) parts.push(`${humanSize(Math.round(rate))}/s`);
     if (final || p.done >= p.total) parts.push(`in ${seconds.toFixed(1)} s`);
     else parts.push(rate > 0 ? `ETA ${formatDuration((p.total - p.done) / rate)}` : "ETA --");
   } else {
-    // Snapshot and file reading report no total: show that time passes.
+    // No total (a snapshot, reading files, v2's store-as-you-go): bytes so far if any, and that time passes.
+    if (p.done > 0) parts.push(humanSize(p.done), ...(elapsedMs >= 1 ? [`${humanSize(Math.round(p.done / seconds))}/s`] : []));
     parts.push(final ? `done in ${seconds.toFixed(1)} s` : `${seconds.toFixed(1)} s`);
   }
   return parts.join("  ");

@@ -16,7 +16,9 @@ export async function runCommand(name: string, command: Command, parsed: { value
     if (recovered) process.stderr.write(`colab-backup: ${recovered.message}.\n`);
     const ctx: CommandContext = { runtime, json, tty: !json && process.stderr.isTTY === true };
     const result = await command.run(ctx, args);
-    if (json) process.stdout.write(JSON.stringify(result.json, null, 2) + "\n");
+    if (result.quiet) {
+      // The command wrote its own output (an archive on stdout).
+    } else if (json) process.stdout.write(JSON.stringify(result.json, null, 2) + "\n");
     else process.stdout.write(result.text.endsWith("\n") ? result.text : result.text + "\n");
     return result.exitCode ?? 0;
   } catch (err) {

@@ -10,7 +10,7 @@ import { LOCK_KEY, archiveKey, manifestKey, newBackupId, slotKey } from "./ids.t
 import { acquireLock } from "./lock.ts";
 import {
   COMPONENTS, DATABASE_ENTRY, MANIFEST_FORMAT_VERSION,
-  type BackupType, type ComponentName, type ComponentRecord, type Manifest, type StoredManifest,
+  type BackupType, type ComponentName, type ComponentRecord, type Manifest, type StoredManifest, type StoredManifestV1,
 } from "./manifest.ts";
 import { collectConfig, collectLogs, collectUploads, type CollectedComponent } from "./sources/files.ts";
 import { snapshotDatabase } from "./sources/sqlite.ts";
@@ -19,6 +19,7 @@ import { recoverUnderLock } from "./restore-recovery.ts";
 import { sweepAbandonedWork } from "./startup.ts";
 import { clearPending, markPending, removeIncomplete } from "./store-leftovers.ts";
 import { workName } from "./work-dir.ts";
+import { createBackupV2 } from "./v2/writer.ts";
 
 export interface BackupRequest {
   type: BackupType;
@@ -29,6 +30,8 @@ export interface BackupRequest {
   actor?: string;
   /** A pre-assigned id, so an API can answer with the backup's id before the work starts. */
   id?: string;
+  /** v2 only: read and hash every file even when its size, times and inode say it is unchanged. */
+  rehash?: boolean;
   onProgress?: (p: Progress) => void;
 }
 
@@ -85,6 +88,8 @@ async function createBackupWithRetry(engine: Engine, req: BackupRequest, id: str
 
 /** Creates one backup; the caller holds the store lock. */
 export async function createBackup(engine: Engine, req: BackupRequest, id = newBackupId(req.type, engine.now())): Promise<BackupOutcome> {
+  // BACKUP_FORMAT=v2 (experimental): content-addressed blobs instead of one archive; see core/v2/FORMAT.md.
+  if (engine.config.backupFormat === "v2") return createBackupV2(engine, req, id, TOOL_NAME);
   const started = Date.now();
   const components = req.components?.length ? [...new Set(req.components)] : [...COMPONENTS];
   for (const c of components) {
@@ -134,7 +139,7 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
     req.onProgress?.({ phase: "verify", done: written.size, total: written.size });
     // S3 fixes metadata when an upload starts, before the hash is known; tags can be set afterwards.
     await engine.storage.setTags?.(key, { "colab-backup-sha256": written.sha256, "colab-backup-id": id, "colab-backup-type": req.type });
-    const final: StoredManifest = {
+    const final: StoredManifestV1 = {
       ...manifest,
       completedAt: engine.now().toISOString(),
       archive: { key, sizeBytes: written.size, sha256: written.sha256, verifiedAt: engine.now().toISOString() },

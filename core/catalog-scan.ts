@@ -2,11 +2,13 @@
 import { ZodError } from "zod";
 import { NotFoundError, errorMessage } from "./errors.ts";
 import { PENDING_PREFIX, archiveKey, isBackupId, manifestKey, pendingKey, typeOfId } from "./ids.ts";
-import { BACKUP_TYPES, ManifestSchema, type BackupType, type ComponentRecord, type StoredManifest } from "./manifest.ts";
+import { AnyManifestSchema, BACKUP_TYPES, type BackupType, type ComponentRecord, type StoredManifest, type StoredManifestV1, type StoredManifestV2 } from "./manifest.ts";
 import type { ObjectInfo, Storage } from "./storage/storage.ts";
 
 /** A stored manifest without the per-file lists: what listings need, small enough to keep for thousands of backups. */
-export type BackupSummary = Omit<StoredManifest, "components"> & { components: Record<string, Omit<ComponentRecord, "files">> };
+export type BackupSummary =
+  | (Omit<StoredManifestV1, "components"> & { components: Record<string, Omit<ComponentRecord, "files">> })
+  | (Omit<StoredManifestV2, "components"> & { components: Record<string, Omit<ComponentRecord, "files">> });
 
 /** A manifest that exists but cannot be used; its archive (if any) is kept until someone deletes it by id. */
 export interface DamagedManifest {
@@ -58,19 +60,19 @@ export function checkManifest(raw: Buffer, id: string): { manifest: StoredManife
   }
   let m;
   try {
-    m = ManifestSchema.parse(json);
+    m = AnyManifestSchema.parse(json);
   } catch (err) {
     if (!(err instanceof ZodError)) throw err;
     const issues = err.issues.slice(0, 3).map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
     return { reason: `it does not match the manifest schema (${issues.join("; ")}${err.issues.length > 3 ? "; ..." : ""})` };
   }
-  if (!m.archive) return { reason: "it records no verified archive" };
+  if (m.formatVersion === 1 ? !m.archive : !m.stored) return { reason: m.formatVersion === 1 ? "it records no verified archive" : "it records no stored summary (its blobs were never confirmed)" };
   if (m.id !== id) return { reason: `it describes backup ${m.id}, not ${id}` };
   return { manifest: m as StoredManifest };
 }
 
 function summarize(m: StoredManifest): BackupSummary {
-  return { ...m, components: Object.fromEntries(Object.entries(m.components).map(([n, { files: _files, ...rest }]) => [n, rest])) };
+  return { ...m, components: Object.fromEntries(Object.entries(m.components).map(([n, { files: _files, ...rest }]) => [n, rest])) } as BackupSummary;
 }
 
 type Verdict = { summary: BackupSummary } | { reason: string };

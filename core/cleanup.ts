@@ -5,6 +5,7 @@ import type { Engine } from "./engine.ts";
 import { NotFoundError, StoreError } from "./errors.ts";
 import { LOCK_KEY } from "./ids.ts";
 import { acquireLock } from "./lock.ts";
+import { backupFreedBytes } from "./manifest.ts";
 import { planRetention, type RetentionDecision } from "./retention.ts";
 import { ORPHAN_GRACE_MS, deleteUnlisted, removeExpiredOrphans, removeIncomplete, type UnlistedKind } from "./store-leftovers.ts";
 
@@ -31,7 +32,7 @@ export async function runCleanup(engine: Engine, opts: { dryRun?: boolean; actor
   const actor = opts.actor ?? "scheduler";
   const plan = async () => {
     const scan = await scanCatalog(engine.storage);
-    const sizes = new Map(scan.backups.map((b) => [b.id, b.archive.sizeBytes]));
+    const sizes = new Map(scan.backups.map((b) => [b.id, backupFreedBytes(b)]));
     // Only readable backups count: a damaged manifest's backup is neither kept nor removed by retention.
     const { keep, remove } = planRetention(scan.backups, { ...engine.config.retention, timeZone: engine.config.timeZone }, engine.now());
     return { keep, remove, sizes, scan };
@@ -80,8 +81,9 @@ export async function deleteBackup(engine: Engine, id: string, actor = "cli"): P
       return { id, ...out };
     }
     await removeBackup(engine.storage, id);
-    await appendAudit(engine.storage, { actor, action: "delete", backupId: id, result: "succeeded", detail: { sizeBytes: m.archive.sizeBytes } }, engine.now());
-    return { id, freedBytes: m.archive.sizeBytes, kind: "backup" };
+    await appendAudit(engine.storage, { actor, action: "delete", backupId: id, result: "succeeded", detail: { sizeBytes: backupFreedBytes(m) } }, engine.now());
+    // A v2 backup's blobs stay (other backups may share them) until garbage collection, a later change.
+    return { id, freedBytes: backupFreedBytes(m), kind: "backup" };
   } finally {
     await lock.release();
   }

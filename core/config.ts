@@ -121,6 +121,7 @@ const EnvSchema = z.object({
   AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, message: "AWS_ENDPOINT_URL must be a URL such as http://127.0.0.1:4566 (LocalStack) or your S3-compatible endpoint" }).optional(),
   BACKUP_EVENT_BUS: z.string().min(1).optional(),
   BACKUP_EMAIL_TRANSPORT: z.enum(["outbox", "smtp", "ses"], { message: 'BACKUP_EMAIL_TRANSPORT must be "outbox", "smtp" or "ses"' }).optional(),
+  BACKUP_FORMAT: z.enum(["v1", "v2"], { message: 'BACKUP_FORMAT must be "v1" (one .tar.gz per backup, the default) or "v2" (content-addressed blobs, experimental)' }).default("v1"),
   CRM_ROOT: z.string().min(1).optional(),
   DATABASE_PATH: z.string().min(1).optional(),
   UPLOADS_DIR: z.string().min(1).optional(),
@@ -144,6 +145,8 @@ export interface Config {
   /** EventBridge bus name; unset locally, where events stay in-process. */
   eventBus?: string;
   server: { port: number; jwtSecret?: string; jwksUrl?: string; dashboardOrigin?: string; healthMaxAgeHours: number };
+  /** How new backups are stored: v1 one .tar.gz each; v2 content-addressed blobs in packs (experimental, core/v2/FORMAT.md). */
+  backupFormat: "v1" | "v2";
   /** How long a database snapshot or restore waits for the CRM's own writes to finish. */
   dbBusyTimeoutMs: number;
   /** null when CRM_ROOT is unset: the CLI then uses a demo CRM it creates. */
@@ -210,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       smtp: { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD },
     },
     dbBusyTimeoutMs: e.BACKUP_DB_BUSY_TIMEOUT_MS,
+    backupFormat: e.BACKUP_FORMAT,
     storage: { kind: e.BACKUP_STORAGE, bucket: e.BACKUP_BUCKET, prefix: e.BACKUP_S3_PREFIX, kmsKeyId: e.BACKUP_KMS_KEY_ID, region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL },
     eventBus: e.BACKUP_EVENT_BUS,
     server: {

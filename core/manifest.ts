@@ -26,7 +26,8 @@ export const FileEntrySchema = z.object({
 
 export const DatabaseFactsSchema = z.object({
   sourcePath: z.string(),
-  method: z.literal("vacuum-into"),
+  /** v1 snapshots use VACUUM INTO; v2 uses the online backup API, which keeps page positions so chunks dedupe. */
+  method: z.enum(["vacuum-into", "backup-api"]),
   integrityCheck: z.string(),
   journalMode: z.string(),
   pageSize: z.number().int().positive(),
@@ -67,12 +68,83 @@ export const ManifestSchema = z.object({
     .optional(),
 });
 
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+const count = z.number().int().nonnegative();
+
+/** Format v2 (core/v2/FORMAT.md): one piece of a file, stored once per store inside a pack object. */
+export const BlobRefSchema = z.object({
+  /** SHA-256 of the plaintext piece: its name, and what every reader checks. */
+  sha256: sha256Hex,
+  size: count,
+  pack: z.string().regex(/^data\/packs\/[0-9a-f]{2}\/[0-9a-f]{64}\.pack$/),
+  offset: count,
+  /** Stored bytes in the pack: a gzip member, or the plaintext itself when raw. */
+  length: count,
+  encoding: z.enum(["gzip", "raw"]),
+});
+
+/** A v2 file: the v1 entry plus its pieces in order, and the source's identity for change detection. */
+export const FileEntryV2Schema = FileEntrySchema.extend({
+  blobs: z.array(BlobRefSchema),
+  /** The live file's size, mtime, ctime (ns) and inode when it was read; equal next time means "not changed". */
+  source: z.object({ size: count, mtimeNs: z.string(), ctimeNs: z.string(), ino: z.string() }).optional(),
+});
+
+export const ComponentRecordV2Schema = ComponentRecordSchema.extend({ files: z.array(FileEntryV2Schema) });
+
+/** What a v2 backup cost: it has no archive, so this takes the place of archive.sizeBytes in listings. */
+export const StoredSummarySchema = z.object({
+  /** Stored bytes of every blob the backup references (what a restore reads). */
+  referencedBytes: count,
+  referencedBlobs: count,
+  /** What this backup added to the store: new packs, their bytes and blobs. */
+  bytesAdded: count,
+  blobsAdded: count,
+  packsAdded: count,
+  /** Storage requests the backup made (puts, gets, lists, stats). */
+  requests: count,
+  filesRead: count,
+  filesReused: count,
+  previousId: z.string().optional(),
+  verifiedAt: z.string(),
+});
+
+export const MANIFEST_FORMAT_V2 = 2;
+
+export const ManifestV2Schema = ManifestSchema.omit({ formatVersion: true, components: true, archive: true }).extend({
+  formatVersion: z.literal(MANIFEST_FORMAT_V2),
+  components: z.record(z.string(), ComponentRecordV2Schema),
+  stored: StoredSummarySchema.optional(),
+});
+
+/** Every manifest a store may hold: today's archives (1) and content-addressed backups (2). */
+export const AnyManifestSchema = z.discriminatedUnion("formatVersion", [ManifestSchema, ManifestV2Schema]);
+
+export type BlobRef = z.infer<typeof BlobRefSchema>;
+export type FileEntryV2 = z.infer<typeof FileEntryV2Schema>;
+export type ComponentRecordV2 = z.infer<typeof ComponentRecordV2Schema>;
+export type StoredSummary = z.infer<typeof StoredSummarySchema>;
+export type ManifestV2 = z.infer<typeof ManifestV2Schema>;
+export type StoredManifestV2 = ManifestV2 & { stored: StoredSummary };
+
 export type FileEntry = z.infer<typeof FileEntrySchema>;
 export type DatabaseFacts = z.infer<typeof DatabaseFactsSchema>;
 export type ComponentRecord = z.infer<typeof ComponentRecordSchema>;
 export type Manifest = z.infer<typeof ManifestSchema>;
-/** A manifest that has been stored beside a verified archive. */
-export type StoredManifest = Manifest & { archive: NonNullable<Manifest["archive"]> };
+/** A v1 manifest that has been stored beside a verified archive. */
+export type StoredManifestV1 = Manifest & { archive: NonNullable<Manifest["archive"]> };
+/** A listed backup of either format; narrow on formatVersion before reading `archive` or `stored`. */
+export type StoredManifest = StoredManifestV1 | StoredManifestV2;
+
+/** Bytes a backup occupies for listings: the archive's size (v1), or the stored bytes it references (v2). */
+export const backupSizeBytes = (m: Pick<StoredManifestV1, "formatVersion" | "archive"> | Pick<StoredManifestV2, "formatVersion" | "stored">): number =>
+  m.formatVersion === 1 ? m.archive.sizeBytes : m.stored.referencedBytes;
+/** Bytes deleting the backup frees now: v2 blobs stay until garbage collection (a later change) removes them. */
+export const backupFreedBytes = (m: Pick<StoredManifestV1, "formatVersion" | "archive"> | Pick<StoredManifestV2, "formatVersion" | "stored">): number =>
+  m.formatVersion === 1 ? m.archive.sizeBytes : 0;
+/** The archive's SHA-256 (v1); v2 backups have no single archive, each blob carries its own. */
+export const backupSha256 = (m: Pick<StoredManifestV1, "formatVersion" | "archive"> | Pick<StoredManifestV2, "formatVersion">): string | null =>
+  m.formatVersion === 1 ? m.archive.sha256 : null;
 
 /** Entry names inside every archive. */
 export const MANIFEST_ENTRY = "manifest.json";

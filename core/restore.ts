@@ -11,9 +11,10 @@ import { nameFullDisk } from "./disk-full.ts";
 import { createBackup } from "./backup.ts";
 import { appendAudit, readManifest } from "./catalog.ts";
 import type { Engine, Progress } from "./engine.ts";
-import { ChecksumMismatchError, DatabaseError, RestoreError, ValidationError, errorMessage } from "./errors.ts";
+import { DatabaseError, RestoreError, ValidationError, errorMessage } from "./errors.ts";
 import { LOCK_KEY, archiveKey } from "./ids.ts";
 import { LOCK_HOST, acquireLock } from "./lock.ts";
+import { assertManifestMatches } from "./manifest-match.ts";
 import { COMPONENTS, DATABASE_ENTRY, type ComponentName, type StoredManifest } from "./manifest.ts";
 import { inspectSnapshot } from "./sources/sqlite.ts";
 import { journalPath, restoreRoot, writeJournal, type Journal, type SwapStep } from "./restore-journal.ts";
@@ -21,6 +22,7 @@ import { recoverUnderLock, rollBack, rollForward, type Recovery } from "./restor
 import { matchRestoredOwnership } from "./restore-ownership.ts";
 import { checkRestoreSpace } from "./restore-space.ts";
 import { applyStep, planDatabaseStep, planPathStep } from "./restore-swap.ts";
+import { stageV2Components } from "./v2/restore-staging.ts";
 
 export const CONFIRM_TOKEN = "CONFIRM_RESTORE";
 
@@ -133,16 +135,19 @@ async function applyRestore(engine: Engine, journal: Journal, manifest: StoredMa
   await writeJournal(file, journal); // names the pre-restore backup
   const stagedFiles = path.join(journal.staging, "files");
   await checkRestoreSpace(manifest, components, { dir: path.dirname(journal.staging), liveDatabase: paths.database });
-  const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
-  const total = manifest.archive.sizeBytes;
-  const result = await extractArchive(await engine.storage.get(archiveKey(manifest.id)), {
-    stagingDir: stagedFiles,
-    select: (p) => prefixes.some((pre) => p === pre || (pre.endsWith("/") && p.startsWith(pre))),
-    allowEntry: entryProblem,
-    onProgress: (done) => onProgress?.({ phase: "extract", done, total }),
-  });
-  if (result.archiveSha256 !== manifest.archive.sha256 || result.manifest.id !== manifest.id) {
-    throw new ChecksumMismatchError(`restore ${manifest.id}: the archive's SHA-256 ${result.archiveSha256} differs from the recorded ${manifest.archive.sha256}; the backup is damaged, pick another`);
+  if (manifest.formatVersion === 2) {
+    // Every piece and file is checked by size and SHA-256 as it is written; names pass the same component rules.
+    await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress);
+  } else {
+    const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
+    const total = manifest.archive.sizeBytes;
+    const result = await extractArchive(await engine.storage.get(archiveKey(manifest.id)), {
+      stagingDir: stagedFiles,
+      select: (p) => prefixes.some((pre) => p === pre || (pre.endsWith("/") && p.startsWith(pre))),
+      allowEntry: entryProblem,
+      onProgress: (done) => onProgress?.({ phase: "extract", done, total }),
+    });
+    assertManifestMatches(manifest, result, "restore");
   }
   if (components.includes("database")) {
     const facts = inspectSnapshot(path.join(stagedFiles, DATABASE_ENTRY), paths.database);

@@ -8,29 +8,33 @@ import { backupSucceededDetail, type AnyEvent } from "./events/job-events.ts";
 import { isBackupKind, type ScheduleKind } from "./schedule-event.ts";
 
 /**
- * Never throws for a failed backup: the failure is the event (and the email), and the slot was freed so the next
- * firing runs normally. A duplicate delivery of a slot that already has its backup yields no event at all.
+ * A failed backup publishes backup.failed (when there is a bus) and then throws its error: on Lambda the invocation
+ * fails, so the Errors metric and alarm fire, the retry runs the slot again (the slot was freed), and the failure
+ * destination record carries the error to the notifier. A duplicate delivery of a slot that already has its backup
+ * is a success with no event at all.
  */
 export async function runSchedule(engine: Engine, slot: { kind: ScheduleKind; scheduledAt: Date }, bus: EventBus | null): Promise<AnyEvent | null> {
-  const event = await outcome(engine, slot);
+  const { event, error } = await outcome(engine, slot);
   if (event && bus) await bus.publish(event.type, event.detail as never);
+  if (error !== undefined) throw error;
   return event;
 }
 
-async function outcome(engine: Engine, { kind, scheduledAt }: { kind: ScheduleKind; scheduledAt: Date }): Promise<AnyEvent | null> {
+async function outcome(engine: Engine, { kind, scheduledAt }: { kind: ScheduleKind; scheduledAt: Date }): Promise<{ event: AnyEvent | null; error?: unknown }> {
   if (!isBackupKind(kind)) {
     const o = await runCleanup(engine, { actor: "scheduler" });
-    return { type: "cleanup.completed", detail: { version: 1, removed: o.removed, freedBytes: o.freedBytes, kept: o.keep.length, leftoversRemoved: o.leftoversRemoved } };
+    return { event: { type: "cleanup.completed", detail: { version: 1, removed: o.removed, freedBytes: o.freedBytes, kept: o.keep.length, leftoversRemoved: o.leftoversRemoved } } };
   }
   try {
     const out = await runBackup(engine, { type: kind, scheduledAt, actor: "scheduler" });
     if (out.skipped) {
       engine.log.info("duplicate schedule delivery ignored", { kind, scheduledAt: scheduledAt.toISOString(), existingId: out.existingId });
-      return null;
+      return { event: null };
     }
-    return { type: "backup.succeeded", detail: backupSucceededDetail(out.manifest, out.durationMs) };
+    return { event: { type: "backup.succeeded", detail: backupSucceededDetail(out.manifest, out.durationMs) } };
   } catch (err) {
     engine.log.error("scheduled backup failed", { kind, error: errorMessage(err) });
-    return { type: "backup.failed", detail: { version: 1, type: kind, error: { code: err instanceof BackupError ? err.code : "internal_error", message: errorMessage(err) } } };
+    const code = err instanceof BackupError ? err.code : "internal_error";
+    return { event: { type: "backup.failed", detail: { version: 1, type: kind, error: { code, message: errorMessage(err) } } }, error: err };
   }
 }

@@ -6,7 +6,7 @@ import type { Engine } from "./engine.ts";
 import { LOCK_KEY } from "./ids.ts";
 import { isStale, readLock } from "./lock.ts";
 import { journalPath, readJournal } from "./restore-journal.ts";
-import { BACKUP_TYPES } from "./manifest.ts";
+import { BACKUP_TYPES, backupSizeBytes } from "./manifest.ts";
 import { workBytes } from "./work-dir.ts";
 
 export interface StatusReport {
@@ -52,8 +52,8 @@ export async function getStatus(engine: Engine, localDir?: string, scanned?: Cat
   // The fs store keeps its temp files apart from the engine's work folder when so configured; count both.
   const storeTemp = (engine.storage as { tempDir?: unknown }).tempDir;
   return {
-    backups: { total: backups.length, byType, totalBytes: backups.reduce((n, b) => n + b.archive.sizeBytes, 0) },
-    lastBackup: last ? { id: last.id, type: last.type, createdAt: last.createdAt, sizeBytes: last.archive.sizeBytes } : null,
+    backups: { total: backups.length, byType, totalBytes: backups.reduce((n, b) => n + (b.formatVersion === 1 ? b.archive.sizeBytes : b.stored.bytesAdded), 0) },
+    lastBackup: last ? { id: last.id, type: last.type, createdAt: last.createdAt, sizeBytes: backupSizeBytes(last) } : null,
     storage: {
       location: engine.storage.description,
       usedBytes: (await engine.storage.usage?.()) ?? 0,

@@ -1,5 +1,5 @@
 // The HTTP API (API Gateway v2, $default to the Hono app on Lambda) and the dashboard (StaticSite of web/ with the API URL injected).
-import { baseArgs, type FunctionDeps, type links } from "./functions.ts";
+import { baseArgs, environments, type FunctionDeps, type links } from "./functions.ts";
 
 export interface ApiDeps extends Pick<FunctionDeps, "bucket" | "bus" | "email"> {
   linked: ReturnType<typeof links>;
@@ -23,20 +23,13 @@ export function apiAndDashboard({ bucket, bus, email, linked, statements, jwtSec
     environment: { COLAB_BACKUP_API_URL: api.url },
   });
 
-  const base = baseArgs({ bucket });
   const fn = new sst.aws.Function("ApiHandler", {
-    ...base,
+    ...baseArgs(environments({ bucket, bus, email, dashboardUrl: site.url }).Api),
     handler: "functions/api.handler",
     description: "colab-backup HTTP API (Hono), outside the VPC",
     // API Gateway gives up after 30 s; long work is a job on the bus, never done in the request.
     timeout: "29 seconds",
     memory: "1024 MB",
-    environment: {
-      ...base.environment,
-      BACKUP_EVENT_BUS: bus.name,
-      DASHBOARD_ORIGIN: site.url,
-      ...(email ? { BACKUP_SES_CONFIGURATION_SET: email.configSet } : {}),
-    },
     // JwtSecret reaches the handler as Resource.JwtSecret.value (encrypted in the bundle), not as a plain env var.
     link: [linked.store, linked.events, ...(jwtSecret ? [jwtSecret] : [])],
     permissions: statements,

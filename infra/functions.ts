@@ -1,5 +1,6 @@
 // The Lambda functions (backup, worker, cleanup, notifier; the API's in infra/api.ts): handlers, environment, links, VPC and EFS, retries, destinations.
 import { config } from "./config.ts";
+import { functionEnvironments, type FunctionName } from "./environment.ts";
 import type { Network } from "./network.ts";
 import { permissions } from "./permissions.ts";
 
@@ -12,9 +13,8 @@ export interface FunctionDeps {
 
 /*
  * What the handlers (functions/*.ts, built from functions/deps.ts) can rely on:
- * - environment: the runtime's own variables (core/config.ts: TZ, BACKUP_*_SCHEDULE, retention, mail,
- *   CRM_ROOT for the EFS functions) plus BACKUP_STORAGE=s3, BACKUP_BUCKET, BACKUP_S3_PREFIX,
- *   BACKUP_EVENT_BUS (outside the VPC only), BACKUP_SES_CONFIGURATION_SET (mail senders only);
+ * - environment: exactly functionEnvironments() in infra/environment.ts (test/aws-environment.test.ts loads
+ *   core/config.ts from each function's);
  * - links (`import { Resource } from "sst"`): BackupStore {bucket, prefix}, BackupEvents {name, arn} and,
  *   for the API, JwtSecret {value}. The links carry no permissions of their own (sst.Linkable without
  *   `include`): each function's IAM statements come from infra/permissions.ts, not from linking.
@@ -26,44 +26,40 @@ export function links({ bucket, bus }: Pick<FunctionDeps, "bucket" | "bus">) {
   };
 }
 
-/** Settings every function shares. */
-export function baseArgs({ bucket }: Pick<FunctionDeps, "bucket">) {
-  const schedules = config.schedules;
+/** Each function's environment, from the deployed bucket, bus, mail configuration set and dashboard URL. */
+export function environments({ bucket, bus, email, dashboardUrl }: Pick<FunctionDeps, "bucket" | "bus" | "email"> & { dashboardUrl?: $util.Input<string> }) {
+  return functionEnvironments<$util.Input<string>>(config, {
+    bucket: bucket.name,
+    bus: bus.name,
+    ...(dashboardUrl === undefined ? {} : { dashboardUrl }),
+    ...(email ? { sesConfigurationSet: email.configSet } : {}),
+  });
+}
+
+/** Settings every function shares; `environment` is that function's entry of environments(). */
+export function baseArgs(environment: Record<string, $util.Input<string>>) {
   return {
     runtime: "nodejs22.x",
     architecture: "x86_64",
     logging: { retention: "3 months", format: "json" },
-    environment: {
-      ...config.runtimeEnv,
-      TZ: config.timeZone,
-      BACKUP_DAILY_SCHEDULE: schedules.daily.unix,
-      BACKUP_WEEKLY_SCHEDULE: schedules.weekly.unix,
-      BACKUP_MONTHLY_SCHEDULE: schedules.monthly.unix,
-      BACKUP_CLEANUP_SCHEDULE: schedules.cleanup.unix,
-      BACKUP_STORAGE: "s3",
-      BACKUP_BUCKET: bucket.name,
-      BACKUP_S3_PREFIX: config.storePrefix,
-      // The store is S3; this only holds work files (the database snapshot, gzipped logs) on /tmp.
-      BACKUP_DIR: "/tmp/colab-backup",
-      NODE_OPTIONS: "--enable-source-maps",
-    },
+    environment,
     nodejs: { sourcemap: true },
   } satisfies Partial<sst.aws.FunctionArgs>;
 }
 
 export function backgroundFunctions(deps: FunctionDeps) {
   const { bucket, bus, network, email } = deps;
-  const base = baseArgs(deps);
+  const env = environments(deps);
+  const base = (name: FunctionName) => baseArgs(env[name]);
   const linked = links(deps);
   const perms = permissions({ bucket, bus, efsArn: network.efsArn, email });
-  const mailEnv: Record<string, $util.Input<string>> = email ? { BACKUP_SES_CONFIGURATION_SET: email.configSet } : {};
 
   // Only these two read or write CRM data, so only they sit in the VPC and mount EFS. They cannot reach
   // EventBridge from there (no NAT): their result (the lifecycle event, or the error) goes to the bus as a
   // Lambda destination record, which Lambda delivers from outside the VPC (infra/events.ts).
-  const inVpc = (name: string, handler: string, statements: sst.aws.FunctionPermissionArgs[], retries: number) =>
+  const inVpc = (name: "ScheduledBackup" | "Worker", handler: string, statements: sst.aws.FunctionPermissionArgs[], retries: number) =>
     new sst.aws.Function(name, {
-      ...base,
+      ...base(name),
       handler,
       description: `colab-backup ${name} (EFS ${config.crm.mountPath})`,
       timeout: "15 minutes",
@@ -72,11 +68,10 @@ export function backgroundFunctions(deps: FunctionDeps) {
       storage: "10 GB",
       vpc: network.functionVpc,
       volume: { efs: network.efs, path: config.crm.mountPath },
-      environment: { ...base.environment, CRM_ROOT: crmRoot() },
       link: [linked.store, linked.events],
       permissions: statements,
       // better-sqlite3 is native: installed into the bundle for Lambda's x86_64 Linux instead of bundled.
-      nodejs: { ...base.nodejs, install: ["better-sqlite3"] },
+      nodejs: { ...base(name).nodejs, install: ["better-sqlite3"] },
       retries,
       transform: {
         eventInvokeConfig: (args) => {
@@ -85,30 +80,29 @@ export function backgroundFunctions(deps: FunctionDeps) {
       },
     });
 
-  // Scheduled backups are idempotent per slot (core: one backup per type and scheduled time), so one retry is safe.
+  // Scheduled backups are idempotent per slot (core: one backup per type and scheduled time), so one retry is safe;
+  // a failed backup fails the invocation (core/scheduled.ts), so the retry runs it again and the Errors alarm fires.
   const backup = inVpc("ScheduledBackup", "functions/scheduled-backup.handler", perms.backup, 1);
   // No automatic retry of a restore: a failed restore has rolled back and must be looked at by a person.
   const worker = inVpc("Worker", "functions/worker.handler", perms.worker, 0);
 
   const cleanup = new sst.aws.Function("Cleanup", {
-    ...base,
+    ...base("Cleanup"),
     handler: "functions/cleanup.handler",
     description: "colab-backup retention (S3 only, outside the VPC)",
     timeout: "5 minutes",
     memory: "512 MB",
-    environment: { ...base.environment, BACKUP_EVENT_BUS: bus.name },
     link: [linked.store, linked.events],
     permissions: perms.cleanup,
     retries: 1,
   });
 
   const notifier = new sst.aws.Function("Notifier", {
-    ...base,
+    ...base("Notifier"),
     handler: "functions/notifier.handler",
     description: "colab-backup events to email (SES, outside the VPC)",
     timeout: "1 minute",
     memory: "256 MB",
-    environment: { ...base.environment, ...mailEnv },
     permissions: perms.notifier,
     retries: 2,
   });
@@ -116,5 +110,3 @@ export function backgroundFunctions(deps: FunctionDeps) {
   return { backup, worker, cleanup, notifier, inVpc: [backup, worker], perms, linked };
 }
 
-/** The CRM app folder as the EFS functions see it. */
-const crmRoot = () => (config.crm.subdir ? `${config.crm.mountPath}/${config.crm.subdir}` : config.crm.mountPath);

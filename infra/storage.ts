@@ -53,8 +53,9 @@ export function backupBucket() {
     },
   });
 
-  // Default encryption: SSE-S3, or SSE-KMS with a bucket key when BACKUP_KMS_KEY_ARN is set. The S3 storage
-  // also asks for it on every put, so an object is never stored unencrypted.
+  // Default encryption: SSE-S3, or SSE-KMS with a bucket key when BACKUP_KMS_KEY_ARN is set. The functions then
+  // also get it as BACKUP_KMS_KEY_ID and name it on every put; without it they send no encryption header, so this
+  // default applies (an explicit AES256 header would override an SSE-KMS default).
   new aws.s3.BucketServerSideEncryptionConfiguration("BackupsEncryption", {
     bucket: bucket.name,
     rules: [

@@ -1,31 +1,67 @@
-// The AWS pipeline on LocalStack: handlers fed real event payloads, S3 archives, EventBridge rules to SQS, mail through SES.
+// The AWS pipeline on LocalStack: handlers fed real event payloads in infra/'s environments, S3 archives, EventBridge rules to SQS, destination records, mail through SES.
 import { createHash, randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import path from "node:path";
-import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from "@aws-sdk/client-eventbridge";
-import { GetObjectCommand, GetObjectTaggingCommand } from "@aws-sdk/client-s3";
-import { SESClient, VerifyEmailIdentityCommand } from "@aws-sdk/client-ses";
+import { CreateEventBusCommand, EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from "@aws-sdk/client-eventbridge";
+import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand, GetObjectTaggingCommand } from "@aws-sdk/client-s3";
+import { CreateConfigurationSetCommand, SESClient, VerifyEmailIdentityCommand } from "@aws-sdk/client-ses";
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { NOTIFIER_PATTERN, WORKER_PATTERN } from "../core/events/patterns.ts";
+import { readInfraConfig } from "../infra/config.ts";
+import { functionEnvironments, type FunctionName } from "../infra/environment.ts";
 import { CREDENTIALS } from "./localstack/config.ts";
-import { adminS3 } from "./localstack/resources.ts";
-import { makeCrm } from "./helpers/crm.ts";
+import { inFunction, localLambdaEnvs } from "./localstack/lambda-env.ts";
+import { adminS3, deletePrefix } from "./localstack/resources.ts";
+import { makeCrm, tempDir } from "./helpers/crm.ts";
 import { mintAdminToken } from "../cli/local-auth.ts";
 
 const ls = inject("localstack");
 const run = randomBytes(4).toString("hex");
 const BUS = `colab-backup-test-${run}`;
-const PREFIX = `pipeline-${run}/`;
+// The stage's own bucket, as on AWS: infra/ fixes the key prefix (backups/), so runs are kept apart by bucket.
+const BUCKET = `colab-pipeline-${run}`;
+const PREFIX = "backups/";
+const CONFIG_SET = `colab-mail-${run}`;
 const FROM = "backup@colab.example";
 const SECRET = "aws-pipeline-test-secret-at-least-32-chars";
 const TO = "admin@colab.example";
+const ACCOUNT = "000000000000";
 const clients = { region: ls.region, endpoint: ls.endpoint, credentials: CREDENTIALS };
 const sqs = new SQSClient(clients);
+const eb = new EventBridgeClient(clients);
 const s3 = adminS3(ls);
 let queueUrl = "";
 let workQueueUrl = "";
 let crmRoot = "";
+let env: Record<FunctionName, Record<string, string>>;
+
+/** The deployer's .env for this stage: mail on, from an SES identity; everything else infra/'s defaults. */
+const DEPLOY_ENV = { BACKUP_EMAIL_ENABLED: "true", BACKUP_EMAIL_FROM: FROM, BACKUP_EMAIL_TO: TO };
+const functionArn = (fn: FunctionName) => `arn:aws:lambda:${ls.region}:${ACCOUNT}:function:colab-backup-test-${fn}`;
+
+/**
+ * What Lambda puts on the bus when an asynchronous invocation of a VPC function ends (its destination): the
+ * function's return value, or its error after the retries, with the event it was given (infra/events.ts).
+ */
+async function deliverResult(fn: FunctionName, request: unknown, outcome: PromiseSettledResult<unknown>) {
+  const failed = outcome.status === "rejected";
+  const err = failed ? (outcome.reason as Error) : undefined;
+  const detail = {
+    version: "1.0",
+    timestamp: new Date().toISOString(),
+    requestContext: { requestId: randomBytes(8).toString("hex"), functionArn: `${functionArn(fn)}:$LATEST`, condition: failed ? "RetriesExhausted" : "Success", approximateInvokeCount: failed ? 2 : 1 },
+    requestPayload: request,
+    responseContext: { statusCode: 200, executedVersion: "$LATEST", ...(failed ? { functionError: "Unhandled" } : {}) },
+    responsePayload: failed ? { errorType: err!.name, errorMessage: err!.message, trace: [] } : (outcome as PromiseFulfilledResult<unknown>).value,
+  };
+  const out = await eb.send(
+    new PutEventsCommand({
+      Entries: [{ EventBusName: BUS, Source: "lambda", DetailType: `Lambda Function Invocation Result - ${failed ? "Failure" : "Success"}`, Resources: [`${functionArn(fn)}:$LATEST`], Detail: JSON.stringify(detail) }],
+    }),
+  );
+  expect(out.FailedEntryCount).toBe(0);
+}
 
 type Handlers = {
   scheduled: typeof import("../functions/scheduled-backup.ts");
@@ -44,6 +80,19 @@ function apiEvent(method: string, rawPath: string, token: string, body?: unknown
   };
 }
 let h: Handlers;
+
+/** Each handler called in its own function's environment. */
+const call = {
+  scheduled: (event: unknown) => inFunction(env.ScheduledBackup, () => h.scheduled.handler(event)),
+  notifier: (event: unknown) => inFunction(env.Notifier, () => h.notifier.handler(event)),
+  worker: (event: unknown) => inFunction(env.Worker, () => h.worker.handler(event)),
+  api: (event: unknown) => inFunction(env.Api, () => h.api.handler(event as never)),
+};
+
+afterAll(async () => {
+  await deletePrefix(s3, BUCKET, "");
+  await s3.send(new DeleteBucketCommand({ Bucket: BUCKET }));
+});
 
 /** A schedule's event exactly as EventBridge Scheduler delivers infra/crons.ts's input. */
 const scheduledEvent = (type: string, time: string) => ({
@@ -77,7 +126,7 @@ async function sesMessages(): Promise<{ Subject: string; Body: { text_part: stri
 }
 
 beforeAll(async () => {
-  const eb = new EventBridgeClient(clients);
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   await eb.send(new CreateEventBusCommand({ Name: BUS }));
   const q = await sqs.send(new CreateQueueCommand({ QueueName: `colab-notify-${run}` }));
   queueUrl = q.QueueUrl!;
@@ -85,29 +134,30 @@ beforeAll(async () => {
   // The very pattern infra/events.ts gives the notifier's rule.
   await eb.send(new PutRuleCommand({ Name: `notify-${run}`, EventBusName: BUS, EventPattern: JSON.stringify(NOTIFIER_PATTERN) }));
   await eb.send(new PutTargetsCommand({ Rule: `notify-${run}`, EventBusName: BUS, Targets: [{ Id: "queue", Arn: arn }] }));
+  // The pattern infra/events.ts destinationPattern() gives the rule for the VPC functions' destination records.
+  const destinations = {
+    source: ["lambda"],
+    "detail-type": ["Lambda Function Invocation Result - Success", "Lambda Function Invocation Result - Failure"],
+    detail: { requestContext: { functionArn: (["ScheduledBackup", "Worker"] as const).map((fn) => ({ prefix: `${functionArn(fn)}:` })) } },
+  };
+  await eb.send(new PutRuleCommand({ Name: `results-${run}`, EventBusName: BUS, EventPattern: JSON.stringify(destinations) }));
+  await eb.send(new PutTargetsCommand({ Rule: `results-${run}`, EventBusName: BUS, Targets: [{ Id: "queue", Arn: arn }] }));
   const wq = await sqs.send(new CreateQueueCommand({ QueueName: `colab-work-${run}` }));
   workQueueUrl = wq.QueueUrl!;
   const workArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: workQueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
   await eb.send(new PutRuleCommand({ Name: `work-${run}`, EventBusName: BUS, EventPattern: JSON.stringify(WORKER_PATTERN) }));
   await eb.send(new PutTargetsCommand({ Rule: `work-${run}`, EventBusName: BUS, Targets: [{ Id: "queue", Arn: workArn }] }));
-  await new SESClient(clients).send(new VerifyEmailIdentityCommand({ EmailAddress: FROM }));
+  const ses = new SESClient(clients);
+  await ses.send(new VerifyEmailIdentityCommand({ EmailAddress: FROM }));
+  await ses.send(new CreateConfigurationSetCommand({ ConfigurationSet: { Name: CONFIG_SET } }));
 
   crmRoot = makeCrm().root;
-  Object.assign(process.env, {
-    BACKUP_STORAGE: "s3",
-    BACKUP_BUCKET: ls.bucket,
-    BACKUP_S3_PREFIX: PREFIX,
-    AWS_ENDPOINT_URL: ls.endpoint,
-    AWS_REGION: ls.region,
-    BACKUP_EVENT_BUS: BUS,
-    BACKUP_EMAIL_ENABLED: "true",
-    BACKUP_EMAIL_TRANSPORT: "ses",
-    BACKUP_EMAIL_FROM: FROM,
-    BACKUP_EMAIL_TO: TO,
-    CRM_ROOT: crmRoot,
-    JWT_SECRET: SECRET,
-    BACKUP_DIR: path.join(crmRoot, "..", `work-${run}`),
-  });
+  const work = tempDir("pipeline-work-");
+  // Exactly what infra/ gives each function; only LocalStack, local folders and what Lambda adds differ.
+  const infraEnvs = functionEnvironments(readInfraConfig(DEPLOY_ENV), { bucket: BUCKET, bus: BUS, sesConfigurationSet: CONFIG_SET, dashboardUrl: "https://dashboard.colab.example" });
+  env = localLambdaEnvs(infraEnvs, ls, { crmRoot, workDir: (fn) => path.join(work, fn) });
+  // The API's JwtSecret link, as SST delivers a linked secret to the function (read by `Resource.JwtSecret.value`).
+  env.Api.SST_RESOURCE_JwtSecret = JSON.stringify({ type: "sst.sst.Secret", value: SECRET });
   h = {
     scheduled: await import("../functions/scheduled-backup.ts"),
     notifier: await import("../functions/notifier.ts"),
@@ -117,42 +167,55 @@ beforeAll(async () => {
 });
 
 describe("AWS pipeline on LocalStack", () => {
+  it("runs in infra/'s environments: S3 store in the stage bucket, SES transport, no bus inside the VPC", async () => {
+    const { loadConfig } = await import("../core/config.ts");
+    for (const fn of ["ScheduledBackup", "Worker", "Cleanup", "Notifier", "Api"] as const) {
+      const c = loadConfig(env[fn]);
+      expect(c.storage, fn).toMatchObject({ kind: "s3", bucket: BUCKET, prefix: PREFIX, endpoint: ls.endpoint });
+      expect(c.email, fn).toMatchObject({ enabled: true, transport: "ses", from: FROM, to: TO });
+      expect(c.eventBus, fn).toBe(fn === "Cleanup" || fn === "Api" ? BUS : undefined);
+    }
+  });
+
   it("backs up from a real scheduled event to S3, with tag and manifest SHA-256 equal to the downloaded bytes'; a duplicate makes none", async () => {
     const event = scheduledEvent("daily", "2026-11-26T02:00:00Z");
-    const result = await h.scheduled.handler(event);
+    const result = await call.scheduled(event);
     expect(result).toMatchObject({ type: "backup.succeeded", detail: { type: "daily", archiveKey: expect.stringMatching(/^daily\/daily-.*\.tar\.gz$/) } });
     const detail = (result as { detail: { archiveKey: string; backupId: string; sha256: string; sizeBytes: number } }).detail;
     const key = `${PREFIX}${detail.archiveKey}`;
 
-    const body = await (await s3.send(new GetObjectCommand({ Bucket: ls.bucket, Key: key }))).Body!.transformToByteArray();
+    const body = await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToByteArray();
     const downloaded = createHash("sha256").update(body).digest("hex");
-    const tags = (await s3.send(new GetObjectTaggingCommand({ Bucket: ls.bucket, Key: key }))).TagSet ?? [];
-    const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: ls.bucket, Key: key.replace(/\.tar\.gz$/, ".json") }))).Body!.transformToString());
+    const tags = (await s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: key }))).TagSet ?? [];
+    const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key.replace(/\.tar\.gz$/, ".json") }))).Body!.transformToString());
     expect(tags.find((t) => t.Key === "colab-backup-sha256")?.Value).toBe(downloaded);
     expect(manifest.archive.sha256).toBe(downloaded);
     expect(manifest.archive.sizeBytes).toBe(body.length);
     expect(detail.sha256).toBe(downloaded);
 
-    // The same slot delivered again (at-least-once): no second backup, no second event.
-    expect(await h.scheduled.handler({ ...event, id: "redelivery" })).toBeNull();
+    // The same slot delivered again (at-least-once): no second backup, no second event, and not a failure.
+    expect(await call.scheduled({ ...event, id: "redelivery" })).toBeNull();
     const { listBackups } = await import("../core/catalog.ts");
     const { buildDeps } = await import("../functions/deps.ts");
-    const { engine } = await buildDeps();
+    const { engine } = await inFunction(env.ScheduledBackup, () => buildDeps());
     expect((await listBackups(engine.storage, "daily")).map((b) => b.id)).toEqual([detail.backupId]);
   });
 
-  it("carries events bus -> rule -> SQS -> notifier -> SES, and a forced failure gives a backup.failed event and a failure email", async () => {
-    await receiveAll(10, 3000); // drop what the first test published
+  it("fails the invocation on a failed backup; Lambda's failure record goes bus -> rule -> SQS -> notifier -> SES as a failure email", async () => {
+    await receiveAll(10, 3000); // drop anything left over
     const before = (await sesMessages()).length;
 
     rmSync(path.join(crmRoot, "prisma", "dev.db")); // forced failure: the database is gone
-    const failed = await h.scheduled.handler(scheduledEvent("weekly", "2026-11-29T01:00:00Z"));
-    expect(failed).toMatchObject({ type: "backup.failed", detail: { type: "weekly", error: { code: "not_found" } } });
+    const event = scheduledEvent("weekly", "2026-11-29T01:00:00Z");
+    const [outcome] = await Promise.allSettled([call.scheduled(event)]);
+    expect(outcome!.status).toBe("rejected");
+    expect((outcome as PromiseRejectedResult).reason).toMatchObject({ name: "NotFoundError", message: expect.stringMatching(/does not exist/) });
+    await deliverResult("ScheduledBackup", event, outcome!);
 
     const [delivered] = await receiveAll(1);
-    expect(delivered).toMatchObject({ source: "colab-backup", "detail-type": "backup.failed", detail: { version: 1, type: "weekly" } });
-    const outcome = await h.notifier.handler({ Records: [{ eventSource: "aws:sqs", body: JSON.stringify(delivered) }] });
-    expect(outcome).toEqual({ sent: 1, failed: 0 });
+    expect(delivered).toMatchObject({ source: "lambda", "detail-type": "Lambda Function Invocation Result - Failure" });
+    const sent = await call.notifier({ Records: [{ eventSource: "aws:sqs", body: JSON.stringify(delivered) }] });
+    expect(sent).toEqual({ sent: 1, failed: 0 });
 
     const mails = (await sesMessages()).slice(before);
     expect(mails).toHaveLength(1);
@@ -161,36 +224,37 @@ describe("AWS pipeline on LocalStack", () => {
     expect(mails[0]!.Body.html_part).toContain("<table");
   });
 
-  it("runs an API request through bus -> rule -> worker once, mails the result, and downloads through a presigned URL", async () => {
+  it("runs an API request through bus -> rule -> worker once, mails the result from its destination record, and downloads through a presigned URL", async () => {
     rmSync(crmRoot, { recursive: true });
     makeCrm(crmRoot); // the previous test removed the database
     await receiveAll(10, 2000);
     const before = (await sesMessages()).length;
     const token = await mintAdminToken(SECRET, { email: "ada@colab.example" });
 
-    const created = await h.api.handler(apiEvent("POST", "/api/backup/create", token, { description: "through the worker" }) as never);
+    const created = await call.api(apiEvent("POST", "/api/backup/create", token, { description: "through the worker" }));
     expect(created.statusCode).toBe(202);
     const { jobId, backupId } = JSON.parse(created.body);
 
     const [requested] = await receiveAll(1, 20_000, () => workQueueUrl);
     expect(requested).toMatchObject({ "detail-type": "backup.requested", detail: { jobId, backupId } });
-    const result = await h.worker.handler(requested);
+    const result = await call.worker(requested);
     expect(result).toMatchObject({ type: "backup.succeeded", detail: { backupId, description: "through the worker" } });
-    expect(await h.worker.handler(requested)).toBeNull(); // the same event delivered twice runs once
+    expect(await call.worker(requested)).toBeNull(); // the same event delivered twice runs once
+    await deliverResult("Worker", requested, { status: "fulfilled", value: result });
 
-    const job = JSON.parse((await h.api.handler(apiEvent("GET", `/api/backup/jobs/${jobId}`, token) as never)).body);
+    const job = JSON.parse((await call.api(apiEvent("GET", `/api/backup/jobs/${jobId}`, token))).body);
     expect(job).toMatchObject({ state: "succeeded", backupId });
 
     const notices = await receiveAll(1);
-    expect(notices.map((n) => n["detail-type"])).toEqual(["backup.succeeded"]);
-    await h.notifier.handler({ Records: notices.map((n) => ({ eventSource: "aws:sqs", body: JSON.stringify(n) })) });
+    expect(notices.map((n) => n["detail-type"])).toEqual(["Lambda Function Invocation Result - Success"]);
+    await call.notifier({ Records: notices.map((n) => ({ eventSource: "aws:sqs", body: JSON.stringify(n) })) });
     const mails = (await sesMessages()).slice(before);
     expect(mails.map((m) => m.Subject)).toEqual([`[colab-backup] manual backup succeeded: ${backupId}`]);
     // The notifier is another function: the API's status learns of its send through the store.
-    const status = JSON.parse((await h.api.handler(apiEvent("GET", "/api/backup/status", token) as never)).body);
+    const status = JSON.parse((await call.api(apiEvent("GET", "/api/backup/status", token))).body);
     expect(status.email).toMatchObject({ enabled: true, lastResult: { ok: true, detail: expect.stringMatching(/accepted by SES/) } });
 
-    const download = await h.api.handler(apiEvent("GET", `/api/backup/${backupId}/download`, token) as never);
+    const download = await call.api(apiEvent("GET", `/api/backup/${backupId}/download`, token));
     expect(download.statusCode).toBe(302);
     const url = download.headers!.location as string;
     expect(url).toMatch(/X-Amz-Expires=300/);

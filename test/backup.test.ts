@@ -18,6 +18,7 @@ describe("backup of a CRM folder", () => {
     const out = await runBackup(engine, { type: "manual", description: "before upgrade" });
     if (out.skipped) throw new Error("unexpected skip");
     const m = out.manifest;
+    if (m.formatVersion !== 1) throw new Error("expected a format 1 (tar.gz) backup, the default");
     const archive = path.join(engine.config.backupDir, "manual", `${m.id}.tar.gz`);
     expect(existsSync(archive)).toBe(true);
     expect(existsSync(path.join(engine.config.backupDir, "manual", `${m.id}.json`))).toBe(true);
@@ -158,6 +159,7 @@ describe("backup of a CRM folder", () => {
     const out = await createBackup(engine, { type: "weekly" });
     if (out.skipped) throw new Error("unexpected skip");
     const m = await readManifest(engine.storage, out.manifest.id);
+    if (m.formatVersion !== 1) throw new Error("expected a format 1 (tar.gz) backup, the default");
     for (const field of ["formatVersion", "id", "type", "description", "createdAt", "components", "archive"]) expect(m).toHaveProperty(field);
     expect(m.archive).toMatchObject({ sizeBytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     for (const f of m.components.uploads!.files) expect(f).toMatchObject({ path: expect.any(String), size: expect.any(Number), sha256: expect.any(String), mode: expect.any(Number) });

@@ -2,11 +2,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { COMMANDS as RUNNABLE } from "../cli/commands.ts";
 import { HELP } from "../cli/help.ts";
+import { SERVE_OPTIONS } from "../cli/serve-command.ts";
 import { tempDir } from "./helpers/crm.ts";
 import { cli } from "./helpers/run-cli.ts";
 
-const COMMANDS = ["backup", "list", "verify", "restore", "cleanup", "status", "delete", "serve"];
+const COMMANDS = [...Object.keys(RUNNABLE), "serve"];
 
 describe("colab-backup help", () => {
   it("lists every command, serve included, and the way to a command's help", async () => {
@@ -14,6 +16,13 @@ describe("colab-backup help", () => {
     expect(run.code).toBe(0);
     for (const name of COMMANDS) expect(run.stdout).toMatch(new RegExp(`^  ${name} +\\S`, "m"));
     expect(run.stdout).toContain("colab-backup help <command>");
+  });
+
+  it("documents every flag that every command takes", () => {
+    for (const [name, options] of [...Object.entries(RUNNABLE).map(([n, c]) => [n, c.options] as const), ["serve", SERVE_OPTIONS] as const]) {
+      const documented = HELP[name]!.flags.map(([f]) => f.split(/[ ,]/)[0]);
+      expect(documented.sort(), name).toEqual(Object.keys(options).map((o) => `--${o}`).sort());
+    }
   });
 
   it.each(COMMANDS)("%s: --help, -h and `help <command>` print its usage, every flag and an example, and touch nothing", async (name) => {

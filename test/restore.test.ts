@@ -9,12 +9,13 @@ import { listBackups, readAudit, readManifest } from "../core/catalog.ts";
 import { RestoreError, ValidationError } from "../core/errors.ts";
 import { runRestore } from "../core/restore.ts";
 import { runCleanup } from "../core/cleanup.ts";
-import type { StoredManifest } from "../core/manifest.ts";
+import type { StoredManifestV1 } from "../core/manifest.ts";
 import { dbContent, makeCrm, makeTestEngine, treeDigest } from "./helpers/crm.ts";
 
-async function backupOf(engine: ReturnType<typeof makeTestEngine>): Promise<StoredManifest> {
+async function backupOf(engine: ReturnType<typeof makeTestEngine>): Promise<StoredManifestV1> {
   const out = await runBackup(engine, { type: "daily" });
   if (out.skipped) throw new Error("unexpected skip");
+  if (out.manifest.formatVersion !== 1) throw new Error("expected a format 1 (tar.gz) backup, the default");
   return out.manifest;
 }
 

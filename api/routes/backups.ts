@@ -5,6 +5,8 @@ import { readManifest } from "../../core/catalog.ts";
 import { scanCatalog } from "../../core/catalog-scan.ts";
 import { deleteBackup } from "../../core/cleanup.ts";
 import { archiveKey } from "../../core/ids.ts";
+import { backupSha256, backupSizeBytes } from "../../core/manifest.ts";
+import { exportArchive } from "../../core/v2/export.ts";
 import type { BackupSummary } from "../../core/catalog.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { SECURITY, errors, json } from "../openapi.ts";
@@ -77,7 +79,12 @@ export function registerBackupRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): v
   app.openapi(downloadRoute, async (c) => {
     const { id } = c.req.valid("param");
     // Only listed (verified) backups can be downloaded; a presigner would not notice a missing object itself.
-    await readManifest(engine.storage, id);
+    const m = await readManifest(engine.storage, id);
+    if (m.formatVersion === 2) {
+      // A v2 backup has no archive object: the standard .tar.gz is exported as it streams (size unknown up front).
+      const body = Readable.toWeb(exportArchive(engine.storage, m)) as unknown as ReadableStream<Uint8Array>;
+      return c.body(body, 200, { "Content-Type": "application/gzip", "Content-Disposition": `attachment; filename="${id}.tar.gz"`, "Cache-Control": "no-store" });
+    }
     const answer = await deps.download(id, archiveKey(id));
     if ("redirect" in answer) return c.redirect(answer.redirect, 302);
     // Streamed through: archives can be far larger than memory.
@@ -102,8 +109,8 @@ function summary(m: BackupSummary) {
     type: m.type,
     description: m.description,
     createdAt: m.createdAt,
-    sizeBytes: m.archive.sizeBytes,
-    sha256: m.archive.sha256,
+    sizeBytes: backupSizeBytes(m),
+    sha256: backupSha256(m) ?? "",
     components: Object.entries(m.components).filter(([, c]) => c.status === "included").map(([name]) => name),
   };
 }

@@ -1,7 +1,8 @@
 // Turns a finished job (or a backup outcome) into the lifecycle event that announces it.
 import type { BackupOutcome } from "../backup.ts";
 import type { Job } from "../jobs.ts";
-import type { StoredManifest } from "../manifest.ts";
+import { backupSha256, backupSizeBytes, type StoredManifest } from "../manifest.ts";
+import { manifestKey } from "../ids.ts";
 import type { RestoreOutcome } from "../restore.ts";
 import type { VerifyReport } from "../verify.ts";
 import type { EventDetail, EventType } from "./schema.ts";
@@ -16,10 +17,11 @@ export function backupSucceededDetail(m: StoredManifest, durationMs: number, job
     name: m.name,
     type: m.type,
     description: m.description,
-    sizeBytes: m.archive.sizeBytes,
-    sha256: m.archive.sha256,
+    sizeBytes: backupSizeBytes(m),
+    sha256: backupSha256(m) ?? "",
     durationMs,
-    archiveKey: m.archive.key,
+    // A v2 backup is its manifest: there is no archive object.
+    archiveKey: m.formatVersion === 1 ? m.archive.key : manifestKey(m.id),
     components: Object.fromEntries(
       Object.entries(m.components).map(([n, c]) => [n, { status: c.status, fileCount: c.fileCount, totalSize: c.totalSize, ...(c.note ? { note: c.note } : {}) }]),
     ),

@@ -11,6 +11,11 @@ export interface SnapshotOptions {
   /** Override for tests: report this statfs type instead of probing. */
   fsType?: number;
   busyTimeoutMs?: number;
+  /**
+   * vacuum-into (default) rebuilds the file compactly; backup-api copies every page to the same page number, so an
+   * unchanged page is an unchanged byte range and content-addressed chunks of it dedupe (format v2).
+   */
+  method?: "vacuum-into" | "backup-api";
 }
 
 export interface RestoreDbOptions {
@@ -107,14 +112,17 @@ export async function snapshotDatabase(
     throw new DatabaseError(`snapshot database: destination ${destPath} already exists and is not empty`);
   }
   const busyMs = options.busyTimeoutMs ?? DEFAULT_BUSY_MS;
+  const method = options.method ?? "vacuum-into";
   try {
-    const journalMode = useDb(livePath, { readonly: true, busyMs }, "snapshot database", (source) => {
-      // One read transaction: the copy is a single consistent point in time even while the app keeps writing.
-      source.prepare("VACUUM INTO ?").run(destPath);
-      return String(source.pragma("journal_mode", { simple: true }));
-    });
+    const journalMode = method === "backup-api"
+      ? await backupApiSnapshot(livePath, destPath, busyMs)
+      : useDb(livePath, { readonly: true, busyMs }, "snapshot database", (source) => {
+          // One read transaction: the copy is a single consistent point in time even while the app keeps writing.
+          source.prepare("VACUUM INTO ?").run(destPath);
+          return String(source.pragma("journal_mode", { simple: true }));
+        });
     await ensureRollbackJournal(destPath);
-    const facts = inspectSnapshot(destPath, livePath);
+    const facts = { ...inspectSnapshot(destPath, livePath), method };
     if (facts.integrityCheck !== "ok") {
       throw new DatabaseError(`snapshot database: integrity_check of the snapshot of ${livePath} failed: ${facts.integrityCheck}`);
     }
@@ -122,6 +130,26 @@ export async function snapshotDatabase(
   } catch (err) {
     await removeDbFiles(destPath);
     throw err;
+  }
+}
+
+// All pages in one step: one read transaction, so the copy is a single point in time (a step that saw a concurrent
+// write would otherwise restart the copy). A busy source is retried until the deadline.
+async function backupApiSnapshot(livePath: string, destPath: string, busyMs: number): Promise<string> {
+  const source = openDb(livePath, { readonly: true, busyMs }, "snapshot database");
+  const deadline = Date.now() + busyMs;
+  try {
+    for (;;) {
+      try {
+        await source.backup(destPath, { progress: () => ALL_PAGES });
+        return String(source.pragma("journal_mode", { simple: true }));
+      } catch (err) {
+        if (!isBusy(err) || Date.now() >= deadline) throw sqliteFailure("snapshot database", livePath, err, busyMs);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    }
+  } finally {
+    source.close();
   }
 }
 

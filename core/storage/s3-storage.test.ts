@@ -97,23 +97,6 @@ describe("s3: what only S3 does", () => {
     expect(await incompleteUploads(admin, ls.bucket, prefix)).toEqual([]);
   });
 
-  it("encrypts with SSE-S3 by default and SSE-KMS when a key is given", async () => {
-    await s.put("sse/default", "secret");
-    expect((await headObject(admin, ls.bucket, `${prefix}sse/default`)).ServerSideEncryption).toBe("AES256");
-    expect(await s.createExclusive("sse/exclusive", "lock")).toBe(true);
-    expect((await headObject(admin, ls.bucket, `${prefix}sse/exclusive`)).ServerSideEncryption).toBe("AES256");
-
-    const kms = makeStorage(prefix, { kmsKeyId: "alias/aws/s3" });
-    try {
-      await kms.put("sse/kms", "secret");
-      const head = await headObject(admin, ls.bucket, `${prefix}sse/kms`);
-      expect(head.ServerSideEncryption).toBe("aws:kms");
-      expect(head.SSEKMSKeyId).toContain("alias/aws/s3");
-    } finally {
-      kms.close();
-    }
-  });
-
   it("round-trips tags and reports a missing object", async () => {
     await s.put("tags/archive.tar.gz", "archive bytes");
     const tags = { sha256: sha256(Buffer.from("archive bytes")), "backup-type": "daily" };

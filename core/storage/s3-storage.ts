@@ -13,9 +13,9 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { ConfigError, NotFoundError, ValidationError } from "../errors.ts";
+import { BackupError, ConfigError, NotFoundError, ValidationError } from "../errors.ts";
 import { clampRange, compareKeys, validateKey, validatePrefix } from "./fs-storage.ts";
-import type { ObjectInfo, Storage } from "./storage.ts";
+import type { ObjectInfo, PutOptions, Storage } from "./storage.ts";
 
 export interface S3StorageOptions {
   bucket: string;
@@ -26,7 +26,10 @@ export interface S3StorageOptions {
   endpoint?: string;
   /** Path-style URLs; default true when `endpoint` is set. */
   forcePathStyle?: boolean;
-  /** SSE-KMS with this key; SSE-S3 (AES256) when unset. */
+  /**
+   * SSE-KMS with this key (id, ARN or alias) on every put. Unset: no encryption header at all, so the bucket's
+   * default encryption applies (SSE-S3, or the SSE-KMS key the bucket names); an explicit AES256 would override it.
+   */
   kmsKeyId?: string;
   /** Send a SHA-256 checksum with every part so S3 verifies it on the way in (default true). */
   partChecksums?: boolean;
@@ -49,6 +52,8 @@ export class S3Storage implements Storage {
   private readonly checksum: Pick<PutObjectCommandInput, "ChecksumAlgorithm">;
   /** Flips to false the first time the endpoint answers 501 to DeleteObject If-Match (LocalStack does). */
   private conditionalDelete = true;
+  /** With part checksums on, a put given a SHA-256 sends it and S3 refuses the object if the bytes differ. */
+  readonly validatesChecksums: boolean;
 
   constructor(options: S3StorageOptions) {
     if (!options.bucket) throw new ConfigError("create S3 storage: a bucket name is required");
@@ -60,14 +65,14 @@ export class S3Storage implements Storage {
     this.description = `s3://${options.bucket}/${prefix}`;
     this.ownsClient = !options.client;
     this.client = options.client ?? createClient(options);
-    this.sse = options.kmsKeyId
-      ? { ServerSideEncryption: "aws:kms", SSEKMSKeyId: options.kmsKeyId }
-      : { ServerSideEncryption: "AES256" };
+    this.sse = options.kmsKeyId ? { ServerSideEncryption: "aws:kms", SSEKMSKeyId: options.kmsKeyId } : {};
     this.checksum = options.partChecksums === false ? {} : { ChecksumAlgorithm: "SHA256" };
+    this.validatesChecksums = options.partChecksums !== false;
   }
 
-  async put(key: string, body: Readable | Buffer | string): Promise<ObjectInfo> {
+  async put(key: string, body: Readable | Buffer | string, opts: PutOptions = {}): Promise<ObjectInfo> {
     const Key = this.s3Key(key);
+    if (opts.sha256 && Buffer.isBuffer(body) && this.validatesChecksums) return this.putChecked(key, body, opts.sha256);
     let size = typeof body === "string" ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : 0;
     const counted = body instanceof Readable ? Readable.from(countBytes(body, (n) => (size += n))) : body;
     // Upload sends one PutObject below PART_SIZE and a multipart upload above it; on any error it aborts the
@@ -94,6 +99,21 @@ export class S3Storage implements Storage {
     } catch (err) {
       if (!isStatus(err, 404, 412)) throw this.mapError(err, key, "stat");
       return { key, size, modified: new Date(), version: etag };
+    }
+  }
+
+  /** One PutObject carrying our own SHA-256: S3 hashes what arrived and rejects the put (BadDigest) if it differs. */
+  private async putChecked(key: string, body: Buffer, sha256: string): Promise<ObjectInfo> {
+    const Key = this.s3Key(key);
+    const ChecksumSHA256 = Buffer.from(sha256, "hex").toString("base64");
+    try {
+      const out = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ChecksumSHA256, ...this.sse, ...this.checksum }));
+      if (out.ChecksumSHA256 && out.ChecksumSHA256 !== ChecksumSHA256) {
+        throw new Error(`store "${key}" in ${this.description}: S3 recorded SHA-256 ${out.ChecksumSHA256}, we sent ${ChecksumSHA256}`);
+      }
+      return { key, size: body.length, modified: new Date(), version: out.ETag ?? "" };
+    } catch (err) {
+      throw this.mapError(err, key, "store");
     }
   }
 
@@ -258,7 +278,9 @@ export class S3Storage implements Storage {
       return new ConfigError(`${verb} "${key}" in ${this.description}: ${name}; check the credentials and bucket policy`, {
         cause: err,
       });
-    return err instanceof Error ? err : new Error(String(err));
+    if (err instanceof BackupError) return err;
+    // What the SDK gave up on after its retries (resets, 5xx, throttling): name the operation, key and store, keep the cause.
+    return new Error(`${verb} "${key}" in ${this.description}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
 

@@ -10,6 +10,14 @@ export interface ObjectInfo {
   version: string;
 }
 
+export interface PutOptions {
+  /**
+   * Hex SHA-256 of a Buffer body. A store that can have its server check it (S3: x-amz-checksum-sha256) sends it,
+   * and the put fails instead of storing different bytes; `validatesChecksums` tells which stores do.
+   */
+  sha256?: string;
+}
+
 export interface Storage {
   /** Human-readable location, e.g. "/var/backups" or "s3://bucket/prefix". */
   readonly description: string;
@@ -17,7 +25,9 @@ export interface Storage {
    * Stores the stream under `key`, replacing any object there. Atomic: readers see the old object or the
    * complete new one, never a partial one. If the stream errors, nothing is stored and the error is rethrown.
    */
-  put(key: string, body: Readable | Buffer | string): Promise<ObjectInfo>;
+  put(key: string, body: Readable | Buffer | string, opts?: PutOptions): Promise<ObjectInfo>;
+  /** True when put() has the server verify `opts.sha256`, so a writer need not read the object back. */
+  readonly validatesChecksums?: boolean;
   /**
    * Stores `body` only if no object exists at `key`. Returns false (and writes nothing) when one exists.
    * This is the primitive behind locks and one-backup-per-slot.

@@ -100,6 +100,7 @@ describe("dashboard", () => {
     expect(download.suggestedFilename()).toBe(`${m!.id}.tar.gz`);
     const file = path.join(tempDir("dl-"), "a.tar.gz");
     await download.saveAs(file);
+    if (m!.formatVersion !== 1) throw new Error("expected a format 1 (tar.gz) backup, the default");
     expect(createHash("sha256").update(readFileSync(file)).digest("hex")).toBe(m!.archive.sha256);
   });
 

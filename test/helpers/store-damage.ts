@@ -20,6 +20,7 @@ export async function plantDamage(engine: Engine) {
   const s = engine.storage;
   await s.put(manifestKey(ids.notJson), "{not json");
   await s.put(archiveKey(ids.notJson), "the archive of a backup whose manifest broke");
+  if (good.manifest.formatVersion !== 1) throw new Error("the damage fixture plants v1 archives");
   const { archive: _archive, ...noArchive } = good.manifest;
   await s.put(manifestKey(ids.badSchema), JSON.stringify({ ...good.manifest, id: ids.badSchema, formatVersion: 99, createdAt: 7 }));
   await s.put(manifestKey(ids.noArchive), JSON.stringify({ ...noArchive, id: ids.noArchive, type: "manual" }));

@@ -1,0 +1,68 @@
+// How a v2 blob is stored: a gzip member or the raw bytes, chosen per file, and the checked decode every reader uses.
+import { createHash } from "node:crypto";
+import { promisify } from "node:util";
+import { gunzip, gzip, gzipSync } from "node:zlib";
+import { ChecksumMismatchError, UnsafeArchiveError } from "../errors.ts";
+import type { BlobRef } from "../manifest.ts";
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+export type Encoding = BlobRef["encoding"];
+
+/** Files are cut into pieces of this size: memory stays bounded, and a change to a big file stores one piece. */
+export const CHUNK_SIZE = 1024 * 1024;
+/**
+ * Database snapshots are cut finer: a multiple of every SQLite page size (512 B to 64 KiB), so a piece is whole pages,
+ * and small enough that a day's scattered page changes touch few pieces. Packing keeps the request count low.
+ */
+export const DB_CHUNK_SIZE = 256 * 1024;
+const SAMPLE_BYTES = 64 * 1024;
+
+// Already-compressed formats: deflate would spend CPU to gain nothing (or grow them), so they are stored raw.
+const STORED_RAW = new Set([
+  "jpg", "jpeg", "png", "gif", "webp", "heic", "avif", "mp4", "mov", "m4v", "webm", "mkv", "avi", "mp3", "m4a", "aac", "ogg",
+  "opus", "flac", "zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "rar", "docx", "xlsx", "pptx", "odt", "ods", "epub", "woff2",
+]);
+
+/** Raw for known compressed formats; otherwise gzip unless a fast deflate of the first 64 KiB saves under 10%. */
+export function chooseEncoding(entryPath: string, firstBytes: Buffer): Encoding {
+  const ext = /\.([a-z0-9]+)$/i.exec(entryPath)?.[1]?.toLowerCase();
+  if (ext && STORED_RAW.has(ext)) return "raw";
+  const sample = firstBytes.subarray(0, SAMPLE_BYTES);
+  if (sample.length < 512) return "gzip";
+  return gzipSync(sample, { level: 1 }).length > sample.length * 0.9 ? "raw" : "gzip";
+}
+
+/** The stored form of one piece; gzip falls back to raw for a piece that deflate does not shrink. */
+export async function encodeBlob(plain: Buffer, encoding: Encoding): Promise<{ stored: Buffer; encoding: Encoding }> {
+  if (encoding === "raw") return { stored: plain, encoding };
+  // Node's gzip header has no name and mtime 0, so a piece always encodes to the same bytes.
+  const stored = await gzipAsync(plain, { level: 6 });
+  return stored.length < plain.length ? { stored, encoding } : { stored: plain, encoding: "raw" };
+}
+
+export const sha256Hex = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+
+/**
+ * The plaintext of a stored blob, checked: stored length, decoded size (gunzip may not write past it, so a
+ * gzip bomb stops at the recorded size) and SHA-256. `where` names the file for the error message.
+ */
+export async function decodeBlob(stored: Buffer, ref: BlobRef, where: string): Promise<Buffer> {
+  if (stored.length !== ref.length) {
+    throw new ChecksumMismatchError(`read blob ${ref.sha256.slice(0, 12)} of ${where}: ${ref.pack} holds ${stored.length} bytes at ${ref.offset}, expected ${ref.length}; the store is damaged, pick another backup`);
+  }
+  let plain: Buffer;
+  if (ref.encoding === "raw") plain = stored;
+  else {
+    try {
+      plain = await gunzipAsync(stored, { maxOutputLength: Math.max(ref.size, 1) });
+    } catch (err) {
+      throw new UnsafeArchiveError(`read blob ${ref.sha256.slice(0, 12)} of ${where}: not a gzip member of ${ref.size} bytes (${(err as Error).message}); the store is damaged, pick another backup`, { cause: err });
+    }
+  }
+  if (plain.length !== ref.size || sha256Hex(plain) !== ref.sha256) {
+    throw new ChecksumMismatchError(`read blob ${ref.sha256.slice(0, 12)} of ${where}: its content (${plain.length} bytes, SHA-256 ${sha256Hex(plain).slice(0, 12)}) differs from the recorded one; the store is damaged, pick another backup`);
+  }
+  return plain;
+}

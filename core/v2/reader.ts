@@ -1,0 +1,122 @@
+// Reading v2 backups: pieces fetched pack by pack, every piece and file checked by size and SHA-256, names vetted.
+import { createHash } from "node:crypto";
+import { constants as fsc } from "node:fs";
+import { mkdir, open } from "node:fs/promises";
+import path from "node:path";
+import { entryProblem } from "../component-rules.ts";
+import { DEFAULT_LIMITS } from "../archive/extract-limits.ts";
+import { ChecksumMismatchError, UnsafeArchiveError } from "../errors.ts";
+import type { BlobRef, FileEntryV2 } from "../manifest.ts";
+import type { Storage } from "../storage/storage.ts";
+import { CHUNK_SIZE, decodeBlob } from "./blob-codec.ts";
+
+/** Packs up to this size are fetched whole (one request for all their pieces); larger ones by range. */
+const WHOLE_PACK_LIMIT = 32 * 1024 * 1024;
+const CACHED_PACKS = 2;
+
+export class PackReader {
+  private readonly cache = new Map<string, Buffer>();
+  private readonly large = new Set<string>();
+  constructor(private readonly storage: Storage) {}
+
+  /** The checked plaintext of one piece. */
+  async read(ref: BlobRef, where: string): Promise<Buffer> {
+    // A manifest may come from anyone who can write the store: bound what one piece can make us allocate.
+    if (ref.size > CHUNK_SIZE || ref.length > CHUNK_SIZE + 64 * 1024) {
+      throw new UnsafeArchiveError(`read blob ${ref.sha256.slice(0, 12)} of ${where}: recorded sizes ${ref.size}/${ref.length} exceed the ${CHUNK_SIZE}-byte pieces this tool writes; the backup is not one this tool made`);
+    }
+    const pack = await this.pack(ref.pack);
+    const stored = pack ? pack.subarray(ref.offset, ref.offset + ref.length) : await this.range(ref);
+    return decodeBlob(stored, ref, where);
+  }
+
+  private async pack(key: string): Promise<Buffer | null> {
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit;
+    }
+    if (this.large.has(key)) return null;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stream = await this.storage.get(key).catch((err) => { throw missing(key, err); });
+    for await (const c of stream) {
+      size += (c as Buffer).length;
+      if (size > WHOLE_PACK_LIMIT) {
+        stream.destroy();
+        this.large.add(key);
+        return null;
+      }
+      chunks.push(c as Buffer);
+    }
+    const body = Buffer.concat(chunks);
+    this.cache.set(key, body);
+    if (this.cache.size > CACHED_PACKS) this.cache.delete(this.cache.keys().next().value!);
+    return body;
+  }
+
+  private async range(ref: BlobRef): Promise<Buffer> {
+    if (ref.length === 0) return Buffer.alloc(0);
+    const chunks: Buffer[] = [];
+    for await (const c of await this.storage.get(ref.pack, { start: ref.offset, end: ref.offset + ref.length - 1 })) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+}
+
+function missing(key: string, err: unknown): Error {
+  return new ChecksumMismatchError(`read pack ${key}: ${(err as Error).message}; the store is missing data this backup needs, pick another backup`, { cause: err });
+}
+
+/** Streams a file's pieces in order to `sink`, then checks the file's size and SHA-256 against the manifest. */
+export async function readFileBlobs(reader: PackReader, f: FileEntryV2, sink: (plain: Buffer) => Promise<void> | void): Promise<void> {
+  for await (const plain of fileBlobs(reader, f)) await sink(plain);
+}
+
+/** A file's checked pieces in order; the last step (after the final piece) checks the whole file's SHA-256. */
+export async function* fileBlobs(reader: PackReader, f: FileEntryV2): AsyncGenerator<Buffer> {
+  const total = f.blobs.reduce((n, b) => n + b.size, 0);
+  if (total !== f.size) throw new UnsafeArchiveError(`check backup file ${f.path}: its pieces add up to ${total} bytes but the file is recorded as ${f.size}; the backup is not one this tool made`);
+  if (f.size > DEFAULT_LIMITS.maxEntrySize) throw new UnsafeArchiveError(`check backup file ${f.path}: ${f.size} bytes is over the ${DEFAULT_LIMITS.maxEntrySize}-byte limit for one file`);
+  const hash = createHash("sha256");
+  for (const ref of f.blobs) {
+    const plain = await reader.read(ref, f.path);
+    hash.update(plain);
+    yield plain;
+  }
+  const sha = hash.digest("hex");
+  if (sha !== f.sha256) throw new ChecksumMismatchError(`check backup file ${f.path}: its content has SHA-256 ${sha}, the manifest records ${f.sha256}; the backup is damaged, pick another`);
+}
+
+/**
+ * Writes the files of `component` under `stagingDir` with the layout a v1 archive extracts to (database/dev.db,
+ * uploads/..., config/..., logs/<name>.log.gz). Names pass the component rules, and no file is written twice or
+ * outside the staging folder.
+ */
+export async function materializeFiles(reader: PackReader, component: string, files: FileEntryV2[], stagingDir: string, onBytes?: (n: number) => void): Promise<void> {
+  const root = path.resolve(stagingDir);
+  for (const f of files) {
+    const problem = entryProblem(f.path, "file", component);
+    if (problem) throw new UnsafeArchiveError(`extract archive: ${f.path}: ${problem}`);
+    const dest = path.resolve(root, f.path);
+    if (!dest.startsWith(root + path.sep)) throw new UnsafeArchiveError(`extract archive: ${f.path}: resolves outside the staging folder`);
+    await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
+    // O_EXCL + O_NOFOLLOW, as the extractor: a name listed twice is refused, never overwritten, no link followed.
+    const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0), 0o600).catch((err) => {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new UnsafeArchiveError(`extract archive: ${f.path}: listed more than once`);
+      throw err;
+    });
+    try {
+      await readFileBlobs(reader, f, async (plain) => {
+        await fh.write(plain);
+        onBytes?.(plain.length);
+      });
+      await fh.chmod(f.mode & 0o777);
+      const mtime = f.mtime ? new Date(f.mtime) : undefined;
+      if (mtime && !Number.isNaN(mtime.getTime())) await fh.utimes(mtime, mtime);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+}

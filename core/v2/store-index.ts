@@ -1,0 +1,36 @@
+// What a new v2 backup can reuse: blobs already in the store (by SHA-256) and the previous backup's file records.
+import { readManifest, listBackups } from "../catalog.ts";
+import { BACKUP_TYPES, type BlobRef, type FileEntryV2, type StoredManifestV2 } from "../manifest.ts";
+import type { Storage } from "../storage/storage.ts";
+
+export interface StoreIndex {
+  /** Blobs known to be present in a pack that exists and is long enough. */
+  blobs: Map<string, BlobRef>;
+  /** The newest v2 backup's files by entry path, for change detection by metadata. */
+  previous: Map<string, FileEntryV2>;
+  previousId?: string;
+}
+
+/**
+ * Reads the newest v2 manifest of each backup type (at most five reads, whatever the store's size) and lists the
+ * packs once. A blob that only older backups reference may be stored again: a harmless duplicate that garbage
+ * collection (a later change) removes. A reference to a pack that is gone or short is not trusted.
+ */
+export async function loadStoreIndex(storage: Storage): Promise<StoreIndex> {
+  const listed = (await listBackups(storage)).filter((b) => b.formatVersion === 2);
+  const newest = BACKUP_TYPES.map((t) => listed.find((b) => b.type === t)).filter((b) => b !== undefined);
+  const manifests = (await Promise.all(newest.map((b) => readManifest(storage, b.id).catch(() => null))))
+    .filter((m): m is StoredManifestV2 => m?.formatVersion === 2);
+  const packSizes = new Map((await storage.list("data/packs/")).map((o) => [o.key, o.size]));
+  const present = (r: BlobRef) => (packSizes.get(r.pack) ?? -1) >= r.offset + r.length;
+  const blobs = new Map<string, BlobRef>();
+  for (const m of manifests) {
+    for (const c of Object.values(m.components)) for (const f of c.files) for (const b of f.blobs) if (present(b)) blobs.set(b.sha256, b);
+  }
+  const latest = manifests.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))[0];
+  const previous = new Map<string, FileEntryV2>();
+  for (const c of Object.values(latest?.components ?? {})) {
+    for (const f of c.files) if (f.source && f.blobs.every(present)) previous.set(f.path, f);
+  }
+  return { blobs, previous, ...(latest ? { previousId: latest.id } : {}) };
+}

@@ -1,0 +1,163 @@
+// Creating a v2 backup: snapshot the database page-aligned, reuse unchanged files, pack new blobs, then write the manifest.
+import { mkdir, rm } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import type { BackupOutcome, BackupRequest } from "../backup.ts";
+import { nameFullDisk } from "../disk-full.ts";
+import type { Engine } from "../engine.ts";
+import { BackupError, ValidationError } from "../errors.ts";
+import { manifestKey } from "../ids.ts";
+import {
+  COMPONENTS, DATABASE_ENTRY, MANIFEST_FORMAT_V2,
+  type BlobRef, type ComponentName, type ComponentRecordV2, type FileEntryV2, type StoredManifestV2,
+} from "../manifest.ts";
+import { walkFiles } from "../sources/files.ts";
+import { snapshotDatabase } from "../sources/sqlite.ts";
+import { workName } from "../work-dir.ts";
+import { DB_CHUNK_SIZE } from "./blob-codec.ts";
+import { BlobStore, identify, type FileSource } from "./blob-store.ts";
+import { CountingStorage } from "./counting-storage.ts";
+import { PackWriter } from "./pack-writer.ts";
+import { storeGuide, STORE_GUIDE_KEY } from "./store-guide.ts";
+import { loadStoreIndex } from "./store-index.ts";
+
+/** Creates one v2 backup; the caller holds the store lock (runBackup, or a restore for its pre-restore backup). */
+export async function createBackupV2(engine: Engine, req: BackupRequest & { rehash?: boolean }, id: string, tool: string): Promise<BackupOutcome> {
+  const started = Date.now();
+  const components = req.components?.length ? [...new Set(req.components)] : [...COMPONENTS];
+  for (const c of components) {
+    if (!COMPONENTS.includes(c)) throw new ValidationError(`create backup: unknown component "${c}"; choose from ${COMPONENTS.join(", ")}`);
+  }
+  // Weekly and monthly backups read everything, so a change that kept size, times and inode is caught within a week.
+  const rehash = req.rehash === true || req.type === "weekly" || req.type === "monthly";
+  const storage = new CountingStorage(engine.storage);
+  const workDir = path.join(engine.workRoot, workName("work", id));
+  await rm(workDir, { recursive: true, force: true });
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
+  try {
+    const index = await loadStoreIndex(storage);
+    const packs = new PackWriter(storage);
+    const blobs = new BlobStore(index.blobs, packs, (done) => req.onProgress?.({ phase: "archive", done, total: 0 }));
+    const records: Record<string, ComponentRecordV2> = {};
+    for (const name of components) {
+      req.onProgress?.({ phase: name === "database" ? "snapshot" : "hash", done: 0, total: 0 });
+      records[name] = await gatherComponent(engine, name, workDir, blobs, index.previous, rehash);
+    }
+    const missing = Object.entries(records).filter(([, r]) => r.status === "missing");
+    if (missing.length === components.length && req.type !== "pre-restore") {
+      throw new BackupError(`create backup: every requested component is missing (${missing.map(([n, r]) => `${n}: ${r.note}`).join("; ")}); check CRM_ROOT, UPLOADS_DIR and LOGS_DIR`);
+    }
+    // Listed only when every referenced blob is present: new packs are verified as they go in, old ones were listed.
+    // No byte count for this step: total 0 says "unmeasured" (a total of 1 showed as "0 B / 1 B").
+    req.onProgress?.({ phase: "verify", done: 0, total: 0 });
+    await packs.finish();
+    await ensureStoreGuide(storage);
+    const referenced = new Map<string, BlobRef>();
+    for (const r of Object.values(records)) for (const f of r.files) for (const b of f.blobs) referenced.set(b.sha256, b);
+    const manifest: StoredManifestV2 = {
+      formatVersion: MANIFEST_FORMAT_V2, tool, id, name: `${tool}-${id}`, type: req.type, description: req.description ?? "",
+      createdAt: engine.now().toISOString(), ...(req.scheduledAt ? { scheduledAt: req.scheduledAt.toISOString() } : {}),
+      host: engine.host, components: records, completedAt: engine.now().toISOString(),
+      stored: {
+        referencedBytes: [...referenced.values()].reduce((n, b) => n + b.length, 0), referencedBlobs: referenced.size,
+        bytesAdded: packs.stats.bytes, blobsAdded: packs.stats.blobs, packsAdded: packs.stats.packs,
+        requests: storage.requests + 1, // + the manifest's own put below
+        filesRead: blobs.stats.filesRead, filesReused: blobs.stats.filesReused,
+        ...(index.previousId ? { previousId: index.previousId } : {}), verifiedAt: engine.now().toISOString(),
+      },
+    };
+    await storage.put(manifestKey(id), JSON.stringify(manifest, null, 2) + "\n");
+    req.onProgress?.({ phase: "verify", done: 0, total: 0 });
+    engine.log.info("backup succeeded", { id, type: req.type, format: "v2", ...manifest.stored });
+    return { skipped: false, manifest, durationMs: Date.now() - started };
+  } catch (err) {
+    // Packs already written stay unreferenced until garbage collection; no manifest means nothing lists them.
+    throw await nameFullDisk(err, engine.workRoot, "create backup");
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function gatherComponent(engine: Engine, name: ComponentName, workDir: string, blobs: BlobStore, previous: Map<string, FileEntryV2>, rehash: boolean): Promise<ComponentRecordV2> {
+  const { paths } = engine.config;
+  const files: FileEntryV2[] = [];
+  let missing: string | undefined;
+  let skipped: string[] = [];
+  let database: ComponentRecordV2["database"];
+  if (name === "database") {
+    const snap = path.join(workDir, "dev.db");
+    // The online backup API keeps page positions, so page-aligned pieces of unchanged pages are unchanged blobs.
+    database = await snapshotDatabase(paths.database, snap, { busyTimeoutMs: engine.config.dbBusyTimeoutMs, method: "backup-api" });
+    const { source: _source, ...entry } = await blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE);
+    files.push(entry as FileEntryV2);
+  } else if (name === "uploads" || name === "logs") {
+    const root = name === "uploads" ? paths.uploads : paths.logs;
+    const walked = await walkIfDir(root, name === "logs" ? (rel) => rel.endsWith(".log") : undefined);
+    if (!walked) missing = `no ${name} folder at ${root}`;
+    else {
+      skipped = walked.skipped;
+      for (const rel of walked.files) {
+        const file = path.join(root, rel);
+        const id = await identify(file);
+        if (name === "uploads") files.push(await blobs.reuseOrStore({ entry: `uploads/${rel}`, file }, id, previous.get(`uploads/${rel}`), rehash));
+        else files.push(await storeLog(blobs, file, rel, id, workDir, previous.get(`logs/${rel}.gz`), rehash));
+      }
+    }
+  } else {
+    const absent: string[] = [];
+    for (const file of paths.configFiles) {
+      const rel = path.relative(paths.root, file).split(path.sep).join("/");
+      // Secrets never leave the host in a backup, whatever the file list says.
+      if (/(^|\/)\.env($|\.(?!example$))/.test(rel)) throw new BackupError(`collect config: refusing to archive ${rel}: .env files hold secrets`);
+      const id = await identify(file).catch(() => null);
+      if (!id || (id.mode & 0o170000) !== 0o100000) {
+        absent.push(`${rel}${id ? " (not a regular file)" : ""}: not present`);
+        continue;
+      }
+      files.push(await blobs.reuseOrStore({ entry: `config/${rel}`, file }, id, previous.get(`config/${rel}`), rehash));
+    }
+    skipped = absent;
+    if (files.length === 0) missing = `no config files found under ${paths.root}`;
+  }
+  return {
+    status: missing ? "missing" : "included",
+    ...(missing ? { note: missing } : skipped.length ? { note: skipped.join("; ") } : {}),
+    fileCount: files.length, totalSize: files.reduce((n, f) => n + f.size, 0), files,
+    ...(database ? { database } : {}),
+  };
+}
+
+/** Logs are stored gzipped (entry logs/<rel>.log.gz, as in v1 archives); an unchanged log is not even gzipped. */
+async function storeLog(blobs: BlobStore, file: string, rel: string, id: Awaited<ReturnType<typeof identify>>, workDir: string, previous: FileEntryV2 | undefined, rehash: boolean): Promise<FileEntryV2> {
+  const entry = `logs/${rel}.gz`;
+  if (!rehash && previous && previous.originalSize === id.size && previous.source?.mtimeNs === id.mtimeNs && previous.source.ctimeNs === id.ctimeNs && previous.source.ino === id.ino) {
+    return blobs.reuseOrStore({ entry, file }, id, previous, false);
+  }
+  const gz = path.join(workDir, "logs", `${rel}.gz`);
+  await mkdir(path.dirname(gz), { recursive: true });
+  // Only the bytes present now: a log being appended to is captured up to this point.
+  const input = id.size === 0 ? [] : createReadStream(file, { start: 0, end: id.size - 1 });
+  await pipeline(input, createGzip(), createWriteStream(gz));
+  const gzId = await identify(gz);
+  const stored = await blobs.store({ entry, file, originalSize: id.size }, { ...gzId, mode: id.mode, mtime: id.mtime }, gz);
+  // The identity recorded is the live .log's, so the next backup can recognise it unchanged.
+  return { ...stored, source: { size: id.size, mtimeNs: id.mtimeNs, ctimeNs: id.ctimeNs, ino: id.ino } };
+}
+
+async function walkIfDir(root: string, accept?: (rel: string) => boolean) {
+  try {
+    return await walkFiles(root, accept);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw err;
+  }
+}
+
+async function ensureStoreGuide(storage: CountingStorage): Promise<void> {
+  const text = storeGuide();
+  const have = await storage.stat(STORE_GUIDE_KEY);
+  if (have?.size !== Buffer.byteLength(text)) await storage.put(STORE_GUIDE_KEY, text);
+}

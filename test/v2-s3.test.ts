@@ -1,0 +1,67 @@
+// Format v2 on S3 (LocalStack) through core/storage/s3-storage.ts: S3 checks each pack's SHA-256, few requests when nothing changed.
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { runBackup } from "../core/backup.ts";
+import { loadConfig } from "../core/config.ts";
+import { makeEngine } from "../core/engine.ts";
+import type { StoredManifestV2 } from "../core/manifest.ts";
+import { runRestore } from "../core/restore.ts";
+import { S3Storage } from "../core/storage/s3-storage.ts";
+import { verifyBackup } from "../core/verify.ts";
+import { CREDENTIALS } from "./localstack/config.ts";
+import { adminS3, deletePrefix } from "./localstack/resources.ts";
+import { dbContent, makeCrm, tempDir, treeDigest } from "./helpers/crm.ts";
+
+const ls = inject("localstack");
+if (!ls?.endpoint) throw new Error("the LocalStack globalSetup did not run (see vitest.config.ts): S3 tests cannot be skipped");
+process.env.AWS_ACCESS_KEY_ID ??= CREDENTIALS.accessKeyId;
+process.env.AWS_SECRET_ACCESS_KEY ??= CREDENTIALS.secretAccessKey;
+
+const prefix = `test-runs/v2-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}/`;
+const admin = adminS3(ls);
+afterAll(async () => {
+  await deletePrefix(admin, ls.bucket, prefix);
+  admin.destroy();
+});
+
+describe("format v2 on S3", () => {
+  it("backs up with S3-checked packs, stores only the manifest when nothing changed, verifies and restores", async () => {
+    const crm = makeCrm();
+    const storage = new S3Storage({ bucket: ls.bucket, prefix, region: ls.region, endpoint: ls.endpoint });
+    const config = loadConfig({ CRM_ROOT: crm.root, BACKUP_FORMAT: "v2" });
+    const engine = makeEngine({ config, storage, workRoot: tempDir("work-") });
+    expect(storage.validatesChecksums).toBe(true);
+
+    const first = await runBackup(engine, { type: "manual" });
+    if (first.skipped || first.manifest.formatVersion !== 2) throw new Error("expected a v2 backup");
+    const packs = (await storage.list("data/packs/")).map((o) => o.key);
+    expect(packs.length).toBe(first.manifest.stored.packsAdded);
+    // S3 kept the SHA-256 we sent (it refused the put otherwise): the pack's name is that hash.
+    const head = await admin.send(new HeadObjectCommand({ Bucket: ls.bucket, Key: prefix + packs[0], ChecksumMode: "ENABLED" }));
+    const name = /([0-9a-f]{64})\.pack$/.exec(packs[0]!)![1]!;
+    expect(head.ChecksumSHA256).toBe(Buffer.from(name, "hex").toString("base64"));
+    // A body that does not match the SHA-256 sent is refused by S3, and nothing is stored.
+    await expect(storage.put("data/packs/bad.pack", Buffer.from("not this"), { sha256: name })).rejects.toThrow();
+    expect(await storage.stat("data/packs/bad.pack")).toBeNull();
+
+    const before = (await storage.list("")).map((o) => o.key);
+    const second = await runBackup(engine, { type: "daily" });
+    if (second.skipped || second.manifest.formatVersion !== 2) throw new Error("expected a v2 backup");
+    const m: StoredManifestV2 = second.manifest;
+    const added = (await storage.list("")).map((o) => o.key).filter((k) => !before.includes(k) && !k.startsWith("locks/"));
+    expect(added).toEqual([`daily/${m.id}.json`]);
+    expect(m.stored).toMatchObject({ packsAdded: 0, bytesAdded: 0, filesRead: 1 });
+    expect(m.stored.requests).toBeLessThanOrEqual(20);
+
+    expect((await verifyBackup(engine, m.id)).ok).toBe(true);
+    const tree = treeDigest(crm.root);
+    const rows = dbContent(crm.db);
+    writeFileSync(`${crm.root}/uploads/a.txt`, "changed");
+    await runRestore(engine, { backupId: m.id, components: ["uploads", "database"], confirm: "CONFIRM_RESTORE" });
+    expect(treeDigest(crm.root)["uploads/a.txt"]).toEqual(tree["uploads/a.txt"]);
+    expect(dbContent(crm.db)).toEqual(rows);
+    storage.close();
+  });
+});
