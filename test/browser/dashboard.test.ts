@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBackup } from "../../core/backup.ts";
 import { listBackups } from "../../core/catalog.ts";
 import { archiveKey, manifestKey } from "../../core/ids.ts";
 import { mintAdminToken } from "../../cli/local-auth.ts";
@@ -86,7 +87,9 @@ describe("dashboard", () => {
   it("creates a backup with a description and shows it in the list, the chart and the health banner", async () => {
     await page.fill("#create-description", "before the upgrade");
     await page.click("#create-button");
-    await expect.poll(() => page.textContent("#notice"), { timeout: 30_000 }).toMatch(/Backup manual-\S+ succeeded/);
+    // The result appears beside the button that caused it, not in the banner at the top.
+    await expect.poll(() => page.textContent("#create-result"), { timeout: 30_000 }).toMatch(/Backup manual-\S+ succeeded/);
+    expect(await page.isVisible("#notice")).toBe(false);
     await expect.poll(() => page.locator("#backups tbody tr[data-id]").count()).toBe(1);
     expect(await page.textContent("#backups tbody tr")).toContain("before the upgrade");
     await expect.poll(() => page.textContent("#health")).toContain("Healthy");
@@ -115,7 +118,7 @@ describe("dashboard", () => {
     expect(await page.isDisabled("#restore-submit")).toBe(true);
     await page.fill("#restore-confirm", "CONFIRM_RESTORE");
     await page.click("#restore-submit");
-    await expect.poll(() => page.textContent("#notice"), { timeout: 30_000 }).toContain(`Restore from ${m!.id} succeeded`);
+    await expect.poll(() => page.textContent(`#result-${m!.id}`), { timeout: 30_000 }).toContain(`Restore from ${m!.id} succeeded`);
     expect(readFileSync(path.join(crmRoot, "uploads/a.txt"), "utf8")).toBe("alpha\n");
     await expect.poll(() => page.textContent("#audit tbody")).toContain("ada@colab.example");
     expect(await page.textContent("#job-detail")).toMatch(/pre-restore-/);
@@ -127,11 +130,11 @@ describe("dashboard", () => {
     await page.click("#cleanup-preview");
     await expect.poll(() => page.textContent("#cleanup-result")).toContain("Nothing to remove");
     await page.click("#test-email");
-    await expect.poll(() => page.textContent("#notice")).toContain("Test email sent via outbox");
+    await expect.poll(() => page.textContent("#email-result")).toContain("Test email sent via outbox");
     const pre = (await listBackups(runtime.engine.storage, "pre-restore"))[0]!;
     await page.click(`button[aria-label="Delete ${pre.id}"]`);
     await page.click("#delete-confirm");
-    await expect.poll(() => page.textContent("#notice")).toContain(`Deleted ${pre.id}`);
+    await expect.poll(() => page.textContent("#list-result")).toContain(`Deleted ${pre.id}`);
     expect((await listBackups(runtime.engine.storage, "pre-restore")).length).toBe(0);
   });
 
@@ -142,8 +145,11 @@ describe("dashboard", () => {
     expect(unlabeled).toEqual([]);
     await page.focus("#create-description");
     await page.keyboard.type("via keyboard");
+    const before = (await listBackups(runtime.engine.storage, "manual")).length;
     await page.keyboard.press("Enter");
-    await expect.poll(() => page.textContent("#notice"), { timeout: 30_000 }).toMatch(/Backup manual-\S+ succeeded/);
+    await expect.poll(async () => (await listBackups(runtime.engine.storage, "manual")).length, { timeout: 30_000 }).toBe(before + 1);
+    const newest = (await listBackups(runtime.engine.storage, "manual"))[0]!;
+    await expect.poll(() => page.textContent("#create-result"), { timeout: 30_000 }).toContain(`Backup ${newest.id} succeeded`);
 
     const phone = await browser.newPage({ viewport: { width: 375, height: 740 } });
     await watchCsp(phone);
@@ -166,9 +172,71 @@ describe("dashboard", () => {
     await expect.poll(() => page.textContent("#health")).toContain("1 damaged manifest in the store");
     await page.click(`#store-problem-list button[aria-label="Delete ${id}"]`);
     await page.click("#delete-confirm");
-    await expect.poll(() => page.textContent("#notice")).toContain(`Deleted ${id}`);
+    await expect.poll(() => page.textContent("#list-result")).toContain(`Deleted ${id}`);
     await expect.poll(() => page.isVisible("#store-problems")).toBe(false);
     expect(await runtime.engine.storage.stat(archiveKey(id))).toBeNull();
+  });
+
+  it("keeps a refused restore's error beside its row while a verify's result arrives, until it is dismissed", async () => {
+    const [m] = await listBackups(runtime.engine.storage, "manual");
+    const row = `#result-${m!.id}`;
+    const storage = runtime.engine.storage;
+    const get = storage.get;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    // Holds the verify at its archive read, so the restore below starts while it runs, as an admin clicking quickly would.
+    storage.get = async (key, range) => {
+      if (key === archiveKey(m!.id)) await gate;
+      return get.call(storage, key, range);
+    };
+    try {
+      await page.click(`button[aria-label="Verify ${m!.id}"]`);
+      await expect.poll(() => page.textContent("#job-label")).toContain(`Verifying ${m!.id}`);
+      await page.click(`button[aria-label="Restore ${m!.id}"]`);
+      await page.check('#restore-components input[value="config"]');
+      await page.fill("#restore-confirm", "CONFIRM_RESTORE");
+      await page.click("#restore-submit");
+      await expect.poll(() => page.textContent(`${row} .result.error`)).toMatch(/start restore: verify job \S+ is running/);
+    } finally {
+      release();
+      storage.get = get;
+    }
+    await expect.poll(() => page.textContent(row), { timeout: 30_000 }).toContain(`Verification of ${m!.id} succeeded`);
+    // The job's success sits beside the error; it does not replace it.
+    expect(await page.textContent(`${row} .result.error`)).toMatch(/start restore: verify job/);
+    expect(await page.isVisible("#notice")).toBe(false);
+    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-results.png"), fullPage: true });
+    await page.setViewportSize({ width: 375, height: 740 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+    await page.locator(row).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-results-phone.png") });
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.click(`${row} .result.error button.dismiss`);
+    await expect.poll(() => page.locator(`${row} .result.error`).count()).toBe(0);
+    expect(await page.textContent(row)).toContain(`Verification of ${m!.id} succeeded`);
+  });
+
+  it("follows changes made elsewhere: a CLI backup appears without a reload; polling slows while hidden and backs off on errors", async () => {
+    expect(await page.evaluate(() => document.body.dataset.pollMs)).toBe("5000");
+    const outcome = await runBackup(runtime.engine, { type: "daily", description: "made by the CLI", actor: "cli" });
+    if (outcome.skipped) throw new Error("expected a new backup");
+    await expect.poll(() => page.locator(`#backups tbody tr[data-id="${outcome.manifest.id}"]`).count(), { timeout: 15_000 }).toBe(1);
+
+    const setVisibility = (state: string) =>
+      page.evaluate((s) => {
+        Object.defineProperty(document, "visibilityState", { value: s, configurable: true });
+        document.dispatchEvent(new Event("visibilitychange"));
+      }, state);
+    await setVisibility("hidden");
+    expect(await page.evaluate(() => document.body.dataset.pollMs)).toBe("60000");
+    await setVisibility("visible");
+    await expect.poll(() => page.evaluate(() => document.body.dataset.pollMs)).toBe("5000");
+
+    await page.route("**/api/backup/status", (r) => r.abort());
+    await expect.poll(() => page.evaluate(() => document.body.dataset.pollMs), { timeout: 15_000 }).toBe("10000");
+    await page.unroute("**/api/backup/status");
+    await setVisibility("visible"); // coming back to the tab refreshes at once
+    await expect.poll(() => page.evaluate(() => document.body.dataset.pollMs)).toBe("5000");
   });
 
   it("did all of the above with no Content-Security-Policy violation", () => {

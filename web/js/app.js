@@ -1,10 +1,25 @@
 // The dashboard: status, chart, backup list, actions, live job progress and the audit trail, all over the admin API.
 import { api, ApiError, formatBytes, formatTime, takeTokenFromUrl, token } from "./api.js";
 import { drawChart } from "./chart.js";
+import { startPolling } from "./poll.js";
 import { openRestore } from "./restore.js";
+import { renderResults, showResult } from "./results.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { page: 1, pageSize: 20, type: "" };
+const state = { page: 1, pageSize: 20, type: "", listKey: "" };
+/** Jobs this page is already following, so a poll that sees one running does not follow it twice. */
+const following = new Set();
+
+/** The result slot beside a backup's row (verify, restore); results wait in results.js while the row is not shown. */
+const rowSlot = (id) => document.getElementById(`result-${id}`) ?? Object.assign(document.createElement("div"), { id: `result-${id}` });
+/** Reports a result beside the control that caused it; 401 and 403 concern the whole page, so they still go to the top. */
+const reporter = (slot, action) => (message, kind = "info") => showResult(typeof slot === "function" ? slot() : slot, action, message, kind);
+function failTo(report) {
+  return (err) => {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) return handleError(err);
+    report(err.message, "error");
+  };
+}
 
 function notify(message, kind = "info") {
   const box = $("notice");
@@ -70,31 +85,44 @@ async function loadStatus() {
       return div;
     }),
   );
-  if (s.running.job && $("job").hidden) followJob(s.running.job.id);
+  if (s.running.job && !following.has(s.running.job.id)) followJob(s.running.job.id, undefined, reporter($("job-result"), "job"));
 }
 
 async function loadList() {
   const q = new URLSearchParams({ page: String(state.page), pageSize: String(state.pageSize) });
   if (state.type) q.set("type", state.type);
   const list = await api(`/api/backup?${q}`);
+  // A poll that finds nothing new leaves the rows alone, so focus and the admin's place on the page stay put.
+  const key = JSON.stringify(list);
+  if (key === state.listKey) return;
+  state.listKey = key;
   const body = $("backups").tBodies[0];
   body.replaceChildren(
-    ...list.items.map((b) => {
+    ...list.items.flatMap((b) => {
       const tr = document.createElement("tr");
       tr.dataset.id = b.id;
       const actions = document.createElement("td");
       actions.className = "actions";
       actions.append(
         button("Download", () => download(b.id).catch(handleError)),
-        button("Verify", () => startJob(`/api/backup/${b.id}/verify`, {}, `Verifying ${b.id}`)),
-        button("Restore", () => openRestore(b.id, { onStarted: (jobId) => followJob(jobId, `Restoring from ${b.id}`), onError: handleError }).catch(handleError)),
+        button("Verify", () => startJob(`/api/backup/${b.id}/verify`, {}, `Verifying ${b.id}`, reporter(() => rowSlot(b.id), "verify"))),
+        button("Restore", () => {
+          const report = reporter(() => rowSlot(b.id), "restore");
+          openRestore(b.id, { onStarted: (jobId) => followJob(jobId, `Restoring from ${b.id}`, report), onError: failTo(report) }).catch(failTo(report));
+        }),
         button("Delete", () => confirmDelete(b.id), "danger"),
       );
       for (const btn of actions.children) btn.setAttribute("aria-label", `${btn.textContent} ${b.id}`);
       tr.append(cell(formatTime(b.createdAt)), cell(b.type), cell(formatBytes(b.sizeBytes)), cell(b.description || "—"), actions);
-      return tr;
+      const resultRow = Object.assign(document.createElement("tr"), { className: "result-row" });
+      const td = Object.assign(document.createElement("td"), { colSpan: 5 });
+      const slot = Object.assign(document.createElement("div"), { id: `result-${b.id}`, className: "results", hidden: true });
+      td.append(slot);
+      resultRow.append(td);
+      return [tr, resultRow];
     }),
   );
+  for (const b of list.items) renderResults(rowSlot(b.id));
   if (list.items.length === 0) body.append(Object.assign(document.createElement("tr"), { innerHTML: '<td colspan="5" class="muted">No backups.</td>' }));
   showStoreProblems(list);
   const pages = Math.max(1, Math.ceil(list.total / list.pageSize));
@@ -138,11 +166,15 @@ async function loadAudit() {
   );
 }
 
+/** Reloads everything; resolves false on failure so polling backs off. Signed out, there is nothing to load. */
 async function refresh() {
+  if (!token.get() || $("app").hidden) return true;
   try {
     await Promise.all([loadStatus(), loadList(), loadChart(), loadAudit()]);
+    return true;
   } catch (err) {
     handleError(err);
+    return false;
   }
 }
 
@@ -161,28 +193,33 @@ function confirmDelete(id) {
   $("delete-id").textContent = id;
   dialog.onclose = async () => {
     if (dialog.returnValue !== "delete") return;
+    // The row goes away with the backup, so the result is shown above the list rather than beside the button.
+    const report = reporter($("list-result"), `delete ${id}`);
     try {
       await api(`/api/backup/${id}`, { method: "DELETE" });
-      notify(`Deleted ${id}.`);
+      report(`Deleted ${id}.`);
       await refresh();
     } catch (err) {
-      handleError(err);
+      failTo(report)(err);
     }
   };
   dialog.returnValue = "";
   dialog.showModal();
 }
 
-async function startJob(path, body, label) {
+async function startJob(path, body, label, report) {
   try {
     const { jobId } = await api(path, { method: "POST", body });
-    followJob(jobId, label);
+    followJob(jobId, label, report);
   } catch (err) {
-    handleError(err);
+    failTo(report)(err);
   }
 }
 
-async function followJob(jobId, label) {
+/** Shows a job's progress in the job box and its outcome through `report`, beside the action that started it. */
+async function followJob(jobId, label, report) {
+  if (following.has(jobId)) return;
+  following.add(jobId);
   const box = $("job");
   box.hidden = false;
   $("create-button").disabled = true;
@@ -191,7 +228,7 @@ async function followJob(jobId, label) {
     try {
       job = await api(`/api/backup/jobs/${jobId}`);
     } catch (err) {
-      handleError(err);
+      failTo(report)(err);
       break;
     }
     $("job-label").textContent = `${label ?? `${job.kind} job`}: ${job.state}`;
@@ -203,17 +240,19 @@ async function followJob(jobId, label) {
     if (job.state === "succeeded" || job.state === "failed") {
       bar.value = 1;
       const what = job.kind === "restore" ? `Restore from ${job.backupId}` : job.kind === "verify" ? `Verification of ${job.backupId}` : `Backup ${job.backupId}`;
-      notify(job.state === "succeeded" ? `${what} succeeded.` : `${what} failed: ${job.error?.message ?? "unknown error"}`, job.state === "succeeded" ? "info" : "error");
+      report(job.state === "succeeded" ? `${what} succeeded.` : `${what} failed: ${job.error?.message ?? "unknown error"}`, job.state === "succeeded" ? "info" : "error");
       $("job-detail").textContent = job.state === "succeeded" && job.kind === "restore" ? `The replaced data is in ${job.result.preRestoreBackupId}.` : "";
       break;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  $("create-button").disabled = false;
+  $("create-button").disabled = following.size > 1;
+  following.delete(jobId);
   await refresh();
 }
 
 async function previewCleanup() {
+  const report = reporter($("cleanup-status"), "cleanup");
   try {
     const out = await api("/api/backup/cleanup", { method: "POST", body: { dryRun: true } });
     const box = $("cleanup-result");
@@ -224,17 +263,17 @@ async function previewCleanup() {
     const apply = button("Run cleanup now", async () => {
       try {
         const done = await api("/api/backup/cleanup", { method: "POST", body: { dryRun: false } });
-        notify(`Cleanup removed ${done.removed.length} backups (${formatBytes(done.freedBytes)}).`);
+        report(`Cleanup removed ${done.removed.length} backups (${formatBytes(done.freedBytes)}).`);
         box.hidden = true;
         await refresh();
       } catch (err) {
-        handleError(err);
+        failTo(report)(err);
       }
     }, "danger");
     apply.disabled = out.remove.length === 0;
     box.replaceChildren(head, list, apply);
   } catch (err) {
-    handleError(err);
+    failTo(report)(err);
   }
 }
 
@@ -252,15 +291,16 @@ function wire() {
   $("create-form").onsubmit = (e) => {
     e.preventDefault();
     const description = $("create-description").value.trim();
-    startJob("/api/backup/create", { type: "manual", ...(description ? { description } : {}) }, "Manual backup");
+    startJob("/api/backup/create", { type: "manual", ...(description ? { description } : {}) }, "Manual backup", reporter($("create-result"), "backup"));
     $("create-description").value = "";
   };
   $("test-email").onclick = async () => {
+    const report = reporter($("email-result"), "test-email");
     try {
       const r = await api("/api/backup/test-email", { method: "POST" });
-      notify(`Test email sent via ${r.transport}: ${r.detail}`);
+      report(`Test email sent via ${r.transport}: ${r.detail}`);
     } catch (err) {
-      handleError(err);
+      failTo(report)(err);
     }
   };
   $("cleanup-preview").onclick = previewCleanup;
@@ -285,6 +325,7 @@ function start() {
 takeTokenFromUrl();
 wire();
 start();
+startPolling(refresh);
 // Opening a sign-in link in a tab that already shows the dashboard only changes the fragment.
 window.addEventListener("hashchange", () => {
   if (!/token=/.test(location.hash)) return;
