@@ -20,6 +20,8 @@ export interface NotificationsPort {
   sendTest(actor: string): Promise<{ sent: boolean; transport: string; detail: string }>;
   lastResult(): { at: string; ok: boolean; detail: string } | null;
   enabled: boolean;
+  /** How mail leaves (smtp, outbox, ses): the dashboard's Email card names it, so it agrees with what a test email does. */
+  transport: string;
 }
 
 export interface SchedulerPort {

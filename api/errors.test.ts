@@ -21,6 +21,7 @@ interface ErrorJson {
 /** A dep that throws what the test gives it, reached through GET /api/backup/status. */
 const throwingNotifications = (err: Error) => ({
   enabled: true,
+  transport: "x",
   sendTest: async () => ({ sent: true, transport: "x", detail: "" }),
   lastResult: () => {
     throw err;

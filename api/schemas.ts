@@ -173,7 +173,7 @@ export const AuditRecord = z
   .object({
     at: z.string(),
     actor: z.string(),
-    action: z.enum(["backup", "restore", "delete", "cleanup", "verify"]),
+    action: z.enum(["backup", "restore", "delete", "cleanup", "verify", "test-email"]),
     backupId: z.string().optional(),
     components: z.array(z.string()).optional(),
     result: z.enum(["succeeded", "failed", "rolled-back"]),
@@ -198,11 +198,14 @@ export const StatusSchema = z
       .object({ id: z.string(), state: z.string(), backupId: z.string().optional(), finishedAt: z.string().optional(), error: z.string().optional() })
       .nullable()
       .openapi({ description: "The newest backup attempt, which may have failed" }),
-    lastVerify: z.object({ jobId: z.string(), backupId: z.string().optional(), at: z.string() }).nullable(),
+    lastVerify: z
+      .object({ backupId: z.string().optional(), at: z.string(), actor: z.string() })
+      .nullable()
+      .openapi({ description: "The newest successful verify from the audit trail, from the dashboard or the CLI" }),
     storage: z.object({ location: z.string(), usedBytes: z.number(), freeBytes: z.number().nullable(), workBytes: z.number() }),
     catalog: z.object({ damaged: z.array(DamagedManifest), orphans: z.array(OrphanArchive), incomplete: z.array(IncompleteBackup) }),
     scheduler: z.object({ initialized: z.boolean(), timeZone: z.string(), nextRuns: z.record(z.string(), z.string().nullable()) }),
-    email: z.object({ enabled: z.boolean(), lastResult: z.object({ at: z.string(), ok: z.boolean(), detail: z.string() }).nullable() }),
+    email: z.object({ enabled: z.boolean(), transport: z.string(), lastResult: z.object({ at: z.string(), ok: z.boolean(), detail: z.string() }).nullable() }),
     running: z.object({ job: JobSchema.nullable(), lock: z.object({ operation: z.string(), startedAt: z.string(), host: z.string(), pid: z.number() }).nullable() }),
     retention: z.object({ daily: z.number().int(), weekly: z.number().int(), monthly: z.number().int() }),
     health: z.object({ healthy: z.boolean(), maxAgeHours: z.number(), reasons: z.array(z.string()) }),

@@ -21,7 +21,7 @@ describe("API security headers", () => {
   it("are on every kind of answer, errors included", async () => {
     api = await makeTestApi({
       corsOrigin: "https://dash.example.com",
-      notifications: { enabled: true, sendTest: async () => ({ sent: true, transport: "x", detail: "" }), lastResult: () => { throw new Error("boom"); } },
+      notifications: { enabled: true, transport: "x", sendTest: async () => ({ sent: true, transport: "x", detail: "" }), lastResult: () => { throw new Error("boom"); } },
     });
     const answers: [string, Promise<Response>, number][] = [
       ["health", Promise.resolve(api.app.request("/api/health")), 200],

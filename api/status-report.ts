@@ -1,5 +1,6 @@
 // The dashboard's status: core's store status plus jobs, scheduler, email, and the dead-man's switch health verdict.
 import { scanCatalog } from "../core/catalog-scan.ts";
+import { readAudit } from "../core/catalog.ts";
 import { healthVerdict } from "../core/health.ts";
 import { listJobs } from "../core/jobs.ts";
 import { getStatus } from "../core/status.ts";
@@ -9,19 +10,22 @@ import type { SendResult } from "../core/notify/notifications.ts";
 
 const pickEmail = (r: SendResult | null) => (r ? { at: r.at, ok: r.ok, detail: r.detail } : null);
 
-// Jobs are one small object each; this many covers days of activity without a slow status call.
+// Jobs and audit records are one small object each; this many covers days of activity without a slow status call.
 const RECENT_JOBS = 100;
+const RECENT_AUDIT = 100;
 
 export async function buildStatus(deps: ApiDeps) {
   const { engine } = deps;
   const scan = await scanCatalog(engine.storage);
-  const [core, jobs, storedEmail] = await Promise.all([
+  const [core, jobs, storedEmail, audit] = await Promise.all([
     getStatus(engine, deps.localDir, scan),
     listJobs(engine.storage, RECENT_JOBS),
     readEmailStatus(engine.storage),
+    readAudit(engine.storage, RECENT_AUDIT),
   ]);
   const lastBackupJob = jobs.find((j) => j.kind === "backup");
-  const lastVerify = jobs.find((j) => j.kind === "verify" && j.state === "succeeded");
+  // From the audit trail rather than jobs, so a verify run by the CLI counts too.
+  const lastVerify = audit.find((a) => a.action === "verify" && a.result === "succeeded");
   // The verdict is core's, so the CLI's `status` gives the same one.
   const health = healthVerdict({ scan, interrupted: core.interrupted, now: engine.now(), maxAgeHours: deps.healthMaxAgeHours });
   return {
@@ -30,7 +34,7 @@ export async function buildStatus(deps: ApiDeps) {
     lastBackupJob: lastBackupJob
       ? { id: lastBackupJob.id, state: lastBackupJob.state, backupId: lastBackupJob.backupId, finishedAt: lastBackupJob.finishedAt, error: lastBackupJob.error?.message }
       : null,
-    lastVerify: lastVerify ? { jobId: lastVerify.id, backupId: lastVerify.backupId, at: lastVerify.finishedAt ?? lastVerify.createdAt } : null,
+    lastVerify: lastVerify ? { backupId: lastVerify.backupId, at: lastVerify.at, actor: lastVerify.actor } : null,
     storage: core.storage,
     catalog: core.catalog,
     scheduler: {
@@ -40,7 +44,7 @@ export async function buildStatus(deps: ApiDeps) {
       nextRuns: deps.scheduler ? deps.scheduler.nextRuns() : Object.fromEntries(Object.entries(core.schedules).map(([name, s]) => [name, s.nextRun])),
     },
     // On AWS the notifier function sends, so its results arrive through the store.
-    email: { enabled: deps.notifications.enabled, lastResult: pickEmail(newerResult(deps.notifications.lastResult() as SendResult | null, storedEmail)) },
+    email: { enabled: deps.notifications.enabled, transport: deps.notifications.transport, lastResult: pickEmail(newerResult(deps.notifications.lastResult() as SendResult | null, storedEmail)) },
     running: { job: deps.jobs.current(), lock: core.running },
     interrupted: core.interrupted,
     retention: core.retention,

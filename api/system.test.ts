@@ -1,6 +1,8 @@
-// API tests for health, status (with the dead-man's switch), test email, the OpenAPI document, CORS and the error shape.
+// API tests for health, status (with the dead-man's switch), test email, the audit trail of every action, the OpenAPI document, CORS and the error shape.
 import { afterEach, describe, expect, it } from "vitest";
+import { runBackup } from "../core/backup.ts";
 import { isBackupId, newBackupId } from "../core/ids.ts";
+import { verifyBackup } from "../core/verify.ts";
 import { BACKUP_TYPES } from "../core/manifest.ts";
 import { createApp } from "./app.ts";
 import { backupNow, makeTestApi, type TestApi } from "./test-support.ts";
@@ -15,10 +17,10 @@ interface Status {
   backups: { total: number; byType: Record<string, number> };
   lastBackup: { id: string; result: string } | null;
   lastBackupJob: { state: string } | null;
-  lastVerify: { jobId: string; backupId: string } | null;
+  lastVerify: { backupId: string; at: string; actor: string } | null;
   storage: { usedBytes: number; freeBytes: number | null };
   scheduler: { initialized: boolean; timeZone: string; nextRuns: Record<string, string | null> };
-  email: { enabled: boolean; lastResult: unknown };
+  email: { enabled: boolean; transport: string; lastResult: unknown };
   running: { job: { id: string } | null; lock: unknown };
   health: { healthy: boolean; maxAgeHours: number; reasons: string[] };
 }
@@ -49,7 +51,7 @@ describe("GET /api/backup/status", () => {
     const lastResult = { at: "2026-11-26T02:00:05.000Z", ok: true, detail: "sent to admin@example.com" };
     api = await makeTestApi({
       scheduler: { initialized: true, nextRuns: () => ({ daily: "2026-11-27T02:00:00.000Z" }) },
-      notifications: { enabled: true, lastResult: () => lastResult, sendTest: async () => ({ sent: true, transport: "smtp", detail: "ok" }) },
+      notifications: { enabled: true, transport: "smtp", lastResult: () => lastResult, sendTest: async () => ({ sent: true, transport: "smtp", detail: "ok" }) },
     });
     const daily = await backupNow(api, { type: "daily" });
     const manual = await backupNow(api);
@@ -64,11 +66,11 @@ describe("GET /api/backup/status", () => {
     const s = (await (await app.request("/api/backup/status", { headers: { authorization: `Bearer ${api.token}` } })).json()) as Status;
     expect(s.backups).toMatchObject({ total: 2, byType: { daily: 1, manual: 1, weekly: 0, monthly: 0, "pre-restore": 0 } });
     expect(s.lastBackup).toMatchObject({ id: manual, result: "succeeded" });
-    expect(s.lastVerify).toMatchObject({ jobId: verify.jobId, backupId: daily });
+    expect(s.lastVerify).toMatchObject({ backupId: daily, actor: "admin@example.com" });
     expect(s.storage.usedBytes).toBeGreaterThan(0);
     expect(s.storage.freeBytes).toBeGreaterThan(0);
     expect(s.scheduler).toEqual({ initialized: true, timeZone: "UTC", nextRuns: { daily: "2026-11-27T02:00:00.000Z" } });
-    expect(s.email).toEqual({ enabled: true, lastResult });
+    expect(s.email).toEqual({ enabled: true, transport: "smtp", lastResult });
     expect(s.running.job).toMatchObject({ id: running.id, state: "running" });
     expect(s.health).toEqual({ healthy: true, maxAgeHours: 26, reasons: [] });
   });
@@ -90,7 +92,7 @@ describe("POST /api/backup/test-email", () => {
     const actors: string[] = [];
     let sent = true;
     api = await makeTestApi({
-      notifications: { enabled: true, lastResult: () => null, sendTest: async (actor) => (actors.push(actor), { sent, transport: "smtp", detail: sent ? "250 ok" : "connect ETIMEDOUT smtp.example.com:587" }) },
+      notifications: { enabled: true, transport: "smtp", lastResult: () => null, sendTest: async (actor) => (actors.push(actor), { sent, transport: "smtp", detail: sent ? "250 ok" : "connect ETIMEDOUT smtp.example.com:587" }) },
     });
     const ok = await api.call("/api/backup/test-email", { method: "POST" });
     expect(ok.status).toBe(200);
@@ -112,10 +114,45 @@ describe("GET /api/backup/audit", () => {
   });
 });
 
+describe("the audit trail", () => {
+  it("records backups (failed ones too), verifies from the API and the CLI, and test emails, each with actor and outcome", async () => {
+    let sent = true;
+    api = await makeTestApi({ notifications: { enabled: false, transport: "outbox", lastResult: () => null, sendTest: async () => ({ sent, transport: "outbox", detail: sent ? "written" : "disk full" }) } });
+    const engine = api.deps.engine;
+    const id = await backupNow(api);
+    await expect(runBackup(engine, { type: "manual", components: ["nope" as never], actor: "cli" })).rejects.toThrow(/unknown component "nope"/);
+    await api.call(`/api/backup/${id}/verify`, { method: "POST" });
+    await api.runner.idle();
+    await api.call("/api/backup/test-email", { method: "POST" });
+    sent = false;
+    await api.call("/api/backup/test-email", { method: "POST" });
+    const { items } = (await (await api.call("/api/backup/audit")).json()) as { items: { actor: string; action: string; backupId?: string; result: string; error?: string }[] };
+    // Records made within one millisecond may list in either order, so the set is compared.
+    const seen = items.map((a) => [a.action, a.actor, a.result]);
+    expect(seen).toHaveLength(5);
+    expect(seen).toEqual(expect.arrayContaining([
+      ["backup", "admin@example.com", "succeeded"],
+      ["backup", "cli", "failed"],
+      ["verify", "admin@example.com", "succeeded"],
+      ["test-email", "admin@example.com", "succeeded"],
+      ["test-email", "admin@example.com", "failed"],
+    ]));
+    expect(items.find((a) => a.action === "backup" && a.result === "failed")!.error).toMatch(/unknown component "nope"/);
+    expect(items.find((a) => a.action === "test-email" && a.result === "failed")!.error).toBe("disk full");
+
+    // "Last verified" follows the audit trail, so a verify made by the CLI, with no job behind it, counts.
+    const other = await backupNow(api);
+    await verifyBackup(engine, other, undefined, { actor: "cli" });
+    const s = (await (await api.call("/api/backup/status")).json()) as Status;
+    expect(s.lastVerify).toMatchObject({ backupId: other, actor: "cli" });
+    expect(s.email).toMatchObject({ enabled: false, transport: "outbox" });
+  });
+});
+
 describe("errors", () => {
   it("hides an unexpected error behind a 500 without a stack, and logs it", async () => {
     api = await makeTestApi({
-      notifications: { enabled: true, sendTest: async () => ({ sent: true, transport: "x", detail: "" }), lastResult: () => { throw new Error("boom: outbox unreadable"); } },
+      notifications: { enabled: true, transport: "x", sendTest: async () => ({ sent: true, transport: "x", detail: "" }), lastResult: () => { throw new Error("boom: outbox unreadable"); } },
     });
     const res = await api.call("/api/backup/status");
     expect(res.status).toBe(500);

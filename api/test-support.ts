@@ -47,7 +47,7 @@ export async function makeTestApi(overrides: Partial<ApiDeps> = {}): Promise<Tes
     jobs: runner,
     auth: { jwtSecret: TEST_SECRET },
     download: streamFromStorage(engine.storage),
-    notifications: { enabled: false, lastResult: () => null, sendTest: async () => ({ sent: true, transport: "outbox", detail: "written to the outbox" }) },
+    notifications: { enabled: false, transport: "outbox", lastResult: () => null, sendTest: async () => ({ sent: true, transport: "outbox", detail: "written to the outbox" }) },
     scheduler: null,
     localDir: engine.config.backupDir,
     ...overrides,

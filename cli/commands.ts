@@ -126,7 +126,7 @@ const verify: Command<{ arg: string; quick: boolean }> = {
   async run(ctx, { arg, quick }) {
     const id = arg === "latest" ? (await latestBackup(ctx.runtime.engine.storage)).id : arg;
     const bar = progressBar(ctx.tty);
-    const report = await verifyBackup(ctx.runtime.engine, id, bar.update, { quick }).finally(bar.done);
+    const report = await verifyBackup(ctx.runtime.engine, id, bar.update, { quick, actor: "cli" }).finally(bar.done);
     return { json: { ok: report.ok, report }, text: formatVerify(report), exitCode: report.ok ? 0 : 1 };
   },
 };

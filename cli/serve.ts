@@ -67,6 +67,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
       get enabled() {
         return notifications.enabled;
       },
+      transport: notifications.transport,
     },
     scheduler,
     corsOrigin: config.server.dashboardOrigin,

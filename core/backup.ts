@@ -8,6 +8,7 @@ import type { Engine, Progress } from "./engine.ts";
 import { BackupError, ChecksumMismatchError, ValidationError } from "./errors.ts";
 import { LOCK_KEY, archiveKey, manifestKey, newBackupId, slotKey } from "./ids.ts";
 import { acquireLock } from "./lock.ts";
+import { audited } from "./audit-outcome.ts";
 import {
   COMPONENTS, DATABASE_ENTRY, MANIFEST_FORMAT_VERSION,
   type BackupType, type ComponentName, type ComponentRecord, type Manifest, type StoredManifest, type StoredManifestV1,
@@ -41,9 +42,15 @@ export type BackupOutcome =
 
 export const TOOL_NAME = "colab-backup";
 
-/** Claims the schedule slot if any, takes the store lock, and creates one verified backup. */
+/** Claims the schedule slot if any, takes the store lock, and creates one verified backup; the audit trail records the outcome. */
 export async function runBackup(engine: Engine, req: BackupRequest): Promise<BackupOutcome> {
   const id = req.id ?? newBackupId(req.type, engine.now());
+  return audited(engine, { actor: req.actor ?? "scheduler", action: "backup", backupId: id }, () => runBackupOnce(engine, { ...req, id }),
+    (o) => (o.skipped ? null : { backupId: o.manifest.id, detail: { type: req.type } }));
+}
+
+async function runBackupOnce(engine: Engine, req: BackupRequest & { id: string }): Promise<BackupOutcome> {
+  const id = req.id;
   let slot: string | undefined;
   if (req.scheduledAt) {
     // The slot is claimed before the lock, so a second delivery of the same event always learns the winner's id.

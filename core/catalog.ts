@@ -47,7 +47,7 @@ export async function removeBackup(storage: Storage, id: string): Promise<void> 
 export interface AuditRecord {
   at: string;
   actor: string;
-  action: "backup" | "restore" | "delete" | "cleanup" | "verify";
+  action: "backup" | "restore" | "delete" | "cleanup" | "verify" | "test-email";
   backupId?: string;
   components?: string[];
   result: "succeeded" | "failed" | "rolled-back";

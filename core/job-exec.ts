@@ -20,7 +20,7 @@ export function workFor(engine: Engine, job: Job): Work {
   if (job.kind === "restore") {
     return (onProgress) => runRestore(engine, { backupId: job.backupId!, components: components ?? [], confirm: CONFIRM_TOKEN, actor: job.actor, jobId: job.id, onProgress });
   }
-  if (job.kind === "verify") return (onProgress) => verifyBackup(engine, job.backupId!, onProgress);
+  if (job.kind === "verify") return (onProgress) => verifyBackup(engine, job.backupId!, onProgress, { actor: job.actor });
   throw new BackupError(`run job ${job.id}: ${job.kind} jobs run inline, not as recorded jobs`);
 }
 

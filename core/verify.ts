@@ -11,6 +11,7 @@ import { manifestMismatch } from "./manifest-match.ts";
 import { DATABASE_ENTRY, type StoredManifestV1 } from "./manifest.ts";
 import { inspectSnapshot } from "./sources/sqlite.ts";
 import { workName } from "./work-dir.ts";
+import { audited } from "./audit-outcome.ts";
 import { verifyBackupV2 } from "./v2/verify.ts";
 
 export interface ComponentCheck {
@@ -29,8 +30,16 @@ export interface VerifyReport {
   checkedAt: string;
 }
 
-/** `quick` checks that the stored objects are present with their recorded sizes, without reading them. */
-export async function verifyBackup(engine: Engine, id: string, onProgress?: (p: Progress) => void, opts: { quick?: boolean } = {}): Promise<VerifyReport> {
+/**
+ * `quick` checks that the stored objects are present with their recorded sizes, without reading them. Every run is in the
+ * audit trail under `actor`, so "last verified" covers the CLI's verifies as well as the dashboard's.
+ */
+export async function verifyBackup(engine: Engine, id: string, onProgress?: (p: Progress) => void, opts: { quick?: boolean; actor?: string } = {}): Promise<VerifyReport> {
+  return audited(engine, { actor: opts.actor ?? "system", action: "verify", backupId: id }, () => verifyOnce(engine, id, onProgress, opts),
+    (r) => ({ result: r.ok ? "succeeded" : "failed", ...(r.error ? { error: r.error } : {}), detail: { quick: opts.quick === true } }));
+}
+
+async function verifyOnce(engine: Engine, id: string, onProgress?: (p: Progress) => void, opts: { quick?: boolean } = {}): Promise<VerifyReport> {
   const manifest = await readManifest(engine.storage, id);
   if (manifest.formatVersion === 2) return verifyBackupV2(engine, manifest, { ...opts, onProgress });
   if (opts.quick) return quickVerifyV1(engine, manifest);

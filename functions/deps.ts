@@ -66,6 +66,7 @@ export async function buildApiDeps(env: NodeJS.ProcessEnv = process.env): Promis
       sendTest: (actor) => notifications.sendTest(actor),
       lastResult: () => notifications.lastResult(),
       enabled: notifications.enabled,
+      transport: notifications.transport,
     },
     scheduler: null,
     corsOrigin: config.server.dashboardOrigin,

@@ -50,7 +50,7 @@ describe("format v2 on S3", () => {
     const second = await runBackup(engine, { type: "daily" });
     if (second.skipped || second.manifest.formatVersion !== 2) throw new Error("expected a v2 backup");
     const m: StoredManifestV2 = second.manifest;
-    const added = (await storage.list("")).map((o) => o.key).filter((k) => !before.includes(k) && !k.startsWith("locks/"));
+    const added = (await storage.list("")).map((o) => o.key).filter((k) => !before.includes(k) && !k.startsWith("locks/") && !k.startsWith("audit/"));
     expect(added).toEqual([`daily/${m.id}.json`]);
     expect(m.stored).toMatchObject({ packsAdded: 0, bytesAdded: 0, filesRead: 1 });
     expect(m.stored.requests).toBeLessThanOrEqual(20);

@@ -1,6 +1,6 @@
 // Routes about the service itself: liveness, status with the dead-man's switch, the audit log, and a test email.
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { readAudit } from "../../core/catalog.ts";
+import { appendAudit, readAudit } from "../../core/catalog.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { errorBody } from "../errors.ts";
@@ -44,13 +44,18 @@ export function registerSystemRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): v
 
   app.openapi(testEmailRoute, async (c) => {
     const actor = c.get("admin").actor;
+    // The audit write is best effort: the admin asked about email, and its answer must not depend on the store.
+    const audit = (error?: string, detail?: Record<string, unknown>) =>
+      appendAudit(deps.engine.storage, { actor, action: "test-email", result: error ? "failed" : "succeeded", ...(error ? { error } : {}), ...(detail ? { detail } : {}) }, deps.engine.now()).catch(() => undefined);
     try {
       const result = await deps.notifications.sendTest(actor);
+      await audit(result.sent ? undefined : result.detail, { transport: result.transport, detail: result.detail });
       if (result.sent) return c.json(result, 200);
       return c.json({ ...errorBody("email_not_sent", `send test email: ${result.detail}`), result }, 502);
     } catch (err) {
       // A mail server that refuses us is an upstream failure the admin can fix, not a bug in this service.
       deps.engine.log.error("send test email failed", { actor, error: errorMessage(err) });
+      await audit(errorMessage(err));
       return c.json(errorBody("email_not_sent", `send test email: ${errorMessage(err)}`), 502);
     }
   });

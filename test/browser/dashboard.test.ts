@@ -7,6 +7,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../../core/backup.ts";
 import { listBackups } from "../../core/catalog.ts";
+import { verifyBackup } from "../../core/verify.ts";
 import { archiveKey, manifestKey } from "../../core/ids.ts";
 import { mintAdminToken } from "../../cli/local-auth.ts";
 import { buildRuntime } from "../../cli/runtime.ts";
@@ -82,6 +83,9 @@ describe("dashboard", () => {
     await expect.poll(() => page.isVisible("#app")).toBe(true);
     expect(new URL(page.url()).hash).toBe("");
     await expect.poll(() => page.textContent("#health")).toContain("Unhealthy: no successful backup exists yet");
+    // Empty lists say so, rather than looking like lists that failed to load.
+    await expect.poll(() => page.textContent("#backups tbody")).toContain("No backups yet.");
+    expect(await page.textContent("#audit tbody")).toContain("Nothing recorded yet");
   });
 
   it("creates a backup with a description and shows it in the list, the chart and the health banner", async () => {
@@ -94,7 +98,8 @@ describe("dashboard", () => {
     expect(await page.textContent("#backups tbody tr")).toContain("before the upgrade");
     await expect.poll(() => page.textContent("#health")).toContain("Healthy");
     expect(await page.locator("#chart svg circle").count()).toBe(1);
-    expect(await page.textContent("#audit tbody")).toBe(""); // backups themselves are not audited; restores and deletes are
+    // Backups are audited like every other action, with the admin who asked for them.
+    await expect.poll(() => page.textContent("#audit tbody tr:first-child")).toMatch(/ada@colab\.example\s*backup\s*manual-\S+\s*succeeded/);
   });
 
   it("downloads the archive with the SHA-256 in its manifest", async () => {
@@ -131,6 +136,9 @@ describe("dashboard", () => {
     await expect.poll(() => page.textContent("#cleanup-result")).toContain("Nothing to remove");
     await page.click("#test-email");
     await expect.poll(() => page.textContent("#email-result")).toContain("Test email sent via outbox");
+    // The Email card names the same transport the test email used, and the audit trail records the test email.
+    expect(await page.textContent("#stats")).toMatch(/Email.*a test email goes to the outbox folder/);
+    await expect.poll(() => page.textContent("#audit tbody")).toMatch(/test-email\s*—\s*succeeded/);
     const pre = (await listBackups(runtime.engine.storage, "pre-restore"))[0]!;
     await page.click(`button[aria-label="Delete ${pre.id}"]`);
     await page.click("#delete-confirm");
@@ -221,6 +229,11 @@ describe("dashboard", () => {
     const outcome = await runBackup(runtime.engine, { type: "daily", description: "made by the CLI", actor: "cli" });
     if (outcome.skipped) throw new Error("expected a new backup");
     await expect.poll(() => page.locator(`#backups tbody tr[data-id="${outcome.manifest.id}"]`).count(), { timeout: 15_000 }).toBe(1);
+    // A verify made by the CLI has no job behind it; "Last verified" and the audit trail still show it.
+    await verifyBackup(runtime.engine, outcome.manifest.id, undefined, { actor: "cli" });
+    await expect.poll(() => page.textContent("#stats"), { timeout: 15_000 }).toContain(`${outcome.manifest.id} at`);
+    expect(await page.textContent("#stats")).toContain("by cli");
+    expect(await page.textContent("#audit tbody tr:first-child")).toMatch(new RegExp(`cli\\s*verify\\s*${outcome.manifest.id}\\s*succeeded`));
 
     const setVisibility = (state: string) =>
       page.evaluate((s) => {

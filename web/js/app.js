@@ -1,6 +1,7 @@
 // The dashboard: status, chart, backup list, actions, live job progress and the audit trail, all over the admin API.
 import { api, ApiError, formatBytes, formatTime, takeTokenFromUrl, token } from "./api.js";
 import { drawChart } from "./chart.js";
+import { button, cell, emailCard, emptyRow } from "./parts.js";
 import { startPolling } from "./poll.js";
 import { openRestore } from "./restore.js";
 import { renderResults, showResult } from "./results.js";
@@ -46,21 +47,6 @@ function showSignIn(message) {
   $("token-input").focus();
 }
 
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  return td;
-}
-
-function button(label, onClick, extra = "") {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.textContent = label;
-  if (extra) b.className = extra;
-  b.onclick = onClick;
-  return b;
-}
-
 async function loadStatus() {
   const s = await api("/api/backup/status");
   const banner = $("health");
@@ -74,8 +60,8 @@ async function loadStatus() {
     ["Next scheduled backup", next ? formatTime(next) : "none"],
     ["Scheduler", s.scheduler.initialized ? `running (${s.scheduler.timeZone})` : "not running in this process"],
     ["Storage used", formatBytes(s.storage.usedBytes) + (s.storage.freeBytes !== null ? `, ${formatBytes(s.storage.freeBytes)} free` : "")],
-    ["Last verified", s.lastVerify ? `${s.lastVerify.backupId} at ${formatTime(s.lastVerify.at)}` : "never"],
-    ["Email", `${s.email.enabled ? "enabled" : "disabled"}${s.email.lastResult ? `; last send ${s.email.lastResult.ok ? "ok" : "failed"}` : ""}`],
+    ["Last verified", s.lastVerify ? `${s.lastVerify.backupId} at ${formatTime(s.lastVerify.at)} by ${s.lastVerify.actor}` : "never"],
+    ["Email", emailCard(s.email)],
     ["Retention", `daily ${s.retention.daily}, weekly ${s.retention.weekly}, monthly ${s.retention.monthly}`],
   ];
   $("stats").replaceChildren(
@@ -123,7 +109,7 @@ async function loadList() {
     }),
   );
   for (const b of list.items) renderResults(rowSlot(b.id));
-  if (list.items.length === 0) body.append(Object.assign(document.createElement("tr"), { innerHTML: '<td colspan="5" class="muted">No backups.</td>' }));
+  if (list.items.length === 0) body.append(emptyRow(state.type ? `No ${state.type} backups; other types may exist (choose All).` : "No backups yet."));
   showStoreProblems(list);
   const pages = Math.max(1, Math.ceil(list.total / list.pageSize));
   $("page-info").textContent = `Page ${list.page} of ${pages} (${list.total} backups)`;
@@ -157,7 +143,9 @@ async function loadChart() {
 
 async function loadAudit() {
   const { items } = await api("/api/backup/audit?limit=20");
-  $("audit").tBodies[0].replaceChildren(
+  const body = $("audit").tBodies[0];
+  if (items.length === 0) return body.replaceChildren(emptyRow("Nothing recorded yet: backups, verifies, restores, deletes, cleanups and test emails appear here."));
+  body.replaceChildren(
     ...items.map((a) => {
       const tr = document.createElement("tr");
       tr.append(cell(formatTime(a.at)), cell(a.actor), cell(a.action), cell(a.backupId ?? "—"), cell(a.result + (a.error ? `: ${a.error}` : "")));
@@ -302,6 +290,7 @@ function wire() {
     } catch (err) {
       failTo(report)(err);
     }
+    loadAudit().catch(handleError); // the test email is in the audit trail now, sent or not
   };
   $("cleanup-preview").onclick = previewCleanup;
   $("type-filter").onchange = (e) => {
