@@ -247,9 +247,11 @@ describe("dashboard", () => {
 
     await page.route("**/api/backup/status", (r) => r.abort());
     await expect.poll(() => page.evaluate(() => document.body.dataset.pollMs), { timeout: 15_000 }).toBe("10000");
+    expect(await page.textContent("#notice")).toContain("Could not refresh the page");
     await page.unroute("**/api/backup/status");
     await setVisibility("visible"); // coming back to the tab refreshes at once
     await expect.poll(() => page.evaluate(() => document.body.dataset.pollMs)).toBe("5000");
+    await expect.poll(() => page.isVisible("#notice")).toBe(false);
   });
 
   it("did all of the above with no Content-Security-Policy violation", () => {

@@ -1,6 +1,7 @@
 // The dashboard: status, chart, backup list, actions, live job progress and the audit trail, all over the admin API.
 import { api, ApiError, formatBytes, formatTime, takeTokenFromUrl, token } from "./api.js";
 import { drawChart } from "./chart.js";
+import { previewCleanup } from "./cleanup.js";
 import { button, cell, emailCard, emptyRow } from "./parts.js";
 import { startPolling } from "./poll.js";
 import { openRestore } from "./restore.js";
@@ -159,9 +160,16 @@ async function refresh() {
   if (!token.get() || $("app").hidden) return true;
   try {
     await Promise.all([loadStatus(), loadList(), loadChart(), loadAudit()]);
+    // A refresh that failed earlier (server restarting, network down) said so at the top; it is over now.
+    if ($("notice").dataset.refresh) $("notice").hidden = true;
+    delete $("notice").dataset.refresh;
     return true;
   } catch (err) {
-    handleError(err);
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) handleError(err);
+    else {
+      notify(`Could not refresh the page: ${err.message}. Trying again with longer waits; what is shown may be out of date.`, "error");
+      $("notice").dataset.refresh = "1";
+    }
     return false;
   }
 }
@@ -239,32 +247,6 @@ async function followJob(jobId, label, report) {
   await refresh();
 }
 
-async function previewCleanup() {
-  const report = reporter($("cleanup-status"), "cleanup");
-  try {
-    const out = await api("/api/backup/cleanup", { method: "POST", body: { dryRun: true } });
-    const box = $("cleanup-result");
-    box.hidden = false;
-    const list = document.createElement("ul");
-    for (const r of out.remove) list.append(Object.assign(document.createElement("li"), { textContent: `${r.id}: ${r.reason}` }));
-    const head = Object.assign(document.createElement("p"), { textContent: out.remove.length ? `Cleanup would remove ${out.remove.length} backups (${formatBytes(out.freedBytes)}) and keep ${out.keep.length}.` : `Nothing to remove; ${out.keep.length} backups are kept.` });
-    const apply = button("Run cleanup now", async () => {
-      try {
-        const done = await api("/api/backup/cleanup", { method: "POST", body: { dryRun: false } });
-        report(`Cleanup removed ${done.removed.length} backups (${formatBytes(done.freedBytes)}).`);
-        box.hidden = true;
-        await refresh();
-      } catch (err) {
-        failTo(report)(err);
-      }
-    }, "danger");
-    apply.disabled = out.remove.length === 0;
-    box.replaceChildren(head, list, apply);
-  } catch (err) {
-    failTo(report)(err);
-  }
-}
-
 function wire() {
   $("sign-in-form").onsubmit = (e) => {
     e.preventDefault();
@@ -292,7 +274,10 @@ function wire() {
     }
     loadAudit().catch(handleError); // the test email is in the audit trail now, sent or not
   };
-  $("cleanup-preview").onclick = previewCleanup;
+  $("cleanup-preview").onclick = () => {
+    const report = reporter($("cleanup-status"), "cleanup");
+    previewCleanup({ report, onError: failTo(report), onDone: refresh });
+  };
   $("type-filter").onchange = (e) => {
     state.type = e.target.value;
     state.page = 1;
