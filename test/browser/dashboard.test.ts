@@ -1,7 +1,7 @@
 // The dashboard in a real headless Chromium against `serve`: sign in, back up, download, restore, chart, phone width, damaged store.
 /// <reference lib="dom" />
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -252,6 +252,25 @@ describe("dashboard", () => {
     await setVisibility("visible"); // coming back to the tab refreshes at once
     await expect.poll(() => page.evaluate(() => document.body.dataset.pollMs)).toBe("5000");
     await expect.poll(() => page.isVisible("#notice")).toBe(false);
+  });
+
+  it("shows a failed manual backup's error beside its button until dismissed, and audits the failure", async () => {
+    // With the CRM's folder gone the database snapshot finds no file, so the backup fails for real.
+    renameSync(crmRoot, `${crmRoot}.away`);
+    try {
+      await page.fill("#create-description", "doomed");
+      await page.click("#create-button");
+      await expect.poll(() => page.textContent("#create-result .result.error"), { timeout: 30_000 }).toMatch(/Backup manual-\S+ failed: snapshot database: \S+ does not exist/);
+    } finally {
+      renameSync(`${crmRoot}.away`, crmRoot);
+    }
+    await expect.poll(() => page.textContent("#audit tbody tr:first-child")).toMatch(/ada@colab\.example\s*backup\s*manual-\S+\s*failed: snapshot database: \S+ does not exist/);
+    // A later success is shown too, but the error stays until the admin dismisses it.
+    await page.click("#create-button");
+    await expect.poll(() => page.locator("#create-result .result.info").count(), { timeout: 30_000 }).toBe(1);
+    expect(await page.locator("#create-result .result.error").count()).toBe(1);
+    await page.click("#create-result .result.error button.dismiss");
+    expect(await page.locator("#create-result .result.error").count()).toBe(0);
   });
 
   it("did all of the above with no Content-Security-Policy violation", () => {
