@@ -24,8 +24,8 @@ export async function buildStatus(deps: ApiDeps) {
     readAudit(engine.storage, RECENT_AUDIT),
   ]);
   const lastBackupJob = jobs.find((j) => j.kind === "backup");
-  // From the audit trail rather than jobs, so a verify run by the CLI counts too.
-  const lastVerify = audit.find((a) => a.action === "verify" && a.result === "succeeded");
+  // From the audit trail rather than jobs, so a verify run by the CLI counts too; a --quick one read no contents, so it does not.
+  const lastVerify = audit.find((a) => a.action === "verify" && a.result === "succeeded" && a.detail?.quick !== true);
   // The verdict is core's, so the CLI's `status` gives the same one.
   const health = healthVerdict({ scan, interrupted: core.interrupted, now: engine.now(), maxAgeHours: deps.healthMaxAgeHours });
   return {
