@@ -254,6 +254,28 @@ describe("dashboard", () => {
     await expect.poll(() => page.isVisible("#notice")).toBe(false);
   });
 
+  it("follows a job started elsewhere (another admin's verify) and shows its result in the job box", async () => {
+    const [m] = await listBackups(runtime.engine.storage, "manual");
+    const storage = runtime.engine.storage;
+    const get = storage.get;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    // Holds the verify at its archive read, so it is still running when the page next polls.
+    storage.get = async (key, range) => {
+      if (key === archiveKey(m!.id)) await gate;
+      return get.call(storage, key, range);
+    };
+    try {
+      await server.runner.submitVerify(m!.id, "bob@colab.example");
+      await expect.poll(() => page.textContent("#job-label"), { timeout: 15_000 }).toBe("verify job: running");
+    } finally {
+      release();
+      storage.get = get;
+    }
+    await expect.poll(() => page.textContent("#job-result"), { timeout: 15_000 }).toContain(`Verification of ${m!.id} succeeded`);
+    await expect.poll(() => page.textContent("#stats")).toContain("by bob@colab.example");
+  });
+
   it("shows a failed manual backup's error beside its button until dismissed, and audits the failure", async () => {
     // With the CRM's folder gone the database snapshot finds no file, so the backup fails for real.
     renameSync(crmRoot, `${crmRoot}.away`);
