@@ -1,7 +1,7 @@
 // The API's zod schemas: they validate requests and, through @hono/zod-openapi, are the OpenAPI document.
 import { z } from "@hono/zod-openapi";
 import { isBackupId } from "../core/ids.ts";
-import { JOB_ID_PATTERN, JOB_KINDS } from "../core/jobs.ts";
+import { JOB_ID_PATTERN, JOB_KINDS } from "../core/jobs/records.ts";
 import { BACKUP_TYPES, COMPONENTS, ManifestSchema, ManifestV2Schema, SCHEDULED_TYPES } from "../core/manifest.ts";
 import { CONFIRM_TOKEN } from "../core/restore.ts";
 

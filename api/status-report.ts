@@ -1,7 +1,7 @@
 // The dashboard's status: core's store status plus jobs, scheduler, email, and the dead-man's switch health verdict.
 import { scanCatalog } from "../core/catalog-scan.ts";
 import { healthVerdict } from "../core/health.ts";
-import { listJobs } from "../core/jobs.ts";
+import { listJobs } from "../core/jobs/records.ts";
 import { getStatus } from "../core/status.ts";
 import type { ApiDeps } from "./deps.ts";
 import { newest as newerResult, readEmailStatus } from "../core/notify/email-status.ts";

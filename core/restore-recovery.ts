@@ -4,7 +4,7 @@ import { appendAudit } from "./catalog.ts";
 import type { Engine } from "./engine.ts";
 import { ConflictError, RestoreError, errorMessage } from "./errors.ts";
 import { LOCK_KEY } from "./ids.ts";
-import { readJob, saveJob } from "./jobs.ts";
+import { readJob, saveJob } from "./jobs/records.ts";
 import { acquireLock, isStale, readLock } from "./lock.ts";
 import { journalPath, readJournal, removeJournal, type Journal } from "./restore-journal.ts";
 import { finishStep, undoStep } from "./restore-swap.ts";

@@ -5,7 +5,7 @@ import type { ApiDeps } from "../api/deps.ts";
 import { downloadFrom } from "../api/download.ts";
 import { loadConfig, type Config } from "../core/config.ts";
 import { jsonLogger, makeEngine, type Engine } from "../core/engine.ts";
-import { EventJobService } from "../core/event-jobs.ts";
+import { EventJobService } from "../core/jobs/event-service.ts";
 import type { EventBus } from "../core/events/bus.ts";
 import { EventBridgeBus } from "../core/events/eventbridge-bus.ts";
 import { localMailer } from "../core/notify/mailer.ts";

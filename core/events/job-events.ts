@@ -1,6 +1,6 @@
 // Turns a finished job (or a backup outcome) into the lifecycle event that announces it.
 import type { BackupOutcome } from "../backup.ts";
-import type { Job } from "../jobs.ts";
+import type { Job } from "../jobs/records.ts";
 import { backupSha256, backupSizeBytes, type StoredManifest } from "../manifest.ts";
 import { manifestKey } from "../ids.ts";
 import type { RestoreOutcome } from "../restore.ts";

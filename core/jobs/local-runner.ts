@@ -1,11 +1,11 @@
 // Runs jobs in this process, one at a time and off the request path; the local runtime's stand-in for the AWS worker.
-import type { BackupRequest } from "./backup.ts";
-import type { Engine } from "./engine.ts";
-import { ConflictError, errorMessage } from "./errors.ts";
-import { executeJob } from "./job-exec.ts";
-import { newBackupId } from "./ids.ts";
-import { newJobId, readJob, refuseWhileLocked, saveJob, type Job, type JobKind, type JobService } from "./jobs.ts";
-import { checkRestoreRequest } from "./restore.ts";
+import type { BackupRequest } from "../backup.ts";
+import type { Engine } from "../engine.ts";
+import { ConflictError, errorMessage } from "../errors.ts";
+import { executeJob } from "./exec.ts";
+import { newBackupId } from "../ids.ts";
+import { newJobId, readJob, refuseWhileLocked, saveJob, type Job, type JobKind, type JobService } from "./records.ts";
+import { checkRestoreRequest } from "../restore.ts";
 
 export interface JobRunnerHooks {
   /** Called once a job has finished, successful or not (notifications and events hang here). */

@@ -1,11 +1,11 @@
 // The worker's core: run the job a *.requested event names, once, however often the event is delivered.
-import type { Engine } from "./engine.ts";
-import type { EventBus } from "./events/bus.ts";
-import { eventForJob, type AnyEvent } from "./events/job-events.ts";
-import type { BusEvent } from "./events/schema.ts";
-import { executeJob } from "./job-exec.ts";
-import { jobKey, readJob, type Job } from "./jobs.ts";
-import { NotFoundError } from "./errors.ts";
+import type { Engine } from "../engine.ts";
+import type { EventBus } from "../events/bus.ts";
+import { eventForJob, type AnyEvent } from "../events/job-events.ts";
+import type { BusEvent } from "../events/schema.ts";
+import { executeJob } from "./exec.ts";
+import { jobKey, readJob, type Job } from "./records.ts";
+import { NotFoundError } from "../errors.ts";
 
 export type WorkerOutcome = { ran: false; reason: string } | { ran: true; job: Job; event: AnyEvent | null };
 

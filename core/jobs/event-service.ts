@@ -1,10 +1,10 @@
 // Jobs on AWS: the API records a job and publishes a *.requested event; the worker function does the work.
-import type { Engine } from "./engine.ts";
-import { ValidationError } from "./errors.ts";
-import type { EventBus } from "./events/bus.ts";
-import { newBackupId } from "./ids.ts";
-import { newJobId, readJob, refuseWhileLocked, saveJob, type Job, type JobKind, type JobService } from "./jobs.ts";
-import { checkRestoreRequest } from "./restore.ts";
+import type { Engine } from "../engine.ts";
+import { ValidationError } from "../errors.ts";
+import type { EventBus } from "../events/bus.ts";
+import { newBackupId } from "../ids.ts";
+import { newJobId, readJob, refuseWhileLocked, saveJob, type Job, type JobKind, type JobService } from "./records.ts";
+import { checkRestoreRequest } from "../restore.ts";
 
 export class EventJobService implements JobService {
   constructor(private readonly engine: Engine, private readonly bus: EventBus) {}

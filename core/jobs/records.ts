@@ -1,11 +1,11 @@
 // Jobs: long operations recorded in the store so that a request can answer 202 at once and callers can poll progress.
 import { randomBytes } from "node:crypto";
-import { ConflictError, NotFoundError, ValidationError } from "./errors.ts";
-import { LOCK_KEY } from "./ids.ts";
-import { isStale, readLock } from "./lock.ts";
-import type { Engine, Progress } from "./engine.ts";
-import { readNewestJson } from "./storage/json-records.ts";
-import type { Storage } from "./storage/storage.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
+import { LOCK_KEY } from "../ids.ts";
+import { isStale, readLock } from "../lock.ts";
+import type { Engine, Progress } from "../engine.ts";
+import { readNewestJson } from "../storage/json-records.ts";
+import type { Storage } from "../storage/storage.ts";
 
 export const JOB_KINDS = ["backup", "restore", "verify", "cleanup"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];

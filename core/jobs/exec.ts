@@ -1,11 +1,11 @@
 // Executing one recorded job: the work a job record stands for, and its state, progress and result saved as it runs.
-import { runBackup } from "./backup.ts";
-import type { Engine, Progress } from "./engine.ts";
-import { BackupError, RestoreError, errorMessage } from "./errors.ts";
-import { saveJob, type Job } from "./jobs.ts";
-import type { BackupType, ComponentName } from "./manifest.ts";
-import { CONFIRM_TOKEN, runRestore } from "./restore.ts";
-import { verifyBackup } from "./verify.ts";
+import { runBackup } from "../backup.ts";
+import type { Engine, Progress } from "../engine.ts";
+import { BackupError, RestoreError, errorMessage } from "../errors.ts";
+import { saveJob, type Job } from "./records.ts";
+import type { BackupType, ComponentName } from "../manifest.ts";
+import { CONFIRM_TOKEN, runRestore } from "../restore.ts";
+import { verifyBackup } from "../verify.ts";
 
 type Work = (onProgress: (p: Progress) => void) => Promise<unknown>;
 
