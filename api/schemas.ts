@@ -139,6 +139,8 @@ export const JobSchema = z
     createdAt: z.string(),
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),
+    /** The worker's heartbeat; a queued or running job silent past the deadline is reported failed, code worker_lost. */
+    updatedAt: z.string().optional(),
     backupId: z.string().optional(),
     request: z.record(z.string(), z.unknown()),
     progress: z.object({ phase: z.string(), done: z.number(), total: z.number() }).optional(),

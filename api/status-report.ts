@@ -1,7 +1,6 @@
 // The dashboard's status: core's store status plus jobs, scheduler, email, and the dead-man's switch health verdict.
 import { scanCatalog } from "../core/catalog-scan.ts";
 import { healthVerdict } from "../core/health.ts";
-import { listJobs } from "../core/jobs/records.ts";
 import { getStatus } from "../core/status.ts";
 import type { ApiDeps } from "./deps.ts";
 import { newest as newerResult, readEmailStatus } from "../core/notify/email-status.ts";
@@ -17,7 +16,8 @@ export async function buildStatus(deps: ApiDeps) {
   const scan = await scanCatalog(engine.storage);
   const [core, jobs, storedEmail] = await Promise.all([
     getStatus(engine, deps.localDir, scan),
-    listJobs(engine.storage, RECENT_JOBS),
+    // Through the job service, so a job whose worker died shows as failed, not running for ever.
+    deps.jobs.list(RECENT_JOBS),
     readEmailStatus(engine.storage),
   ]);
   const lastBackupJob = jobs.find((j) => j.kind === "backup");

@@ -3,11 +3,13 @@ import type { Engine } from "../engine.ts";
 import { ValidationError } from "../errors.ts";
 import type { EventBus } from "../events/bus.ts";
 import { newBackupId } from "../ids.ts";
-import { newJobId, readJob, refuseWhileLocked, saveJob, type Job, type JobKind, type JobService } from "./records.ts";
+import { LAMBDA_LOST_AFTER_MS, settleLost, settleLostAll } from "./deadline.ts";
+import { listJobs, newJobId, readJob, refuseWhileLocked, saveJob, type Job, type JobKind, type JobService } from "./records.ts";
 import { checkRestoreRequest } from "../restore.ts";
 
 export class EventJobService implements JobService {
-  constructor(private readonly engine: Engine, private readonly bus: EventBus) {}
+  /** lostAfterMs: the worker's timeout plus a margin (Lambda stops a worker at its timeout without a word). */
+  constructor(private readonly engine: Engine, private readonly bus: EventBus, private readonly opts: { lostAfterMs?: number } = {}) {}
 
   async submitBackup(req: Parameters<JobService["submitBackup"]>[0]): Promise<Job> {
     await refuseWhileLocked(this.engine, "backup");
@@ -33,8 +35,16 @@ export class EventJobService implements JobService {
     return job;
   }
 
-  get(id: string): Promise<Job> {
-    return readJob(this.engine.storage, id);
+  async get(id: string): Promise<Job> {
+    return settleLost(this.engine.storage, await readJob(this.engine.storage, id), this.engine.now(), this.lostAfterMs(), this.engine.log);
+  }
+
+  async list(limit = 50): Promise<Job[]> {
+    return settleLostAll(this.engine.storage, await listJobs(this.engine.storage, limit), this.engine.now(), this.lostAfterMs(), this.engine.log);
+  }
+
+  private lostAfterMs(): number {
+    return this.opts.lostAfterMs ?? LAMBDA_LOST_AFTER_MS;
   }
 
   /** The worker runs elsewhere; status reports the store lock instead. */

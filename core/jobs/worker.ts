@@ -14,7 +14,7 @@ export type WorkerOutcome = { ran: false; reason: string } | { ran: true; job: J
  * job. The finished job's lifecycle event is published when a bus is reachable and returned either way, so a
  * function inside the VPC can hand it to a Lambda destination instead.
  */
-export async function handleWorkEvent(engine: Engine, event: BusEvent, bus: EventBus | null): Promise<WorkerOutcome> {
+export async function handleWorkEvent(engine: Engine, event: BusEvent, bus: EventBus | null, opts: { heartbeatMs?: number } = {}): Promise<WorkerOutcome> {
   const { jobId } = event.detail as { jobId: string };
   let job: Job;
   try {
@@ -26,7 +26,7 @@ export async function handleWorkEvent(engine: Engine, event: BusEvent, bus: Even
   const claimed = await engine.storage.createExclusive(`${jobKey(jobId)}.claim`, JSON.stringify({ claimedAt: engine.now().toISOString(), host: engine.host }));
   if (!claimed || job.state !== "queued") return { ran: false, reason: `job ${jobId} was already taken (${job.state}); a duplicate delivery` };
   if (job.kind === "backup" && bus) await bus.publish("backup.started", { version: 1, jobId, backupId: job.backupId!, type: job.request.type as "manual" });
-  const finished = await executeJob(engine, job);
+  const finished = await executeJob(engine, job, undefined, opts);
   const out = eventForJob(finished);
   if (out && bus) await bus.publish(out.type, out.detail as never);
   return { ran: true, job: finished, event: out };
