@@ -98,8 +98,11 @@ describe("POST /api/backup/cleanup", () => {
     api = await makeTestApi();
     await backupNow(api, { type: "daily" });
     const res = await api.call("/api/backup/cleanup", { method: "POST" });
-    expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ dryRun: false, removed: [] });
+    expect(res.status).toBe(202);
+    const { jobId } = (await res.json()) as { jobId: string };
+    expect(res.headers.get("location")).toBe(`/api/backup/jobs/${jobId}`);
+    await api.runner.idle();
+    expect(await (await api.call(`/api/backup/jobs/${jobId}`)).json()).toMatchObject({ kind: "cleanup", state: "succeeded", actor: "admin@example.com", result: { dryRun: false, removed: [] } });
     const [record] = await readAudit(api.deps.engine.storage);
     expect(record).toMatchObject({ action: "cleanup", actor: "admin@example.com", result: "succeeded" });
   });

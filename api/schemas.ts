@@ -129,6 +129,7 @@ export const BackupList = z
   .openapi("BackupList");
 
 export const JobAccepted = z.object({ jobId: z.string(), backupId: z.string() }).openapi("JobAccepted");
+export const CleanupAccepted = z.object({ jobId: z.string() }).openapi("CleanupAccepted");
 
 export const JobSchema = z
   .object({

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Engine } from "../core/engine.ts";
 import { ConflictError } from "../core/errors.ts";
 import { InProcessBus } from "../core/events/bus.ts";
-import { WORKER_PATTERN } from "../core/events/patterns.ts";
+import { CLEANUP_PATTERN, WORKER_PATTERN } from "../core/events/patterns.ts";
 import { EventJobService } from "../core/jobs/event-service.ts";
 import { LocalJobRunner } from "../core/jobs/local-runner.ts";
 import { newJobId, readJob, saveJob, type Job, type JobService } from "../core/jobs/records.ts";
@@ -34,36 +34,36 @@ const IMPLEMENTATIONS: { name: string; make(engine: Engine, d: Deadline): Servic
     make(engine, d) {
       // The worker Lambda's core, subscribed as infra's rule subscribes the worker function.
       const bus = new InProcessBus(engine.log);
-      bus.subscribe(WORKER_PATTERN, (e) => handleWorkEvent(engine, e, bus, { heartbeatMs: d.heartbeatMs }).then(() => undefined));
+      const work = (e: Parameters<typeof handleWorkEvent>[1]) => handleWorkEvent(engine, e, bus, { heartbeatMs: d.heartbeatMs }).then(() => undefined);
+      bus.subscribe(WORKER_PATTERN, work);
+      // The cleanup function, which handles cleanup.requested with the same core (functions/cleanup.ts).
+      bus.subscribe(CLEANUP_PATTERN, work);
       return { jobs: new EventJobService(engine, bus, { lostAfterMs: d.lostAfterMs }), settle: () => bus.drain() };
     },
   },
 ];
 
-/** Holds every archive upload until opened: a real backup that stays running, with the store lock held. */
-function gateArchives(engine: Engine): { open(): void } {
+/** Holds every archive upload until opened: a real backup that stays running, with the store lock held once reached. */
+function gateArchives(engine: Engine): { open(): void; reached: Promise<void> } {
   let open!: () => void;
+  let reach!: () => void;
   const opened = new Promise<void>((r) => (open = r));
+  const reached = new Promise<void>((r) => (reach = r));
   const inner = engine.storage;
   engine.storage = new Proxy(inner, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
       if (prop === "put") return async (key: string, ...rest: unknown[]) => {
-        if (key.endsWith(".tar.gz")) await opened;
+        if (key.endsWith(".tar.gz")) {
+          reach();
+          await opened;
+        }
         return (inner.put as (...a: unknown[]) => unknown).call(inner, key, ...rest);
       };
       return typeof value === "function" ? value.bind(target) : value;
     },
   }) as Storage;
-  return { open };
-}
-
-async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`wait: ${what} did not happen within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  return { open, reached };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,6 +84,22 @@ describe.each(IMPLEMENTATIONS)("JobService contract: $name", ({ make }) => {
     expect((await svc.jobs.list()).map((j) => [j.id, j.state])).toContainEqual([job.id, "succeeded"]);
   });
 
+  it("runs cleanup as a job whose result is the cleanup outcome, and refuses it with 409 while a backup runs", async () => {
+    const engine = makeTestEngine(makeCrm().root);
+    const gate = gateArchives(engine);
+    gates.push(gate);
+    const svc = make(engine, { lostAfterMs: 60_000, heartbeatMs: 1000 });
+    const backup = await svc.jobs.submitBackup({ type: "manual", actor: "admin" });
+    await gate.reached;
+    await expect(svc.jobs.submitCleanup("admin")).rejects.toBeInstanceOf(ConflictError);
+    gate.open();
+    await svc.settle();
+    const job = await svc.jobs.submitCleanup("admin@example.com");
+    expect(job).toMatchObject({ kind: "cleanup", state: "queued", actor: "admin@example.com" });
+    await svc.settle();
+    expect(await svc.jobs.get(job.id)).toMatchObject({ state: "succeeded", result: { dryRun: false, removed: [], keep: [{ id: backup.backupId }] } });
+  });
+
   it("records a failure with the error's code and message", async () => {
     const engine = makeTestEngine(makeCrm().root, undefined, { DATABASE_PATH: "/nonexistent/dev.db" });
     const svc = make(engine, { lostAfterMs: 60_000, heartbeatMs: 1000 });
@@ -98,7 +114,8 @@ describe.each(IMPLEMENTATIONS)("JobService contract: $name", ({ make }) => {
     gates.push(gate);
     const svc = make(engine, { lostAfterMs: 400, heartbeatMs: 50 });
     const job = await svc.jobs.submitBackup({ type: "manual", actor: "admin" });
-    await until("the job to run", async () => (await readJob(engine.storage, job.id)).state === "running");
+    await gate.reached;
+    expect((await readJob(engine.storage, job.id)).state).toBe("running");
     await expect(svc.jobs.submitBackup({ type: "manual", actor: "other" })).rejects.toBeInstanceOf(ConflictError);
     const first = (await readJob(engine.storage, job.id)).updatedAt!;
     await sleep(1000); // well past the 400 ms deadline: only the heartbeat keeps the job alive

@@ -35,6 +35,14 @@ export class EventJobService implements JobService {
     return job;
   }
 
+  /** On AWS the cleanup function runs it: it alone may delete backups (infra/permissions.ts), and needs no EFS. */
+  async submitCleanup(actor: string): Promise<Job> {
+    await refuseWhileLocked(this.engine, "cleanup");
+    const job = await this.record("cleanup", actor, null, {});
+    await this.bus.publish("cleanup.requested", { version: 1, jobId: job.id, actor });
+    return job;
+  }
+
   async get(id: string): Promise<Job> {
     return settleLost(this.engine.storage, await readJob(this.engine.storage, id), this.engine.now(), this.lostAfterMs(), this.engine.log);
   }
@@ -52,9 +60,10 @@ export class EventJobService implements JobService {
     return null;
   }
 
-  private async record(kind: JobKind, actor: string, backupId: string, request: Record<string, unknown>): Promise<Job> {
-    if (!backupId) throw new ValidationError(`start ${kind}: a backup id is required`);
-    const job: Job = { id: newJobId(this.engine.now()), kind, state: "queued", actor, createdAt: this.engine.now().toISOString(), backupId, request };
+  /** backupId null: a job about the store as a whole (cleanup). */
+  private async record(kind: JobKind, actor: string, backupId: string | null, request: Record<string, unknown>): Promise<Job> {
+    if (backupId !== null && !backupId) throw new ValidationError(`start ${kind}: a backup id is required`);
+    const job: Job = { id: newJobId(this.engine.now()), kind, state: "queued", actor, createdAt: this.engine.now().toISOString(), ...(backupId ? { backupId } : {}), request };
     await saveJob(this.engine.storage, job);
     return job;
   }

@@ -1,5 +1,6 @@
 // Executing one recorded job: the work a job record stands for, and its state, progress and result saved as it runs.
 import { runBackup } from "../backup.ts";
+import { runCleanup } from "../cleanup.ts";
 import type { Engine, Progress } from "../engine.ts";
 import { BackupError, RestoreError, errorMessage } from "../errors.ts";
 import { HEARTBEAT_MS } from "./deadline.ts";
@@ -22,6 +23,7 @@ export function workFor(engine: Engine, job: Job): Work {
     return (onProgress) => runRestore(engine, { backupId: job.backupId!, components: components ?? [], confirm: CONFIRM_TOKEN, actor: job.actor, jobId: job.id, onProgress });
   }
   if (job.kind === "verify") return (onProgress) => verifyBackup(engine, job.backupId!, onProgress);
+  if (job.kind === "cleanup") return () => runCleanup(engine, { dryRun: false, actor: job.actor });
   throw new BackupError(`run job ${job.id}: ${job.kind} jobs run inline, not as recorded jobs`);
 }
 

@@ -55,19 +55,23 @@ export class LocalJobRunner implements JobService {
     return this.submit("verify", actor, {}, backupId, true);
   }
 
+  async submitCleanup(actor: string): Promise<Job> {
+    return this.submit("cleanup", actor, {});
+  }
+
   /** Resolves when no job is running; used by shutdown to let a backup finish. */
   async idle(): Promise<void> {
     while (this.running) await this.running.done;
   }
 
-  private async submit(kind: JobKind, actor: string, request: Record<string, unknown>, backupId: string, readOnly = false): Promise<Job> {
+  private async submit(kind: JobKind, actor: string, request: Record<string, unknown>, backupId?: string, readOnly = false): Promise<Job> {
     if (this.running && !readOnly) throw new ConflictError(`start ${kind}: ${this.running.job.kind} job ${this.running.job.id} is running; wait for it to finish`, this.current());
     if (!readOnly) {
       await refuseWhileLocked(this.engine, kind);
     }
     if (this.running) throw new ConflictError(`start ${kind}: ${this.running.job.kind} job ${this.running.job.id} is running; wait for it to finish`, this.current());
     const now = this.engine.now().toISOString();
-    const job: Job = { id: newJobId(this.engine.now()), kind, state: "queued", actor, createdAt: now, backupId, request };
+    const job: Job = { id: newJobId(this.engine.now()), kind, state: "queued", actor, createdAt: now, ...(backupId ? { backupId } : {}), request };
     await saveJob(this.engine.storage, job);
     const done = this.execute(job).finally(() => {
       this.running = null;

@@ -34,6 +34,8 @@ export interface JobService {
   submitBackup(req: { type: "daily" | "weekly" | "monthly" | "manual"; description?: string; components?: readonly ("database" | "uploads" | "config" | "logs")[]; actor: string }): Promise<Job>;
   submitRestore(req: { backupId: string; components: string[]; confirm: string; actor: string }): Promise<Job>;
   submitVerify(backupId: string, actor: string): Promise<Job>;
+  /** Retention applied for real (a dry run is read-only and fast, so it stays inside the request). */
+  submitCleanup(actor: string): Promise<Job>;
   /** NotFoundError for an unknown id. A job whose worker was lost is reported (and recorded) as failed, code worker_lost. */
   get(id: string): Promise<Job>;
   /** Newest first, with lost jobs failed as get does. */

@@ -202,8 +202,9 @@ async function followJob(jobId, label) {
     $("job-detail").textContent = p ? `${p.phase}: ${p.phase === "swap" ? `${p.done}/${p.total}` : `${formatBytes(p.done)} of ${formatBytes(p.total)}`}` : "";
     if (job.state === "succeeded" || job.state === "failed") {
       bar.value = 1;
-      const what = job.kind === "restore" ? `Restore from ${job.backupId}` : job.kind === "verify" ? `Verification of ${job.backupId}` : `Backup ${job.backupId}`;
-      notify(job.state === "succeeded" ? `${what} succeeded.` : `${what} failed: ${job.error?.message ?? "unknown error"}`, job.state === "succeeded" ? "info" : "error");
+      const what = job.kind === "restore" ? `Restore from ${job.backupId}` : job.kind === "verify" ? `Verification of ${job.backupId}` : job.kind === "cleanup" ? "Cleanup" : `Backup ${job.backupId}`;
+      const done = job.kind === "cleanup" && job.state === "succeeded" ? `Cleanup removed ${job.result.removed.length} backups (${formatBytes(job.result.freedBytes)}).` : `${what} succeeded.`;
+      notify(job.state === "succeeded" ? done : `${what} failed: ${job.error?.message ?? "unknown error"}`, job.state === "succeeded" ? "info" : "error");
       $("job-detail").textContent = job.state === "succeeded" && job.kind === "restore" ? `The replaced data is in ${job.result.preRestoreBackupId}.` : "";
       break;
     }
@@ -223,10 +224,10 @@ async function previewCleanup() {
     const head = Object.assign(document.createElement("p"), { textContent: out.remove.length ? `Cleanup would remove ${out.remove.length} backups (${formatBytes(out.freedBytes)}) and keep ${out.keep.length}.` : `Nothing to remove; ${out.keep.length} backups are kept.` });
     const apply = button("Run cleanup now", async () => {
       try {
-        const done = await api("/api/backup/cleanup", { method: "POST", body: { dryRun: false } });
-        notify(`Cleanup removed ${done.removed.length} backups (${formatBytes(done.freedBytes)}).`);
+        // Deleting runs as a job (202): followed like a backup, and announced when it ends.
+        const { jobId } = await api("/api/backup/cleanup", { method: "POST", body: { dryRun: false } });
         box.hidden = true;
-        await refresh();
+        await followJob(jobId, "Cleanup");
       } catch (err) {
         handleError(err);
       }
