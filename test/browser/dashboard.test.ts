@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBackup } from "../../core/backup.ts";
 import { listBackups } from "../../core/catalog.ts";
 import { archiveKey, manifestKey } from "../../core/ids.ts";
 import { mintAdminToken } from "../../cli/local-auth.ts";
@@ -169,6 +170,19 @@ describe("dashboard", () => {
     await expect.poll(() => page.textContent("#notice")).toContain(`Deleted ${id}`);
     await expect.poll(() => page.isVisible("#store-problems")).toBe(false);
     expect(await runtime.engine.storage.stat(archiveKey(id))).toBeNull();
+  });
+
+  it("runs cleanup as a job and follows it to its end like a backup", async () => {
+    // Two daily backups on one day: retention keeps the newer, so cleanup has one to delete.
+    await runBackup(runtime.engine, { type: "daily", actor: "test" });
+    await runBackup(runtime.engine, { type: "daily", actor: "test" });
+    await page.reload();
+    await page.click("#cleanup-preview");
+    await expect.poll(() => page.textContent("#cleanup-result")).toContain("Cleanup would remove 1 backups");
+    await page.getByRole("button", { name: "Run cleanup now" }).click();
+    await expect.poll(() => page.textContent("#notice"), { timeout: 30_000 }).toMatch(/Cleanup removed 1 backups/);
+    expect((await listBackups(runtime.engine.storage, "daily")).length).toBe(1);
+    expect(await page.isVisible("#cleanup-result")).toBe(false);
   });
 
   it("did all of the above with no Content-Security-Policy violation", () => {
