@@ -44,7 +44,7 @@ export function formatCleanupProblems(o: Pick<CleanupOutcome, "dryRun" | "damage
     ...(p.packsRemoved.length ? [`  ${o.dryRun ? "would remove" : "removed"} ${p.packsRemoved.length} unreferenced pack(s) (${humanSize(p.freedBytes)})`] : []),
     ...(p.packsKeptYoung ? [`  kept ${p.packsKeptYoung} unreferenced pack(s) written in the last hour (a backup may still need them)`] : []),
     ...(p.partlyReferenced.packs ? [`  ${p.partlyReferenced.packs} pack(s) still in use also hold ${humanSize(p.partlyReferenced.unreferencedBytes)} no backup needs`] : []),
-    ...(p.blockedBy ? [`  deleted no packs: ${p.blockedBy}`] : []),
+    ...(p.blockedBy ? [`  ${o.dryRun ? "would delete" : "deleted"} no packs: ${p.blockedBy}`] : []),
     ...p.failures.map((f) => `  could not ${f}`),
     ...o.leftoversRemoved.map((id) => `  removed the incomplete archive of interrupted backup ${id}`),
     ...o.orphansRemoved.map((r) => `  removed ${r.key}: no manifest for over ${GRACE_DAYS} days`),
