@@ -169,6 +169,15 @@ export const CleanupOutcome = z
     damaged: z.array(DamagedManifest),
     orphansRemoved: z.array(OrphanArchive),
     orphansKept: z.array(OrphanArchive.extend({ removableAfter: z.string() })),
+    packs: z.object({
+      blockedBy: z.string().nullable(),
+      packsRemoved: z.array(z.string()),
+      freedBytes: z.number().int(),
+      packsKeptYoung: z.number().int(),
+      packsReferenced: z.number().int(),
+      partlyReferenced: z.object({ packs: z.number().int(), unreferencedBytes: z.number().int() }),
+      failures: z.array(z.string()),
+    }),
   })
   .openapi("CleanupOutcome");
 
