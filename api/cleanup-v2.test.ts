@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { readAudit } from "../core/catalog.ts";
 import { deleteBackup } from "../core/cleanup.ts";
-import { LocalJobRunner } from "../core/job-runner.ts";
+import { LocalJobRunner } from "../core/jobs/local-runner.ts";
 import { PACK_GRACE_MS } from "../core/v2/gc.ts";
 import { makeCrm, makeTestEngine } from "../test/helpers/crm.ts";
 import { makeTestApi } from "./test-support.ts";
@@ -26,7 +26,8 @@ describe("POST /api/backup/cleanup on a v2 store", () => {
     const before = await packs();
 
     const late = { ...engine, now: () => new Date(Date.now() + PACK_GRACE_MS + 60_000) };
-    const api = await makeTestApi({ engine: late, jobs: new LocalJobRunner(late) });
+    const runner = new LocalJobRunner(late);
+    const api = await makeTestApi({ engine: late, jobs: runner });
     const dryRes = await api.call("/api/backup/cleanup", { method: "POST", json: { dryRun: true } });
     expect(dryRes.status).toBe(200);
     const dry = (await dryRes.json()) as Outcome;
@@ -36,7 +37,14 @@ describe("POST /api/backup/cleanup on a v2 store", () => {
     expect(dry.freedBytes).toBe(dry.packs.freedBytes);
     expect(await packs()).toEqual(before);
 
-    const real = (await (await api.call("/api/backup/cleanup", { method: "POST" })).json()) as Outcome;
+    // The real run is a job: 202 with its id, then the outcome is the job's result.
+    const started = await api.call("/api/backup/cleanup", { method: "POST" });
+    expect(started.status).toBe(202);
+    const { jobId } = (await started.json()) as { jobId: string };
+    await runner.idle();
+    const job = (await (await api.call(`/api/backup/jobs/${jobId}`)).json()) as { state: string; result: Outcome };
+    expect(job.state).toBe("succeeded");
+    const real = job.result;
     expect(real.freedBytes).toBe(dry.freedBytes);
     const after = await packs();
     for (const k of dry.packs.packsRemoved) expect(after.has(k)).toBe(false);

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { readAudit } from "../core/catalog.ts";
 import { LOCK_KEY } from "../core/ids.ts";
-import { readJob, saveJob } from "../core/jobs.ts";
+import { readJob, saveJob } from "../core/jobs/records.ts";
 import { buildRuntime } from "../cli/runtime.ts";
 import { startServer } from "../cli/serve.ts";
 import { acquireLock } from "../core/lock.ts";
