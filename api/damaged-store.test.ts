@@ -80,8 +80,12 @@ describe("the API over a damaged store", () => {
   it("runs cleanup and reports what it kept because it could not read it", async () => {
     const { api, ids } = await damagedApi();
     const res = await api.call("/api/backup/cleanup", { method: "POST", json: { dryRun: false } });
-    expect(res.status).toBe(200);
-    const out = (await res.json()) as { damaged: { id: string }[]; orphansKept: { key: string }[]; leftoversRemoved: string[] };
+    expect(res.status).toBe(202);
+    const { jobId } = (await res.json()) as { jobId: string };
+    await api.runner.idle();
+    const job = (await (await api.call(`/api/backup/jobs/${jobId}`)).json()) as { state: string; result: unknown };
+    expect(job.state).toBe("succeeded");
+    const out = job.result as { damaged: { id: string }[]; orphansKept: { key: string }[]; leftoversRemoved: string[] };
     expect(out.damaged.map((d) => d.id)).toContain(ids.notJson);
     expect(out.orphansKept.map((o) => o.key)).toEqual([archiveKey(ids.orphan)]);
     expect(out.leftoversRemoved.sort()).toEqual([ids.incomplete, ids.markerOnly].sort());

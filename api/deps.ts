@@ -2,7 +2,7 @@
 import type { Readable } from "node:stream";
 import type { Context } from "hono";
 import type { Engine } from "../core/engine.ts";
-import type { JobService } from "../core/jobs.ts";
+import type { JobService } from "../core/jobs/records.ts";
 import type { AuthFailureLimiter } from "./auth-rate-limit.ts";
 
 export interface AuthSettings {

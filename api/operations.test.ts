@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readAudit } from "../core/catalog.ts";
+import { newJobId, saveJob } from "../core/jobs/records.ts";
 import { backupNow, makeTestApi, type TestApi } from "./test-support.ts";
 
 let api: TestApi | undefined;
@@ -98,8 +99,11 @@ describe("POST /api/backup/cleanup", () => {
     api = await makeTestApi();
     await backupNow(api, { type: "daily" });
     const res = await api.call("/api/backup/cleanup", { method: "POST" });
-    expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ dryRun: false, removed: [] });
+    expect(res.status).toBe(202);
+    const { jobId } = (await res.json()) as { jobId: string };
+    expect(res.headers.get("location")).toBe(`/api/backup/jobs/${jobId}`);
+    await api.runner.idle();
+    expect(await (await api.call(`/api/backup/jobs/${jobId}`)).json()).toMatchObject({ kind: "cleanup", state: "succeeded", actor: "admin@example.com", result: { dryRun: false, removed: [] } });
     const [record] = await readAudit(api.deps.engine.storage);
     expect(record).toMatchObject({ action: "cleanup", actor: "admin@example.com", result: "succeeded" });
   });
@@ -121,5 +125,17 @@ describe("GET /api/backup/jobs/:id", () => {
     const bad = await api.call("/api/backup/jobs/nope");
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as Err).error.fields![0]!.message).toContain("job-<YYYYMMDDTHHMMSSZ>-<8 hex>");
+  });
+
+  it("answers failed with worker_lost for a job left running by a dead worker, and status no longer lists it as running", async () => {
+    api = await makeTestApi();
+    const at = new Date(Date.now() - 10 * 60_000).toISOString();
+    const id = newJobId(new Date(at));
+    await saveJob(api.deps.engine.storage, { id, kind: "backup", state: "running", actor: "admin", createdAt: at, startedAt: at, updatedAt: at, backupId: "manual-x", request: { type: "manual" } });
+    const status = (await (await api.call("/api/backup/status")).json()) as { lastBackupJob: { id: string; state: string; error?: string } };
+    expect(status.lastBackupJob).toMatchObject({ id, state: "failed", error: expect.stringContaining(`last seen ${at}`) });
+    const res = await api.call(`/api/backup/jobs/${id}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ state: "failed", updatedAt: at, error: { code: "worker_lost", message: expect.stringContaining("worker was lost") } });
   });
 });

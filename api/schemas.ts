@@ -1,7 +1,7 @@
 // The API's zod schemas: they validate requests and, through @hono/zod-openapi, are the OpenAPI document.
 import { z } from "@hono/zod-openapi";
 import { isBackupId } from "../core/ids.ts";
-import { JOB_ID_PATTERN, JOB_KINDS } from "../core/jobs.ts";
+import { JOB_ID_PATTERN, JOB_KINDS } from "../core/jobs/records.ts";
 import { BACKUP_TYPES, COMPONENTS, ManifestSchema, ManifestV2Schema, SCHEDULED_TYPES } from "../core/manifest.ts";
 import { CONFIRM_TOKEN } from "../core/restore.ts";
 
@@ -129,6 +129,7 @@ export const BackupList = z
   .openapi("BackupList");
 
 export const JobAccepted = z.object({ jobId: z.string(), backupId: z.string() }).openapi("JobAccepted");
+export const CleanupAccepted = z.object({ jobId: z.string() }).openapi("CleanupAccepted");
 
 export const JobSchema = z
   .object({
@@ -139,6 +140,8 @@ export const JobSchema = z
     createdAt: z.string(),
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),
+    /** The worker's heartbeat; a queued or running job silent past the deadline is reported failed, code worker_lost. */
+    updatedAt: z.string().optional(),
     backupId: z.string().optional(),
     request: z.record(z.string(), z.unknown()),
     progress: z.object({ phase: z.string(), done: z.number(), total: z.number() }).optional(),
@@ -166,6 +169,15 @@ export const CleanupOutcome = z
     damaged: z.array(DamagedManifest),
     orphansRemoved: z.array(OrphanArchive),
     orphansKept: z.array(OrphanArchive.extend({ removableAfter: z.string() })),
+    packs: z.object({
+      blockedBy: z.string().nullable(),
+      packsRemoved: z.array(z.string()),
+      freedBytes: z.number().int(),
+      packsKeptYoung: z.number().int(),
+      packsReferenced: z.number().int(),
+      partlyReferenced: z.object({ packs: z.number().int(), unreferencedBytes: z.number().int() }),
+      failures: z.array(z.string()),
+    }),
   })
   .openapi("CleanupOutcome");
 

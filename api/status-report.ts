@@ -2,7 +2,6 @@
 import { scanCatalog } from "../core/catalog-scan.ts";
 import { readAudit } from "../core/catalog.ts";
 import { healthVerdict } from "../core/health.ts";
-import { listJobs } from "../core/jobs.ts";
 import { getStatus } from "../core/status.ts";
 import type { ApiDeps } from "./deps.ts";
 import { newest as newerResult, readEmailStatus } from "../core/notify/email-status.ts";
@@ -19,7 +18,8 @@ export async function buildStatus(deps: ApiDeps) {
   const scan = await scanCatalog(engine.storage);
   const [core, jobs, storedEmail, audit] = await Promise.all([
     getStatus(engine, deps.localDir, scan),
-    listJobs(engine.storage, RECENT_JOBS),
+    // Through the job service, so a job whose worker died shows as failed, not running for ever.
+    deps.jobs.list(RECENT_JOBS),
     readEmailStatus(engine.storage),
     readAudit(engine.storage, RECENT_AUDIT),
   ]);

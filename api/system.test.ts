@@ -60,7 +60,7 @@ describe("GET /api/backup/status", () => {
     // A real backup finishes too fast to be caught reliably, so the job service reports one as running.
     const running = { ...(await api.runner.get(verify.jobId)), id: "job-20261126T020000Z-0000beef", kind: "backup" as const, state: "running" as const };
     const runner = api.runner;
-    const jobs = { submitBackup: runner.submitBackup.bind(runner), submitRestore: runner.submitRestore.bind(runner), submitVerify: runner.submitVerify.bind(runner), get: runner.get.bind(runner), current: () => running };
+    const jobs = { submitBackup: runner.submitBackup.bind(runner), submitRestore: runner.submitRestore.bind(runner), submitVerify: runner.submitVerify.bind(runner), get: runner.get.bind(runner), list: runner.list.bind(runner), submitCleanup: runner.submitCleanup.bind(runner), current: () => running };
     const app = createApp({ ...api.deps, jobs });
 
     const s = (await (await app.request("/api/backup/status", { headers: { authorization: `Bearer ${api.token}` } })).json()) as Status;

@@ -2,7 +2,7 @@
 import { SignJWT, type JWTPayload } from "jose";
 import type { Hono } from "hono";
 import type { Logger } from "../core/engine.ts";
-import { LocalJobRunner } from "../core/job-runner.ts";
+import { LocalJobRunner } from "../core/jobs/local-runner.ts";
 import { makeCrm, makeTestEngine, type CrmFixture } from "../test/helpers/crm.ts";
 import { createApp } from "./app.ts";
 import type { ApiDeps, AppEnv } from "./deps.ts";

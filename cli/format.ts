@@ -38,8 +38,14 @@ export function formatStoreProblems(p: Pick<CatalogScan, "damaged" | "orphans" |
   return lines.join("\n");
 }
 
-export function formatCleanupProblems(o: Pick<CleanupOutcome, "damaged" | "orphansRemoved" | "orphansKept" | "leftoversRemoved">): string[] {
+export function formatCleanupProblems(o: Pick<CleanupOutcome, "dryRun" | "damaged" | "orphansRemoved" | "orphansKept" | "leftoversRemoved" | "packs">): string[] {
+  const p = o.packs;
   return [
+    ...(p.packsRemoved.length ? [`  ${o.dryRun ? "would remove" : "removed"} ${p.packsRemoved.length} unreferenced pack(s) (${humanSize(p.freedBytes)})`] : []),
+    ...(p.packsKeptYoung ? [`  kept ${p.packsKeptYoung} unreferenced pack(s) written in the last hour (a backup may still need them)`] : []),
+    ...(p.partlyReferenced.packs ? [`  ${p.partlyReferenced.packs} pack(s) still in use also hold ${humanSize(p.partlyReferenced.unreferencedBytes)} no backup needs`] : []),
+    ...(p.blockedBy ? [`  ${o.dryRun ? "would delete" : "deleted"} no packs: ${p.blockedBy}`] : []),
+    ...p.failures.map((f) => `  could not ${f}`),
     ...o.leftoversRemoved.map((id) => `  removed the incomplete archive of interrupted backup ${id}`),
     ...o.orphansRemoved.map((r) => `  removed ${r.key}: no manifest for over ${GRACE_DAYS} days`),
     ...o.orphansKept.map((r) => `  kept ${r.key}: no manifest; removable after ${r.removableAfter}`),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { listBackups } from "../core/catalog.ts";
-import { LocalJobRunner } from "../core/job-runner.ts";
+import { LocalJobRunner } from "../core/jobs/local-runner.ts";
 import { InProcessBus } from "../core/events/bus.ts";
 import { makeCrm, makeTestEngine } from "../test/helpers/crm.ts";
 import { Scheduler } from "./scheduler.ts";

@@ -3,7 +3,7 @@ import { Cron } from "croner";
 import { runSchedule } from "../core/scheduled.ts";
 import type { Engine } from "../core/engine.ts";
 import { ConflictError, errorMessage } from "../core/errors.ts";
-import type { LocalJobRunner } from "../core/job-runner.ts";
+import type { LocalJobRunner } from "../core/jobs/local-runner.ts";
 import type { ScheduledType } from "../core/manifest.ts";
 import type { EventBus } from "../core/events/bus.ts";
 

@@ -10,7 +10,7 @@ import { createApp } from "../api/app.ts";
 import type { ApiDeps } from "../api/deps.ts";
 import { downloadFrom } from "../api/download.ts";
 import { dashboardSecurityHeaders } from "../api/security-headers.ts";
-import { LocalJobRunner } from "../core/job-runner.ts";
+import { LocalJobRunner } from "../core/jobs/local-runner.ts";
 import { localMailer } from "../core/notify/mailer.ts";
 import { Notifications } from "../core/notify/notifications.ts";
 import { saveEmailStatus } from "../core/notify/email-status.ts";

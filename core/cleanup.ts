@@ -7,6 +7,7 @@ import { LOCK_KEY } from "./ids.ts";
 import { acquireLock } from "./lock.ts";
 import { backupFreedBytes } from "./manifest.ts";
 import { planRetention, type RetentionDecision } from "./retention.ts";
+import { collectGarbage, type PackGcOutcome } from "./v2/gc.ts";
 import { ORPHAN_GRACE_MS, deleteUnlisted, removeExpiredOrphans, removeIncomplete, type UnlistedKind } from "./store-leftovers.ts";
 
 export interface CleanupOutcome {
@@ -23,6 +24,8 @@ export interface CleanupOutcome {
   orphansRemoved: OrphanArchive[];
   /** Archives without a manifest still inside the grace period, each with the time cleanup may remove it. */
   orphansKept: (OrphanArchive & { removableAfter: string })[];
+  /** v2 packs no remaining backup references: deleted (counted in freedBytes), or what a dry run would delete. */
+  packs: PackGcOutcome;
 }
 
 const removableAfter = (o: OrphanArchive) => ({ ...o, removableAfter: new Date(Date.parse(o.modified) + ORPHAN_GRACE_MS).toISOString() });
@@ -39,8 +42,9 @@ export async function runCleanup(engine: Engine, opts: { dryRun?: boolean; actor
   };
   if (dryRun) {
     const { keep, remove, sizes, scan } = await plan();
-    const freedBytes = remove.reduce((n, r) => n + (sizes.get(r.id) ?? 0), 0);
-    return { dryRun, keep, remove, removed: [], freedBytes, leftoversRemoved: [], damaged: scan.damaged, orphansRemoved: [], orphansKept: scan.orphans.map(removableAfter) };
+    const packs = await collectGarbage(engine.storage, { scan, exclude: new Set(remove.map((r) => r.id)), now: engine.now(), dryRun });
+    const freedBytes = remove.reduce((n, r) => n + (sizes.get(r.id) ?? 0), 0) + packs.freedBytes;
+    return { dryRun, keep, remove, removed: [], freedBytes, leftoversRemoved: [], damaged: scan.damaged, orphansRemoved: [], orphansKept: scan.orphans.map(removableAfter), packs };
   }
   const lock = await acquireLock(engine.storage, LOCK_KEY, { id: "cleanup", operation: "cleanup" });
   try {
@@ -54,15 +58,20 @@ export async function runCleanup(engine: Engine, opts: { dryRun?: boolean; actor
       removed.push(r.id);
       freedBytes += sizes.get(r.id) ?? 0;
     }
+    // Marked against a fresh scan, so the mark sees exactly the manifests left after the removals.
+    const packs = await collectGarbage(engine.storage, { scan: await scanCatalog(engine.storage), now: engine.now(), dryRun });
+    freedBytes += packs.freedBytes;
     const damagedKeys = scan.damaged.map((d) => d.key);
     await appendAudit(
       engine.storage,
-      { actor, action: "cleanup", result: "succeeded", detail: { removed, freedBytes, kept: keep.length, leftoversRemoved, orphansRemoved: orphans.removed.map((o) => o.key), damagedKept: damagedKeys } },
+      { actor, action: "cleanup", result: "succeeded", detail: { removed, freedBytes, kept: keep.length, leftoversRemoved, orphansRemoved: orphans.removed.map((o) => o.key), damagedKept: damagedKeys, ...packsDetail(packs) } },
       engine.now(),
     );
+    if (packs.blockedBy) engine.log.warn("cleanup deleted no packs", { reason: packs.blockedBy });
+    if (packs.failures.length) engine.log.warn("cleanup could not delete some packs", { failures: packs.failures });
     if (damagedKeys.length) engine.log.warn("cleanup left damaged manifests and their archives alone", { damaged: damagedKeys });
     engine.log.info("cleanup completed", { removed: removed.length, freedBytes });
-    return { dryRun, keep, remove, removed, freedBytes, leftoversRemoved, damaged: scan.damaged, orphansRemoved: orphans.removed, orphansKept: orphans.kept.map(removableAfter) };
+    return { dryRun, keep, remove, removed, freedBytes, leftoversRemoved, damaged: scan.damaged, orphansRemoved: orphans.removed, orphansKept: orphans.kept.map(removableAfter), packs };
   } finally {
     await lock.release();
   }
@@ -81,10 +90,22 @@ export async function deleteBackup(engine: Engine, id: string, actor = "cli"): P
       return { id, ...out };
     }
     await removeBackup(engine.storage, id);
-    await appendAudit(engine.storage, { actor, action: "delete", backupId: id, result: "succeeded", detail: { sizeBytes: backupFreedBytes(m) } }, engine.now());
-    // A v2 backup's blobs stay (other backups may share them) until garbage collection, a later change.
-    return { id, freedBytes: backupFreedBytes(m), kind: "backup" };
+    // A v2 backup's packs may be shared with others: only those no remaining manifest references go.
+    const packs = m.formatVersion === 2 ? await collectGarbage(engine.storage, { scan: await scanCatalog(engine.storage), now: engine.now(), dryRun: false }) : null;
+    const freedBytes = backupFreedBytes(m) + (packs?.freedBytes ?? 0);
+    await appendAudit(engine.storage, { actor, action: "delete", backupId: id, result: "succeeded", detail: { sizeBytes: freedBytes, ...(packs ? packsDetail(packs) : {}) } }, engine.now());
+    if (packs?.blockedBy) engine.log.warn("delete removed the manifest but no packs", { reason: packs.blockedBy });
+    return { id, freedBytes, kind: "backup" };
   } finally {
     await lock.release();
   }
 }
+
+/** What the audit log keeps of a garbage collection: counts and bytes, not every key. */
+const packsDetail = (p: PackGcOutcome) => ({
+  packsRemoved: p.packsRemoved.length,
+  packBytesFreed: p.freedBytes,
+  packsKeptYoung: p.packsKeptYoung,
+  ...(p.blockedBy ? { packsBlockedBy: p.blockedBy } : {}),
+  ...(p.failures.length ? { packFailures: p.failures } : {}),
+});

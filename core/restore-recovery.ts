@@ -4,7 +4,7 @@ import { appendAudit } from "./catalog.ts";
 import type { Engine } from "./engine.ts";
 import { ConflictError, RestoreError, errorMessage } from "./errors.ts";
 import { LOCK_KEY } from "./ids.ts";
-import { readJob, saveJob } from "./jobs.ts";
+import { readJob, saveJob } from "./jobs/records.ts";
 import { acquireLock, isStale, readLock } from "./lock.ts";
 import { journalPath, readJournal, removeJournal, type Journal } from "./restore-journal.ts";
 import { finishStep, undoStep } from "./restore-swap.ts";
@@ -81,7 +81,9 @@ export async function recoverUnderLock(engine: Engine): Promise<Recovery | null>
 
 async function endJob(engine: Engine, jobId: string, outcome: Recovery["outcome"], message: string): Promise<void> {
   const job = await readJob(engine.storage, jobId).catch(() => null);
-  if (!job || job.state === "succeeded" || job.state === "failed") return;
+  // worker_lost is a reader's guess from a silent heartbeat (core/jobs/deadline.ts); the journal knows how it ended.
+  if (!job || job.state === "succeeded" || (job.state === "failed" && job.error?.code !== "worker_lost")) return;
+  delete job.error;
   const finishedAt = engine.now().toISOString();
   if (outcome === "completed") Object.assign(job, { state: "succeeded", finishedAt, result: { recovered: message } });
   else Object.assign(job, { state: "failed", finishedAt, error: { code: "restore_interrupted", message, rolledBack: true } });

@@ -5,7 +5,8 @@ import type { ApiDeps } from "../api/deps.ts";
 import { downloadFrom } from "../api/download.ts";
 import { loadConfig, type Config } from "../core/config.ts";
 import { jsonLogger, makeEngine, type Engine } from "../core/engine.ts";
-import { EventJobService } from "../core/event-jobs.ts";
+import { LAMBDA_LOST_AFTER_MS } from "../core/jobs/deadline.ts";
+import { EventJobService } from "../core/jobs/event-service.ts";
 import type { EventBus } from "../core/events/bus.ts";
 import { EventBridgeBus } from "../core/events/eventbridge-bus.ts";
 import { localMailer } from "../core/notify/mailer.ts";
@@ -59,7 +60,8 @@ export async function buildApiDeps(env: NodeJS.ProcessEnv = process.env): Promis
   const jwtSecret = config.server.jwtSecret ?? (await linkedJwtSecret());
   return {
     engine,
-    jobs: new EventJobService(engine, bus),
+    // A job silent past the worker's timeout plus a margin has no worker left: readers fail it as worker_lost.
+    jobs: new EventJobService(engine, bus, { lostAfterMs: LAMBDA_LOST_AFTER_MS }),
     auth: config.server.jwksUrl ? { jwksUrl: config.server.jwksUrl } : { jwtSecret },
     download: downloadFrom(storage),
     notifications: {

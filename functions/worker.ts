@@ -1,7 +1,7 @@
 // Worker: backup.requested, restore.requested and verify.requested from the bus, each job run once.
 import { parseEvent } from "../core/events/schema.ts";
 import { startupRecovery } from "../core/startup.ts";
-import { handleWorkEvent } from "../core/worker.ts";
+import { handleWorkEvent } from "../core/jobs/worker.ts";
 import { buildDeps, lazy } from "./deps.ts";
 
 const deps = lazy(() => buildDeps());

@@ -1,5 +1,5 @@
 // The event bus and its rules: lifecycle events to the notifier, requested work to the worker, VPC functions' results via Lambda destinations.
-import { NOTIFIER_PATTERN, WORKER_PATTERN, type EventPattern } from "../core/events/patterns.ts";
+import { CLEANUP_PATTERN, NOTIFIER_PATTERN, WORKER_PATTERN, type EventPattern } from "../core/events/patterns.ts";
 
 export function eventBus() {
   return new sst.aws.Bus("Events");
@@ -29,11 +29,13 @@ export function destinationPattern(functionArns: $util.Input<string>[]) {
 export interface Subscribers {
   notifier: sst.aws.Function;
   worker: sst.aws.Function;
+  /** Runs cleanup.requested: the one role allowed to delete backups. */
+  cleanup: sst.aws.Function;
   /** Functions in the VPC whose results arrive as Lambda destination records. */
   inVpc: sst.aws.Function[];
 }
 
-export function subscribe(bus: sst.aws.Bus, { notifier, worker, inVpc }: Subscribers) {
+export function subscribe(bus: sst.aws.Bus, { notifier, worker, cleanup, inVpc }: Subscribers) {
   // backup.succeeded/failed, restore.*, cleanup.completed, verify.failed, system.initialized, as published by
   // the functions outside the VPC (api, cleanup) and by the local runtime.
   bus.subscribe("NotifyLifecycle", notifier.arn, { pattern: busPattern(NOTIFIER_PATTERN) });
@@ -41,4 +43,6 @@ export function subscribe(bus: sst.aws.Bus, { notifier, worker, inVpc }: Subscri
   bus.subscribe("NotifyResults", notifier.arn, { pattern: destinationPattern(inVpc.map((f) => f.arn)) });
   // backup.requested and restore.requested, published by the API.
   bus.subscribe("Work", worker.arn, { pattern: busPattern(WORKER_PATTERN) });
+  // cleanup.requested, published by the API: cleanup outside the request, by the function that may delete.
+  bus.subscribe("Cleanup", cleanup.arn, { pattern: busPattern(CLEANUP_PATTERN) });
 }

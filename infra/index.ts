@@ -18,7 +18,7 @@ export function deploy() {
   const { jwtSecret } = secrets();
 
   const fns = backgroundFunctions({ bucket, bus, network: net, email });
-  subscribe(bus, { notifier: fns.notifier, worker: fns.worker, inVpc: fns.inVpc });
+  subscribe(bus, { notifier: fns.notifier, worker: fns.worker, cleanup: fns.cleanup, inVpc: fns.inVpc });
   const crons = schedules({ backup: fns.backup, cleanup: fns.cleanup });
   const { api, site, fn: apiFn } = apiAndDashboard({ bucket, bus, email, linked: fns.linked, statements: fns.perms.api, jwtSecret });
 

@@ -12,7 +12,7 @@ export interface Targets {
 }
 
 /*
- * Store keys (core/ids.ts, core/jobs.ts) under config.storePrefix: <type>/<id>.tar.gz|.json for the backups,
+ * Store keys (core/ids.ts, core/jobs/records.ts) under config.storePrefix: <type>/<id>.tar.gz|.json for the backups,
  * plus audit/, jobs/, locks/, slots/ and pending/ (a running backup's marker). A backup is its manifest and archive; "cannot delete backups" means
  * no s3:DeleteObject on the <type>/ prefixes. Nobody may delete object versions: only the lifecycle rule
  * expires them, so even a delete by cleanup can be undone for BACKUP_NONCURRENT_VERSION_DAYS.

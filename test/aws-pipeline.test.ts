@@ -7,7 +7,7 @@ import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand, GetObjectTa
 import { CreateConfigurationSetCommand, SESClient, VerifyEmailIdentityCommand } from "@aws-sdk/client-ses";
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { NOTIFIER_PATTERN, WORKER_PATTERN } from "../core/events/patterns.ts";
+import { CLEANUP_PATTERN, NOTIFIER_PATTERN, WORKER_PATTERN } from "../core/events/patterns.ts";
 import { readInfraConfig } from "../infra/config.ts";
 import { functionEnvironments, type FunctionName } from "../infra/environment.ts";
 import { CREDENTIALS } from "./localstack/config.ts";
@@ -68,6 +68,7 @@ type Handlers = {
   notifier: typeof import("../functions/notifier.ts");
   worker: typeof import("../functions/worker.ts");
   api: typeof import("../functions/api.ts");
+  cleanup: typeof import("../functions/cleanup.ts");
 };
 
 /** An API Gateway HTTP API (payload 2.0) request, as the api function receives it. */
@@ -87,6 +88,7 @@ const call = {
   notifier: (event: unknown) => inFunction(env.Notifier, () => h.notifier.handler(event)),
   worker: (event: unknown) => inFunction(env.Worker, () => h.worker.handler(event)),
   api: (event: unknown) => inFunction(env.Api, () => h.api.handler(event as never)),
+  cleanup: (event: unknown) => inFunction(env.Cleanup, () => h.cleanup.handler(event)),
 };
 
 afterAll(async () => {
@@ -147,6 +149,9 @@ beforeAll(async () => {
   const workArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: workQueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
   await eb.send(new PutRuleCommand({ Name: `work-${run}`, EventBusName: BUS, EventPattern: JSON.stringify(WORKER_PATTERN) }));
   await eb.send(new PutTargetsCommand({ Rule: `work-${run}`, EventBusName: BUS, Targets: [{ Id: "queue", Arn: workArn }] }));
+  // infra/events.ts's "Cleanup" rule; its target (the cleanup function) is stood in for by the same queue.
+  await eb.send(new PutRuleCommand({ Name: `cleanup-${run}`, EventBusName: BUS, EventPattern: JSON.stringify(CLEANUP_PATTERN) }));
+  await eb.send(new PutTargetsCommand({ Rule: `cleanup-${run}`, EventBusName: BUS, Targets: [{ Id: "queue", Arn: workArn }] }));
   const ses = new SESClient(clients);
   await ses.send(new VerifyEmailIdentityCommand({ EmailAddress: FROM }));
   await ses.send(new CreateConfigurationSetCommand({ ConfigurationSet: { Name: CONFIG_SET } }));
@@ -163,6 +168,7 @@ beforeAll(async () => {
     notifier: await import("../functions/notifier.ts"),
     worker: await import("../functions/worker.ts"),
     api: await import("../functions/api.ts"),
+    cleanup: await import("../functions/cleanup.ts"),
   };
 });
 
@@ -261,4 +267,21 @@ describe("AWS pipeline on LocalStack", () => {
     const bytes = Buffer.from(await (await fetch(url)).arrayBuffer());
     expect(createHash("sha256").update(bytes).digest("hex")).toBe((result as { detail: { sha256: string } }).detail.sha256);
   });
+
+  it("runs a cleanup the API accepted (202) through bus -> rule -> cleanup function once, and the job records its outcome", async () => {
+    await receiveAll(10, 2000, () => workQueueUrl);
+    const token = await mintAdminToken(SECRET, { email: "ada@colab.example" });
+    const accepted = await call.api(apiEvent("POST", "/api/backup/cleanup", token, { dryRun: false }));
+    expect(accepted.statusCode).toBe(202);
+    const { jobId } = JSON.parse(accepted.body);
+    expect(JSON.parse((await call.api(apiEvent("GET", `/api/backup/jobs/${jobId}`, token))).body)).toMatchObject({ kind: "cleanup", state: "queued" });
+
+    const [requested] = await receiveAll(1, 20_000, () => workQueueUrl);
+    expect(requested).toMatchObject({ "detail-type": "cleanup.requested", detail: { jobId, actor: "ada@colab.example" } });
+    expect(await call.cleanup(requested)).toMatchObject({ type: "cleanup.completed", detail: { removed: [] } });
+    expect(await call.cleanup(requested)).toBeNull(); // a second delivery runs nothing
+    const job = JSON.parse((await call.api(apiEvent("GET", `/api/backup/jobs/${jobId}`, token))).body);
+    expect(job).toMatchObject({ kind: "cleanup", state: "succeeded", result: { dryRun: false, removed: [] } });
+  });
+
 });

@@ -2,8 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { listBackups } from "../core/catalog.ts";
 import { ConflictError, ValidationError } from "../core/errors.ts";
-import { LocalJobRunner } from "../core/job-runner.ts";
-import { jobKey, listJobs, readJob, type Job } from "../core/jobs.ts";
+import { LocalJobRunner } from "../core/jobs/local-runner.ts";
+import { jobKey, listJobs, readJob, type Job } from "../core/jobs/records.ts";
 import { makeCrm, makeTestEngine } from "./helpers/crm.ts";
 
 describe("LocalJobRunner", () => {

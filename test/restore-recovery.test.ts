@@ -1,12 +1,15 @@
 // A restore killed at each stage of its journal is ended by the next command: rolled back as a whole, or finished.
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { readAudit } from "../core/catalog.ts";
 import { LOCK_KEY } from "../core/ids.ts";
+import { readJob, saveJob } from "../core/jobs/records.ts";
+import { buildRuntime } from "../cli/runtime.ts";
+import { startServer } from "../cli/serve.ts";
 import { acquireLock } from "../core/lock.ts";
 import { journalPath, readJournal, writeJournal, type Journal } from "../core/restore-journal.ts";
 import { recoverInterruptedRestore } from "../core/restore-recovery.ts";
@@ -118,6 +121,36 @@ describe("restore crash recovery", () => {
     expect(existsSync(aside) || existsSync(staging) || existsSync(journalPath(engine.config))).toBe(false);
     const [audit] = await readAudit(engine.storage);
     expect(audit).toMatchObject({ action: "restore", actor: "recovery", result: "succeeded" });
+  });
+
+  it("serve's start rolls back a restore job that died with the last server, and ends its job as failed", async () => {
+    const { crm, store, engine } = await setup();
+    const uploads = path.join(crm.root, "uploads");
+    const before = treeDigest(uploads);
+    // The dead server's restore had moved the live uploads aside and a restored copy in, then died.
+    const staging = path.join(crm.root, ".colab-restore-dead");
+    const aside = `${uploads}.colab-old-dead`;
+    mkdirSync(path.join(staging, "files"), { recursive: true });
+    renameSync(uploads, aside);
+    mkdirSync(uploads);
+    writeFileSync(path.join(uploads, "from-the-backup.txt"), "restored");
+    const job = { id: "job-20261129T000000Z-0badf00d", kind: "restore" as const, state: "running" as const, actor: "admin@example.com", createdAt: new Date().toISOString(), backupId: "manual-20261129T000000Z-abcdef", request: { components: ["uploads"] } };
+    await saveJob(engine.storage, job);
+    await writeJournal(journalPath(engine.config), {
+      version: 1, id: "dead", backupId: job.backupId, components: ["uploads"], actor: job.actor, jobId: job.id, startedAt: job.createdAt,
+      pid: 999_999, host: "gone", staging, phase: "swapping", begun: ["uploads"],
+      steps: [{ kind: "path", component: "uploads", target: uploads, staged: path.join(staging, "files/uploads"), aside, near: `${uploads}.colab-new-dead`, hadOriginal: true }],
+    });
+    const runtime = await buildRuntime({ cwd: tempDir("serve-recover-"), env: { CRM_ROOT: crm.root, BACKUP_DIR: store, JWT_SECRET: "y".repeat(40) } });
+    const server = await startServer(runtime, { port: 0, schedule: false });
+    try {
+      expect(server.recovered).toMatchObject({ outcome: "rolled-back", backupId: job.backupId });
+      expect(treeDigest(uploads)).toEqual(before);
+      expect(existsSync(aside) || existsSync(staging)).toBe(false);
+      expect(await readJob(engine.storage, job.id)).toMatchObject({ state: "failed", error: { code: "restore_interrupted", rolledBack: true } });
+    } finally {
+      await server.close();
+    }
   });
 
   it("leaves the journal of a restore that is still running alone", async () => {

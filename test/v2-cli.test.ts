@@ -1,6 +1,7 @@
 // The v2 format through the real CLI: backup reports requests and reuse, list/status show it, verify --quick, export to a file and stdout.
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeCrm, tempDir } from "./helpers/crm.ts";
@@ -50,6 +51,24 @@ describe("colab-backup with BACKUP_FORMAT=v2", () => {
     const bad = await cli(["export", "nope"], cwd, env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("is not a backup id");
+  });
+
+  it("cleanup names the unreferenced packs it keeps for now, and says why a damaged manifest stops it", async () => {
+    const crm = makeCrm();
+    const cwd = tempDir("cli-v2-");
+    const env = { CRM_ROOT: crm.root, BACKUP_DIR: path.join(cwd, "store"), BACKUP_FORMAT: "v2" };
+    mkdirSync(env.BACKUP_DIR);
+    expect((await cli(["backup"], cwd, env)).code).toBe(0);
+    writeFileSync(path.join(crm.root, "uploads/new.bin"), randomBytes(300_000));
+    const second = JSON.parse((await cli(["backup", "--json"], cwd, env)).stdout.toString());
+    expect((await cli(["delete", second.id], cwd, env)).code).toBe(0);
+    const young = await cli(["cleanup", "--dry-run"], cwd, env);
+    expect(young.code).toBe(0);
+    expect(young.stdout.toString()).toMatch(/kept 1 unreferenced pack\(s\) written in the last hour/);
+    writeFileSync(path.join(env.BACKUP_DIR, "manual/manual-20261101T000000Z-abcdef.json"), "{not json");
+    const blocked = await cli(["cleanup"], cwd, env);
+    expect(blocked.code).toBe(0);
+    expect(blocked.stdout.toString()).toMatch(/deleted no packs: 1 damaged manifest\(s\) \(manual\/manual-20261101T000000Z-abcdef.json\)/);
   });
 
   it("rejects an unknown BACKUP_FORMAT with exit 2 naming the variable", async () => {

@@ -1,6 +1,6 @@
-// Format v2 on S3 (LocalStack) through core/storage/s3-storage.ts: S3 checks each pack's SHA-256, few requests when nothing changed.
+// Format v2 on S3 (LocalStack) through core/storage/s3-storage.ts: S3 checks each pack's SHA-256, few requests when nothing changed, GC.
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
@@ -8,6 +8,8 @@ import { loadConfig } from "../core/config.ts";
 import { makeEngine } from "../core/engine.ts";
 import type { StoredManifestV2 } from "../core/manifest.ts";
 import { runRestore } from "../core/restore.ts";
+import { deleteBackup, runCleanup } from "../core/cleanup.ts";
+import { PACK_GRACE_MS } from "../core/v2/gc.ts";
 import { S3Storage } from "../core/storage/s3-storage.ts";
 import { verifyBackup } from "../core/verify.ts";
 import { CREDENTIALS } from "./localstack/config.ts";
@@ -62,6 +64,48 @@ describe("format v2 on S3", () => {
     await runRestore(engine, { backupId: m.id, components: ["uploads", "database"], confirm: "CONFIRM_RESTORE" });
     expect(treeDigest(crm.root)["uploads/a.txt"]).toEqual(tree["uploads/a.txt"]);
     expect(dbContent(crm.db)).toEqual(rows);
+    storage.close();
+  });
+
+  it("garbage collection deletes the S3 packs only a deleted backup used; the rest verify and restore byte for byte", async () => {
+    const crm = makeCrm();
+    const storage = new S3Storage({ bucket: ls.bucket, prefix: `${prefix}gc/`, region: ls.region, endpoint: ls.endpoint });
+    const config = loadConfig({ CRM_ROOT: crm.root, BACKUP_FORMAT: "v2" });
+    const engine = makeEngine({ config, storage, workRoot: tempDir("work-") });
+    const later = { ...engine, now: () => new Date(Date.now() + PACK_GRACE_MS + 60_000) };
+    const packsOf = (m: StoredManifestV2) => new Set(Object.values(m.components).flatMap((c) => c.files.flatMap((f) => f.blobs.map((b) => b.pack))));
+    const listPacks = async () => new Map((await storage.list("data/packs/")).map((o) => [o.key, o.size]));
+    const v2 = async () => {
+      const out = await runBackup(engine, { type: "manual" });
+      if (out.skipped || out.manifest.formatVersion !== 2) throw new Error("expected a v2 backup");
+      return out.manifest;
+    };
+    const tree = treeDigest(crm.root);
+    const first = await v2();
+    writeFileSync(`${crm.root}/uploads/new.bin`, randomBytes(300_000));
+    const second = await v2();
+    const added = [...packsOf(second)].filter((p) => !packsOf(first).has(p));
+    expect(added.length).toBeGreaterThan(0);
+    const sizes = await listPacks();
+
+    // Just written: inside the grace period, so delete takes the manifest and leaves the packs.
+    expect((await deleteBackup(engine, second.id, "test")).freedBytes).toBe(0);
+    expect((await listPacks()).size).toBe(sizes.size);
+    const dry = await runCleanup(later, { dryRun: true });
+    const addedBytes = added.reduce((n, p) => n + sizes.get(p)!, 0);
+    expect(dry.packs.freedBytes).toBe(addedBytes);
+    const real = await runCleanup(later, { actor: "test" });
+    expect(real.packs.freedBytes).toBe(addedBytes);
+    expect([...(await listPacks()).keys()].sort()).toEqual([...packsOf(first)].sort());
+
+    expect((await verifyBackup(engine, first.id)).ok).toBe(true);
+    const photo = readFileSync(`${crm.root}/uploads/media/photo.bin`);
+    writeFileSync(`${crm.root}/uploads/media/photo.bin`, "changed");
+    await runRestore(engine, { backupId: first.id, components: ["uploads"], confirm: "CONFIRM_RESTORE" });
+    const restored = treeDigest(crm.root);
+    for (const p of Object.keys(tree).filter((k) => k.startsWith("uploads/"))) expect(restored[p]).toEqual(tree[p]);
+    expect(restored["uploads/new.bin"]).toBeUndefined();
+    expect(readFileSync(`${crm.root}/uploads/media/photo.bin`).equals(photo)).toBe(true);
     storage.close();
   });
 });

@@ -5,7 +5,7 @@ import { runCleanup } from "../../core/cleanup.ts";
 import { checkComponentsIncluded } from "../../core/restore.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { SECURITY, errors, json } from "../openapi.ts";
-import { BackupIdParams, CleanupBody, CleanupOutcome, JobAccepted, RestoreBody } from "../schemas.ts";
+import { BackupIdParams, CleanupAccepted, CleanupBody, CleanupOutcome, JobAccepted, RestoreBody } from "../schemas.ts";
 
 const tags = ["operations"];
 
@@ -25,9 +25,13 @@ const verifyRoute = createRoute({
 
 const cleanupRoute = createRoute({
   method: "post", path: "/api/backup/cleanup", tags, security: SECURITY,
-  summary: "Apply the retention policy now, or only report it with dryRun",
+  summary: "Start applying the retention policy (202 with the job), or only report it with dryRun (200)",
   request: { body: { required: false, content: { "application/json": { schema: CleanupBody } } } },
-  responses: { 200: json(CleanupOutcome, "What was (or would be) kept and removed"), ...errors(400, 409, 413) },
+  responses: {
+    200: json(CleanupOutcome, "dryRun: what would be kept and removed"),
+    202: json(CleanupAccepted, "Cleanup job started; Location is the job, whose result is the CleanupOutcome"),
+    ...errors(400, 409, 413),
+  },
 });
 
 export function registerOperationRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
@@ -52,6 +56,10 @@ export function registerOperationRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps)
 
   app.openapi(cleanupRoute, async (c) => {
     const { dryRun } = CleanupBody.parse(c.req.valid("json") ?? {});
-    return c.json(await runCleanup(engine, { dryRun, actor: c.get("admin").actor }), 200);
+    // A dry run only reads the catalog, so it answers at once; deleting is long work and runs as a job.
+    if (dryRun) return c.json(await runCleanup(engine, { dryRun: true, actor: c.get("admin").actor }), 200);
+    const job = await deps.jobs.submitCleanup(c.get("admin").actor);
+    c.header("Location", `/api/backup/jobs/${job.id}`);
+    return c.json({ jobId: job.id }, 202);
   });
 }

@@ -1,17 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../engine.ts";
 import { InProcessBus, envelope } from "./bus.ts";
-import { NOTIFIER_PATTERN, WORKER_PATTERN, matches } from "./patterns.ts";
+import { CLEANUP_PATTERN, NOTIFIER_PATTERN, WORKER_PATTERN, matches } from "./patterns.ts";
 import { EVENT_SOURCE, EVENT_TYPES, parseEvent } from "./schema.ts";
 
 describe("events", () => {
-  it("has the eleven lifecycle events of the original design plus verify.requested, each routed to exactly the notifier or the worker", () => {
+  it("has the eleven lifecycle events of the original design plus verify.requested and cleanup.requested, each routed to exactly the notifier, the worker or the cleanup function", () => {
     expect(EVENT_TYPES.sort()).toEqual(
-      ["backup.requested", "backup.started", "backup.succeeded", "backup.failed", "restore.requested", "restore.succeeded", "restore.failed", "restore.rolled-back", "cleanup.completed", "verify.failed", "system.initialized", "verify.requested"].sort(),
+      ["backup.requested", "backup.started", "backup.succeeded", "backup.failed", "restore.requested", "restore.succeeded", "restore.failed", "restore.rolled-back", "cleanup.completed", "verify.failed", "system.initialized", "verify.requested", "cleanup.requested"].sort(),
     );
     for (const t of EVENT_TYPES) {
       const e = { source: EVENT_SOURCE, "detail-type": t };
-      const routes = [matches(NOTIFIER_PATTERN, e), matches(WORKER_PATTERN, e)].filter(Boolean).length;
+      const routes = [matches(NOTIFIER_PATTERN, e), matches(WORKER_PATTERN, e), matches(CLEANUP_PATTERN, e)].filter(Boolean).length;
       expect(routes, t).toBe(t === "backup.started" ? 0 : 1);
     }
     expect(matches(NOTIFIER_PATTERN, { source: "someone-else", "detail-type": "backup.failed" })).toBe(false);

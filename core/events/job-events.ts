@@ -1,6 +1,7 @@
 // Turns a finished job (or a backup outcome) into the lifecycle event that announces it.
 import type { BackupOutcome } from "../backup.ts";
-import type { Job } from "../jobs.ts";
+import type { CleanupOutcome } from "../cleanup.ts";
+import type { Job } from "../jobs/records.ts";
 import { backupSha256, backupSizeBytes, type StoredManifest } from "../manifest.ts";
 import { manifestKey } from "../ids.ts";
 import type { RestoreOutcome } from "../restore.ts";
@@ -46,6 +47,11 @@ export function eventForJob(job: Job): AnyEvent | null {
       return { type: "restore.succeeded", detail: { ...base, preRestoreBackupId: r.preRestoreBackupId, durationMs: r.durationMs } };
     }
     return { type: job.error?.rolledBack ? "restore.rolled-back" : "restore.failed", detail: { ...base, error } };
+  }
+  if (job.kind === "cleanup" && job.state === "succeeded") {
+    // The same announcement a scheduled cleanup makes (core/scheduled.ts).
+    const o = job.result as CleanupOutcome;
+    return { type: "cleanup.completed", detail: { version: 1, removed: o.removed, freedBytes: o.freedBytes, kept: o.keep.length, leftoversRemoved: o.leftoversRemoved } };
   }
   if (job.kind === "verify" && job.state === "failed") {
     const report = job.result as VerifyReport | undefined;

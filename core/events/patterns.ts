@@ -18,6 +18,12 @@ export const WORKER_PATTERN: EventPattern = {
   "detail-type": ["backup.requested", "restore.requested", "verify.requested"],
 };
 
+/** Cleanup requested by the API, done by the cleanup function: the one role that may delete backups, and it needs no EFS. */
+export const CLEANUP_PATTERN: EventPattern = {
+  source: [EVENT_SOURCE],
+  "detail-type": ["cleanup.requested"],
+};
+
 export function matches(pattern: EventPattern, event: { source: string; "detail-type": string }): boolean {
   return pattern.source.includes(event.source) && (pattern["detail-type"] as string[]).includes(event["detail-type"]);
 }

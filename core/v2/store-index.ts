@@ -14,7 +14,7 @@ export interface StoreIndex {
 /**
  * Reads the newest v2 manifest of each backup type (at most five reads, whatever the store's size) and lists the
  * packs once. A blob that only older backups reference may be stored again: a harmless duplicate that garbage
- * collection (a later change) removes. A reference to a pack that is gone or short is not trusted.
+ * collection (core/v2/gc.ts) removes once no backup references its pack. A reference to a pack that is gone or short is not trusted.
  */
 export async function loadStoreIndex(storage: Storage): Promise<StoreIndex> {
   const listed = (await listBackups(storage)).filter((b) => b.formatVersion === 2);

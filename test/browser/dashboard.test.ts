@@ -295,6 +295,21 @@ describe("dashboard", () => {
     expect(await page.locator("#create-result .result.error").count()).toBe(0);
   });
 
+  it("runs cleanup as a job and follows it to its end like a backup", async () => {
+    // Two daily backups on one day: retention keeps the newer, so cleanup has one to delete.
+    await runBackup(runtime.engine, { type: "daily", actor: "test" });
+    await runBackup(runtime.engine, { type: "daily", actor: "test" });
+    // Earlier tests may have made dailies today too: all but the newest of the day go.
+    const extra = (await listBackups(runtime.engine.storage, "daily")).length - 1;
+    await page.reload();
+    await page.click("#cleanup-preview");
+    await expect.poll(() => page.textContent("#cleanup-result")).toContain(`Cleanup would remove ${extra} backups`);
+    await page.getByRole("button", { name: "Run cleanup now" }).click();
+    await expect.poll(() => page.textContent("#cleanup-status"), { timeout: 30_000 }).toContain(`Cleanup removed ${extra} backups`);
+    expect((await listBackups(runtime.engine.storage, "daily")).length).toBe(1);
+    expect(await page.isVisible("#cleanup-result")).toBe(false);
+  });
+
   it("did all of the above with no Content-Security-Policy violation", () => {
     expect(cspViolations).toEqual([]);
   });

@@ -235,8 +235,9 @@ async function followJob(jobId, label, report) {
     $("job-detail").textContent = p ? `${p.phase}: ${p.phase === "swap" ? `${p.done}/${p.total}` : `${formatBytes(p.done)} of ${formatBytes(p.total)}`}` : "";
     if (job.state === "succeeded" || job.state === "failed") {
       bar.value = 1;
-      const what = job.kind === "restore" ? `Restore from ${job.backupId}` : job.kind === "verify" ? `Verification of ${job.backupId}` : `Backup ${job.backupId}`;
-      report(job.state === "succeeded" ? `${what} succeeded.` : `${what} failed: ${job.error?.message ?? "unknown error"}`, job.state === "succeeded" ? "info" : "error");
+      const what = job.kind === "restore" ? `Restore from ${job.backupId}` : job.kind === "verify" ? `Verification of ${job.backupId}` : job.kind === "cleanup" ? "Cleanup" : `Backup ${job.backupId}`;
+      const done = job.kind === "cleanup" && job.state === "succeeded" ? `Cleanup removed ${job.result.removed.length} backups (${formatBytes(job.result.freedBytes)}).` : `${what} succeeded.`;
+      report(job.state === "succeeded" ? done : `${what} failed: ${job.error?.message ?? "unknown error"}`, job.state === "succeeded" ? "info" : "error");
       $("job-detail").textContent = job.state === "succeeded" && job.kind === "restore" ? `The replaced data is in ${job.result.preRestoreBackupId}.` : "";
       break;
     }
@@ -276,7 +277,7 @@ function wire() {
   };
   $("cleanup-preview").onclick = () => {
     const report = reporter($("cleanup-status"), "cleanup");
-    previewCleanup({ report, onError: failTo(report), onDone: refresh });
+    previewCleanup({ report, onError: failTo(report), follow: (jobId) => followJob(jobId, "Cleanup", report) });
   };
   $("type-filter").onchange = (e) => {
     state.type = e.target.value;

@@ -1,11 +1,11 @@
-// Cleanup from the dashboard: preview what retention would remove, then run it on request; results go to `report`.
+// Cleanup from the dashboard: preview what retention would remove, then run it on request as a job.
 import { api, formatBytes } from "./api.js";
 import { button } from "./parts.js";
 
 const $ = (id) => document.getElementById(id);
 
-/** `report(message, kind)` shows a result beside the cleanup button, `onError(err)` a failure, `onDone()` refreshes the page. */
-export async function previewCleanup({ report, onError, onDone }) {
+/** `onError(err)` shows a failure beside the cleanup button; `follow(jobId)` follows the cleanup job to its result. */
+export async function previewCleanup({ onError, follow }) {
   try {
     const out = await api("/api/backup/cleanup", { method: "POST", body: { dryRun: true } });
     const box = $("cleanup-result");
@@ -15,10 +15,10 @@ export async function previewCleanup({ report, onError, onDone }) {
     const head = Object.assign(document.createElement("p"), { textContent: out.remove.length ? `Cleanup would remove ${out.remove.length} backups (${formatBytes(out.freedBytes)}) and keep ${out.keep.length}.` : `Nothing to remove; ${out.keep.length} backups are kept.` });
     const apply = button("Run cleanup now", async () => {
       try {
-        const done = await api("/api/backup/cleanup", { method: "POST", body: { dryRun: false } });
-        report(`Cleanup removed ${done.removed.length} backups (${formatBytes(done.freedBytes)}).`);
+        // Deleting runs as a job (202): followed like a backup, its result reported when it ends.
+        const { jobId } = await api("/api/backup/cleanup", { method: "POST", body: { dryRun: false } });
         box.hidden = true;
-        await onDone();
+        await follow(jobId);
       } catch (err) {
         onError(err);
       }

@@ -1,11 +1,13 @@
 // Executing one recorded job: the work a job record stands for, and its state, progress and result saved as it runs.
-import { runBackup } from "./backup.ts";
-import type { Engine, Progress } from "./engine.ts";
-import { BackupError, RestoreError, errorMessage } from "./errors.ts";
-import { saveJob, type Job } from "./jobs.ts";
-import type { BackupType, ComponentName } from "./manifest.ts";
-import { CONFIRM_TOKEN, runRestore } from "./restore.ts";
-import { verifyBackup } from "./verify.ts";
+import { runBackup } from "../backup.ts";
+import { runCleanup } from "../cleanup.ts";
+import type { Engine, Progress } from "../engine.ts";
+import { BackupError, RestoreError, errorMessage } from "../errors.ts";
+import { HEARTBEAT_MS } from "./deadline.ts";
+import { saveJob, type Job } from "./records.ts";
+import type { BackupType, ComponentName } from "../manifest.ts";
+import { CONFIRM_TOKEN, runRestore } from "../restore.ts";
+import { verifyBackup } from "../verify.ts";
 
 type Work = (onProgress: (p: Progress) => void) => Promise<unknown>;
 
@@ -21,14 +23,20 @@ export function workFor(engine: Engine, job: Job): Work {
     return (onProgress) => runRestore(engine, { backupId: job.backupId!, components: components ?? [], confirm: CONFIRM_TOKEN, actor: job.actor, jobId: job.id, onProgress });
   }
   if (job.kind === "verify") return (onProgress) => verifyBackup(engine, job.backupId!, onProgress, { actor: job.actor });
+  if (job.kind === "cleanup") return () => runCleanup(engine, { dryRun: false, actor: job.actor });
   throw new BackupError(`run job ${job.id}: ${job.kind} jobs run inline, not as recorded jobs`);
 }
 
-/** Runs the job to its end and returns it finished; never throws for a failure of the work itself. */
-export async function executeJob(engine: Engine, job: Job, work: Work = workFor(engine, job)): Promise<Job> {
+/**
+ * Runs the job to its end and returns it finished; never throws for a failure of the work itself. Every save refreshes
+ * the job's heartbeat (updatedAt), and a timer saves at least every heartbeatMs while the work runs, so readers can fail
+ * a job whose worker died (core/jobs/deadline.ts).
+ */
+export async function executeJob(engine: Engine, job: Job, work: Work = workFor(engine, job), opts: { heartbeatMs?: number } = {}): Promise<Job> {
   let saving: Promise<void> = Promise.resolve();
   // Saves run one after another so a late progress write can never overwrite the final state.
   const save = () => {
+    job.updatedAt = engine.now().toISOString();
     const snapshot = { ...job };
     saving = saving.then(() => saveJob(engine.storage, snapshot)).catch((err) => engine.log.error("save job", { jobId: job.id, error: errorMessage(err) }));
     return saving;
@@ -36,6 +44,8 @@ export async function executeJob(engine: Engine, job: Job, work: Work = workFor(
   let lastSaved = 0;
   Object.assign(job, { state: "running", startedAt: engine.now().toISOString() });
   await save();
+  const heartbeat = setInterval(() => void save(), opts.heartbeatMs ?? HEARTBEAT_MS);
+  heartbeat.unref();
   try {
     const result = await work((p) => {
       job.progress = p;
@@ -53,6 +63,7 @@ export async function executeJob(engine: Engine, job: Job, work: Work = workFor(
     Object.assign(job, { state: "failed", error: { code, message: errorMessage(err), ...rolledBack } });
     engine.log.error(`${job.kind} job failed`, { jobId: job.id, error: errorMessage(err) });
   }
+  clearInterval(heartbeat);
   job.finishedAt = engine.now().toISOString();
   await save();
   return { ...job };

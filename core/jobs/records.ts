@@ -1,11 +1,11 @@
 // Jobs: long operations recorded in the store so that a request can answer 202 at once and callers can poll progress.
 import { randomBytes } from "node:crypto";
-import { ConflictError, NotFoundError, ValidationError } from "./errors.ts";
-import { LOCK_KEY } from "./ids.ts";
-import { isStale, readLock } from "./lock.ts";
-import type { Engine, Progress } from "./engine.ts";
-import { readNewestJson } from "./storage/json-records.ts";
-import type { Storage } from "./storage/storage.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
+import { LOCK_KEY } from "../ids.ts";
+import { isStale, readLock } from "../lock.ts";
+import type { Engine, Progress } from "../engine.ts";
+import { readNewestJson } from "../storage/json-records.ts";
+import type { Storage } from "../storage/storage.ts";
 
 export const JOB_KINDS = ["backup", "restore", "verify", "cleanup"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -19,6 +19,8 @@ export interface Job {
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
+  /** The heartbeat: when the worker last saved this record. A queued or running job silent past a deadline is lost. */
+  updatedAt?: string;
   /** The backup the job creates (backup) or reads (restore, verify). */
   backupId?: string;
   request: Record<string, unknown>;
@@ -32,8 +34,12 @@ export interface JobService {
   submitBackup(req: { type: "daily" | "weekly" | "monthly" | "manual"; description?: string; components?: readonly ("database" | "uploads" | "config" | "logs")[]; actor: string }): Promise<Job>;
   submitRestore(req: { backupId: string; components: string[]; confirm: string; actor: string }): Promise<Job>;
   submitVerify(backupId: string, actor: string): Promise<Job>;
-  /** NotFoundError for an unknown id. */
+  /** Retention applied for real (a dry run is read-only and fast, so it stays inside the request). */
+  submitCleanup(actor: string): Promise<Job>;
+  /** NotFoundError for an unknown id. A job whose worker was lost is reported (and recorded) as failed, code worker_lost. */
   get(id: string): Promise<Job>;
+  /** Newest first, with lost jobs failed as get does. */
+  list(limit?: number): Promise<Job[]>;
   /** The backup or restore running now, if any. */
   current(): Job | null;
 }

@@ -1,0 +1,124 @@
+// Garbage collection of v2 packs: marks the packs that remaining manifests reference, sweeps the others once they are old enough.
+import { readManifest } from "../catalog.ts";
+import type { CatalogScan } from "../catalog-scan.ts";
+import { errorMessage } from "../errors.ts";
+import type { ObjectInfo, Storage } from "../storage/storage.ts";
+
+/**
+ * A pack modified less than this long ago is never deleted. Cleanup and delete hold the store lock, which keeps
+ * backups out, but a lock can be taken over once its holder stops heartbeating (DEFAULT_LOCK_TTL_MS, 10 minutes):
+ * a run that was only paused (a frozen Lambda, a suspended laptop) may then still upload packs and write the
+ * manifest that references them. Packs are uploaded shortly before their manifest, so an hour, six lock lifetimes,
+ * is far past any such gap; an unreferenced pack costs a day's storage at worst, a deleted referenced one a backup.
+ */
+export const PACK_GRACE_MS = 60 * 60 * 1000;
+export const PACKS_PREFIX = "data/packs/";
+const PACK_SUFFIX = ".pack";
+/** Manifests read at once while marking: bounded like the catalog scan, since S3 connections and memory are finite. */
+const READS = 8;
+
+export interface PackGcOutcome {
+  /** Why no pack was deleted at all (a damaged manifest may reference any of them), or null. */
+  blockedBy: string | null;
+  /** Packs deleted (or, in a dry run, that would be). */
+  packsRemoved: string[];
+  /** Their total size: the bytes garbage collection frees. */
+  freedBytes: number;
+  /** Unreferenced packs kept because they are younger than PACK_GRACE_MS. */
+  packsKeptYoung: number;
+  /** Packs that remaining backups still reference. */
+  packsReferenced: number;
+  /** Referenced packs that also hold blobs no backup needs any more; repacking them is a later change. */
+  partlyReferenced: { packs: number; unreferencedBytes: number };
+  /** Packs whose delete failed; the next cleanup tries again. */
+  failures: string[];
+}
+
+const empty = (): PackGcOutcome => ({ blockedBy: null, packsRemoved: [], freedBytes: 0, packsKeptYoung: 0, packsReferenced: 0, partlyReferenced: { packs: 0, unreferencedBytes: 0 }, failures: [] });
+
+export interface GcOptions {
+  /** A scan of the store taken after (or, for a dry run, planning) the manifests' removal. */
+  scan: Pick<CatalogScan, "backups" | "damaged">;
+  /** Backups in the scan to treat as already removed (a dry run's plan). */
+  exclude?: ReadonlySet<string>;
+  now: Date;
+  dryRun: boolean;
+}
+
+/**
+ * Deletes the packs no remaining manifest references. Call it under the store lock. Deletes nothing when any
+ * manifest is damaged or a remaining manifest cannot be read: what those reference is unknown.
+ */
+export async function collectGarbage(storage: Storage, opts: GcOptions): Promise<PackGcOutcome> {
+  const out = empty();
+  // Listed before the manifests are read: a pack written after this listing is never a candidate.
+  const packs = (await storage.list(PACKS_PREFIX)).filter((o) => o.key.endsWith(PACK_SUFFIX));
+  if (!packs.length) return out;
+  if (opts.scan.damaged.length) {
+    const keys = opts.scan.damaged.map((d) => d.key);
+    out.blockedBy = `${keys.length} damaged manifest(s) (${keys.slice(0, 3).join(", ")}${keys.length > 3 ? ", ..." : ""}) may reference any pack; no pack is deleted until each is repaired or removed with \`colab-backup delete <id>\``;
+    return out;
+  }
+  const ids = opts.scan.backups.filter((b) => b.formatVersion === 2 && !opts.exclude?.has(b.id)).map((b) => b.id);
+  const marked = await mark(storage, ids);
+  if (typeof marked === "string") {
+    out.blockedBy = marked;
+    return out;
+  }
+  const cutoff = opts.now.getTime() - PACK_GRACE_MS;
+  const sweep: ObjectInfo[] = [];
+  for (const p of packs) {
+    const used = marked.get(p.key);
+    if (used) {
+      out.packsReferenced++;
+      const usedBytes = [...used.values()].reduce((n, l) => n + l, 0);
+      if (usedBytes < p.size) {
+        out.partlyReferenced.packs++;
+        out.partlyReferenced.unreferencedBytes += p.size - usedBytes;
+      }
+    } else if (p.modified.getTime() > cutoff) out.packsKeptYoung++;
+    else sweep.push(p);
+  }
+  for (const p of sweep) {
+    if (!opts.dryRun) {
+      try {
+        await storage.delete(p.key);
+      } catch (err) {
+        out.failures.push(`delete ${p.key}: ${errorMessage(err)}`);
+        continue;
+      }
+    }
+    out.packsRemoved.push(p.key);
+    out.freedBytes += p.size;
+  }
+  return out;
+}
+
+/** Pack key -> (offset -> length) of every blob the given manifests reference, or why they could not all be read. */
+async function mark(storage: Storage, ids: string[]): Promise<Map<string, Map<number, number>> | string> {
+  const refs = new Map<string, Map<number, number>>();
+  let failure: string | null = null;
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length && !failure) {
+      const id = ids[next++]!;
+      try {
+        const m = await readManifest(storage, id);
+        if (m.formatVersion !== 2) continue;
+        for (const c of Object.values(m.components)) {
+          for (const f of c.files) {
+            for (const b of f.blobs) {
+              let offsets = refs.get(b.pack);
+              if (!offsets) refs.set(b.pack, (offsets = new Map()));
+              offsets.set(b.offset, b.length);
+            }
+          }
+        }
+      } catch (err) {
+        failure ??= `read manifest of backup ${id} to see which packs it needs: ${errorMessage(err)}; no pack is deleted`;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READS, ids.length) }, worker));
+  return failure ?? refs;
+}
