@@ -1,6 +1,6 @@
 // The filesystem Storage: keys are files under a root, written via fsynced temp files so a crash never leaves a partial object.
 import { randomBytes } from "node:crypto";
-import { link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";

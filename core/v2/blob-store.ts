@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import { FileChangedError } from "../archive/write.ts";
 import type { BlobRef, FileEntryV2 } from "../manifest.ts";
-import { CHUNK_SIZE, DB_CHUNK_SIZE, chooseEncoding, encodeBlob, sha256Hex, type Encoding } from "./blob-codec.ts";
+import { CHUNK_SIZE, chooseEncoding, encodeBlob, sha256Hex, type Encoding } from "./blob-codec.ts";
 import type { PackWriter } from "./pack-writer.ts";
 
 /** Pieces encoding at once: zlib runs on libuv's pool, so this keeps every core busy without unbounded memory. */

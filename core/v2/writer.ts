@@ -17,7 +17,7 @@ import { walkFiles } from "../sources/files.ts";
 import { snapshotDatabase } from "../sources/sqlite.ts";
 import { workName } from "../work-dir.ts";
 import { DB_CHUNK_SIZE } from "./blob-codec.ts";
-import { BlobStore, identify, type FileSource } from "./blob-store.ts";
+import { BlobStore, identify } from "./blob-store.ts";
 import { CountingStorage } from "./counting-storage.ts";
 import { PackWriter } from "./pack-writer.ts";
 import { storeGuide, STORE_GUIDE_KEY } from "./store-guide.ts";
