@@ -36,9 +36,9 @@ export async function hsToken(claims: JWTPayload, opts: { secret?: string; expir
 
 export const adminClaims = { sub: "user-1", email: "admin@example.com", role: "ADMIN" };
 
-export async function makeTestApi(overrides: Partial<ApiDeps> = {}): Promise<TestApi> {
+export async function makeTestApi(overrides: Partial<ApiDeps> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestApi> {
   const crm = makeCrm();
-  const engine = makeTestEngine(crm.root);
+  const engine = makeTestEngine(crm.root, undefined, env);
   const logs: string[] = [];
   engine.log = captureLogger(logs);
   const runner = new LocalJobRunner(engine);

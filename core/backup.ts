@@ -89,7 +89,9 @@ async function createBackupWithRetry(engine: Engine, req: BackupRequest, id: str
   } catch (err) {
     if (!(err instanceof FileChangedError)) throw err;
     engine.log.warn("a file changed during the backup; trying once more", { error: err.message });
-    return createBackup(engine, req, newBackupId(req.type, engine.now()));
+    // Same id: the failed attempt left nothing under it (v1 removes its archive and marker, v2 writes the manifest
+    // last), and the id may already have been handed out (the API's 202, a job record), so it must name the result.
+    return createBackup(engine, req, id);
   }
 }
 
@@ -132,6 +134,9 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
       onProgress: (done) => req.onProgress?.({ phase: "archive", done, total }),
     });
     archive.on("error", (err) => hasher.destroy(err));
+    // The put reads the hasher and reports its failure; a destroy arriving after the put stopped reading must not
+    // become an uncaught exception that kills the process (it did when a file shrank during archiving).
+    hasher.on("error", () => undefined);
     await markPending(engine, id);
     stored = true;
     await engine.storage.put(key, archive.pipe(hasher));

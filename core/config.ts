@@ -121,7 +121,7 @@ const EnvSchema = z.object({
   AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, message: "AWS_ENDPOINT_URL must be a URL such as http://127.0.0.1:4566 (LocalStack) or your S3-compatible endpoint" }).optional(),
   BACKUP_EVENT_BUS: z.string().min(1).optional(),
   BACKUP_EMAIL_TRANSPORT: z.enum(["outbox", "smtp", "ses"], { message: 'BACKUP_EMAIL_TRANSPORT must be "outbox", "smtp" or "ses"' }).optional(),
-  BACKUP_FORMAT: z.enum(["v1", "v2"], { message: 'BACKUP_FORMAT must be "v1" (one .tar.gz per backup, the default) or "v2" (content-addressed blobs, experimental)' }).default("v1"),
+  BACKUP_FORMAT: z.enum(["v1", "v2"], { message: 'BACKUP_FORMAT must be "v2" (content-addressed blobs, each piece of data stored once; the default) or "v1" (one .tar.gz per backup)' }).default("v2"),
   CRM_ROOT: z.string().min(1).optional(),
   DATABASE_PATH: z.string().min(1).optional(),
   UPLOADS_DIR: z.string().min(1).optional(),

@@ -1,9 +1,10 @@
 // The AWS pipeline on LocalStack: handlers fed real event payloads in infra/'s environments, S3 archives, EventBridge rules to SQS, destination records, mail through SES.
 import { createHash, randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { CreateEventBusCommand, EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from "@aws-sdk/client-eventbridge";
-import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand, GetObjectTaggingCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand } from "@aws-sdk/client-s3";
 import { CreateConfigurationSetCommand, SESClient, VerifyEmailIdentityCommand } from "@aws-sdk/client-ses";
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -183,21 +184,21 @@ describe("AWS pipeline on LocalStack", () => {
     }
   });
 
-  it("backs up from a real scheduled event to S3, with tag and manifest SHA-256 equal to the downloaded bytes'; a duplicate makes none", async () => {
+  it("backs up from a real scheduled event to S3 as a v2 backup whose every pack is present and hashes to its name; a duplicate makes none", async () => {
     const event = scheduledEvent("daily", "2026-11-26T02:00:00Z");
     const result = await call.scheduled(event);
-    expect(result).toMatchObject({ type: "backup.succeeded", detail: { type: "daily", archiveKey: expect.stringMatching(/^daily\/daily-.*\.tar\.gz$/) } });
-    const detail = (result as { detail: { archiveKey: string; backupId: string; sha256: string; sizeBytes: number } }).detail;
-    const key = `${PREFIX}${detail.archiveKey}`;
-
-    const body = await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToByteArray();
-    const downloaded = createHash("sha256").update(body).digest("hex");
-    const tags = (await s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: key }))).TagSet ?? [];
-    const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key.replace(/\.tar\.gz$/, ".json") }))).Body!.transformToString());
-    expect(tags.find((t) => t.Key === "colab-backup-sha256")?.Value).toBe(downloaded);
-    expect(manifest.archive.sha256).toBe(downloaded);
-    expect(manifest.archive.sizeBytes).toBe(body.length);
-    expect(detail.sha256).toBe(downloaded);
+    expect(result).toMatchObject({ type: "backup.succeeded", detail: { type: "daily", archiveKey: expect.stringMatching(/^daily\/daily-.*\.json$/) } });
+    const detail = (result as { detail: { archiveKey: string; backupId: string; sizeBytes: number } }).detail;
+    const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}${detail.archiveKey}` }))).Body!.transformToString());
+    expect(manifest).toMatchObject({ formatVersion: 2, id: detail.backupId, stored: { referencedBytes: detail.sizeBytes } });
+    // A pack is named by the SHA-256 of its bytes: download each one the backup references and check it.
+    const packs = new Set<string>();
+    for (const c of Object.values(manifest.components) as { files: { blobs: { pack: string }[] }[] }[]) for (const f of c.files) for (const b of f.blobs) packs.add(b.pack);
+    expect(packs.size).toBeGreaterThan(0);
+    for (const pack of packs) {
+      const body = await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}${pack}` }))).Body!.transformToByteArray();
+      expect(pack).toBe(`data/packs/${createHash("sha256").update(body).digest("hex").slice(0, 2)}/${createHash("sha256").update(body).digest("hex")}.pack`);
+    }
 
     // The same slot delivered again (at-least-once): no second backup, no second event, and not a failure.
     expect(await call.scheduled({ ...event, id: "redelivery" })).toBeNull();
@@ -230,7 +231,7 @@ describe("AWS pipeline on LocalStack", () => {
     expect(mails[0]!.Body.html_part).toContain("<table");
   });
 
-  it("runs an API request through bus -> rule -> worker once, mails the result from its destination record, and downloads through a presigned URL", async () => {
+  it("runs an API request through bus -> rule -> worker once, mails the result from its destination record, and downloads its export", async () => {
     rmSync(crmRoot, { recursive: true });
     makeCrm(crmRoot); // the previous test removed the database
     await receiveAll(10, 2000);
@@ -260,12 +261,13 @@ describe("AWS pipeline on LocalStack", () => {
     const status = JSON.parse((await call.api(apiEvent("GET", "/api/backup/status", token))).body);
     expect(status.email).toMatchObject({ enabled: true, lastResult: { ok: true, detail: expect.stringMatching(/accepted by SES/) } });
 
+    // A v2 backup has no stored archive to presign: the API answers with its export, the standard .tar.gz.
     const download = await call.api(apiEvent("GET", `/api/backup/${backupId}/download`, token));
-    expect(download.statusCode).toBe(302);
-    const url = download.headers!.location as string;
-    expect(url).toMatch(/X-Amz-Expires=300/);
-    const bytes = Buffer.from(await (await fetch(url)).arrayBuffer());
-    expect(createHash("sha256").update(bytes).digest("hex")).toBe((result as { detail: { sha256: string } }).detail.sha256);
+    expect(download.statusCode).toBe(200);
+    const bytes = Buffer.from(download.body, download.isBase64Encoded ? "base64" : "utf8");
+    const tarball = path.join(tempDir("aws-dl-"), "export.tar.gz");
+    writeFileSync(tarball, bytes);
+    expect(execFileSync("tar", ["-tzf", tarball]).toString().split("\n").slice(0, 3)).toEqual(["manifest.json", "RESTORE.txt", "database/dev.db"]);
   });
 
   it("runs a cleanup the API accepted (202) through bus -> rule -> cleanup function once, and the job records its outcome", async () => {

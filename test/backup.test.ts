@@ -12,13 +12,14 @@ import { verifyBackup } from "../core/verify.ts";
 import { makeCrm, makeTestEngine, tempDir, treeDigest } from "./helpers/crm.ts";
 
 describe("backup of a CRM folder", () => {
+  // v1 archives (BACKUP_FORMAT=v1); a v2 backup's export is checked the same way in test/v2-store.test.ts.
   it("writes a verified archive that plain tar opens, with the manifest first and no secrets", async () => {
     const crm = makeCrm();
-    const engine = makeTestEngine(crm.root);
+    const engine = makeTestEngine(crm.root, undefined, { BACKUP_FORMAT: "v1" });
     const out = await runBackup(engine, { type: "manual", description: "before upgrade" });
     if (out.skipped) throw new Error("unexpected skip");
     const m = out.manifest;
-    if (m.formatVersion !== 1) throw new Error("expected a format 1 (tar.gz) backup, the default");
+    if (m.formatVersion !== 1) throw new Error("expected a format 1 (tar.gz) backup");
     const archive = path.join(engine.config.backupDir, "manual", `${m.id}.tar.gz`);
     expect(existsSync(archive)).toBe(true);
     expect(existsSync(path.join(engine.config.backupDir, "manual", `${m.id}.json`))).toBe(true);
@@ -112,8 +113,8 @@ describe("backup of a CRM folder", () => {
     expect(!out.skipped && out.manifest.id).not.toBe(killed);
   });
 
-  it("writes its pending marker before the archive and removes both when storing fails", async () => {
-    const engine = makeTestEngine(makeCrm().root);
+  it("writes its pending marker before the archive and removes both when storing fails (v1)", async () => {
+    const engine = makeTestEngine(makeCrm().root, undefined, { BACKUP_FORMAT: "v1" });
     const real = engine.storage;
     let markerSeenAtPut: unknown = "not called";
     // A real store whose archive upload fails after reading the stream, like a disk filling up mid-write.
@@ -129,6 +130,49 @@ describe("backup of a CRM folder", () => {
     expect(markerSeenAtPut).toEqual([expect.stringMatching(/^pending\/manual-\d{8}T\d{6}Z-[0-9a-f]{6}\.json$/)]);
     expect(await real.list("pending/")).toEqual([]);
     expect(await real.list("manual/")).toEqual([]);
+  });
+
+  it("lists nothing when a v2 pack fails to store, and the next backup stores the data again", async () => {
+    const engine = makeTestEngine(makeCrm().root, undefined, { BACKUP_FORMAT: "v2" });
+    const real = engine.storage;
+    let packPuts = 0;
+    const failing = Object.create(real) as typeof real;
+    failing.put = async (key, body, opts) => {
+      if (!key.startsWith("data/packs/")) return real.put(key, body, opts);
+      packPuts++;
+      throw new Error("ENOSPC: no space left on device (injected)");
+    };
+    await expect(runBackup({ ...engine, storage: failing }, { type: "manual" })).rejects.toThrow(/ENOSPC/);
+    expect(packPuts).toBeGreaterThan(0);
+    expect(await listBackups(real)).toEqual([]);
+    const next = await runBackup(engine, { type: "manual" });
+    if (next.skipped || next.manifest.formatVersion !== 2) throw new Error("expected a v2 backup");
+    expect(next.manifest.stored.bytesAdded).toBeGreaterThan(0);
+    expect((await verifyBackup(engine, next.manifest.id)).ok).toBe(true);
+  });
+
+  it.each(["v2", "v1"] as const)("retries once under the same id when a file changes while it is read (%s)", async (format) => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root, undefined, { BACKUP_FORMAT: format });
+    const big = path.join(crm.root, "uploads/big.bin");
+    writeFileSync(big, Buffer.alloc(3 * 1024 * 1024, 7));
+    let truncated = false;
+    const out = await runBackup(engine, {
+      type: "manual", id: "manual-20261129T120000Z-abcdef",
+      onProgress: (p) => {
+        // The first time bytes are archived, the CRM rewrites the big file shorter: the attempt must fail and retry.
+        if (!truncated && p.phase === "archive" && p.done > 0) {
+          truncated = true;
+          writeFileSync(big, "short now");
+        }
+      },
+    });
+    expect(truncated).toBe(true);
+    if (out.skipped) throw new Error("unexpected skip");
+    expect(out.manifest.id).toBe("manual-20261129T120000Z-abcdef");
+    expect(out.manifest.components.uploads!.files.find((f) => f.path === "uploads/big.bin")!.size).toBe(9);
+    expect((await listBackups(engine.storage)).map((b) => b.id)).toEqual(["manual-20261129T120000Z-abcdef"]);
+    expect((await verifyBackup(engine, out.manifest.id)).ok).toBe(true);
   });
 
   it("makes one backup per scheduled slot", async () => {
@@ -159,9 +203,11 @@ describe("backup of a CRM folder", () => {
     const out = await createBackup(engine, { type: "weekly" });
     if (out.skipped) throw new Error("unexpected skip");
     const m = await readManifest(engine.storage, out.manifest.id);
-    if (m.formatVersion !== 1) throw new Error("expected a format 1 (tar.gz) backup, the default");
-    for (const field of ["formatVersion", "id", "type", "description", "createdAt", "components", "archive"]) expect(m).toHaveProperty(field);
-    expect(m.archive).toMatchObject({ sizeBytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    for (const field of ["formatVersion", "id", "type", "description", "createdAt", "components"]) expect(m).toHaveProperty(field);
+    // v2 (the default) records what the backup references and added instead of one archive's size and hash.
+    if (m.formatVersion !== 2) throw new Error("expected a v2 backup, the default");
+    expect(m.stored).toMatchObject({ referencedBytes: expect.any(Number), bytesAdded: expect.any(Number), verifiedAt: expect.any(String) });
+    for (const f of m.components.uploads!.files) expect(f.blobs.length).toBe(f.size === 0 ? 0 : Math.ceil(f.size / (1024 * 1024)));
     for (const f of m.components.uploads!.files) expect(f).toMatchObject({ path: expect.any(String), size: expect.any(Number), sha256: expect.any(String), mode: expect.any(Number) });
   });
 });

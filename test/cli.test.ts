@@ -5,7 +5,9 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { Writer } from "./fixtures/sqlite-children.ts";
+import type { Engine } from "../core/engine.ts";
 import { makeCrm, tempDir } from "./helpers/crm.ts";
+import { flipStoredByte } from "./helpers/damage-backup.ts";
 
 const BIN = path.join(import.meta.dirname, "..", "bin", "colab-backup.js");
 
@@ -101,13 +103,10 @@ describe("colab-backup CLI", () => {
     expect(run.stderr).toMatch(/BACKUP_RETENTION_DAILY must be a whole number[\s\S]*TZ must be an IANA time zone/);
   });
 
-  it("exits 1 when verify finds a damaged archive", async () => {
+  it.each(["v2", "v1"])("exits 1 when verify finds a damaged backup (%s)", async (format) => {
     const cwd = tempDir("cli-damaged-");
-    const { id, manifest } = JSON.parse((await cli(["backup", "--json"], { cwd })).stdout);
-    const archive = path.join(cwd, "backups", manifest.archive.key);
-    const bytes = readFileSync(archive);
-    bytes[Math.floor(bytes.length / 2)] = bytes[Math.floor(bytes.length / 2)]! ^ 0x55;
-    writeFileSync(archive, bytes);
+    const { id, manifest } = JSON.parse((await cli(["backup", "--json"], { cwd, env: { BACKUP_FORMAT: format } })).stdout);
+    flipStoredByte({ config: { backupDir: path.join(cwd, "backups") } } as Engine, manifest, "uploads");
     const run = await cli(["verify", id, "--json"], { cwd });
     expect(run.code).toBe(1);
     expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, report: { ok: false } });

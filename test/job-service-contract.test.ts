@@ -43,7 +43,7 @@ const IMPLEMENTATIONS: { name: string; make(engine: Engine, d: Deadline): Servic
   },
 ];
 
-/** Holds every archive upload until opened: a real backup that stays running, with the store lock held once reached. */
+/** Holds every archive (v1) or pack (v2) upload until opened: a real backup that stays running, with the store lock held once reached. */
 function gateArchives(engine: Engine): { open(): void; reached: Promise<void> } {
   let open!: () => void;
   let reach!: () => void;
@@ -54,7 +54,7 @@ function gateArchives(engine: Engine): { open(): void; reached: Promise<void> } 
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
       if (prop === "put") return async (key: string, ...rest: unknown[]) => {
-        if (key.endsWith(".tar.gz")) {
+        if (key.endsWith(".tar.gz") || key.startsWith("data/packs/")) {
           reach();
           await opened;
         }

@@ -9,13 +9,13 @@ import { listBackups, readAudit, readManifest } from "../core/catalog.ts";
 import { RestoreError, ValidationError } from "../core/errors.ts";
 import { runRestore } from "../core/restore.ts";
 import { runCleanup } from "../core/cleanup.ts";
-import type { StoredManifestV1 } from "../core/manifest.ts";
-import { dbContent, makeCrm, makeTestEngine, treeDigest } from "./helpers/crm.ts";
+import type { StoredManifest } from "../core/manifest.ts";
+import { dbContent, makeCrm, makeTestEngine as makeEngineOf, treeDigest } from "./helpers/crm.ts";
+import { flipStoredByte } from "./helpers/damage-backup.ts";
 
-async function backupOf(engine: ReturnType<typeof makeTestEngine>): Promise<StoredManifestV1> {
+async function backupOf(engine: ReturnType<typeof makeEngineOf>): Promise<StoredManifest> {
   const out = await runBackup(engine, { type: "daily" });
   if (out.skipped) throw new Error("unexpected skip");
-  if (out.manifest.formatVersion !== 1) throw new Error("expected a format 1 (tar.gz) backup, the default");
   return out.manifest;
 }
 
@@ -24,7 +24,10 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill("SIGKILL");
 });
 
-describe("restore", () => {
+// Every restore guarantee holds for both store formats: v2 (the default) and v1 archives kept from before.
+describe.each(["v2", "v1"] as const)("restore (format %s)", (format) => {
+  const makeTestEngine = (root: string, dir?: string, env: NodeJS.ProcessEnv = {}) => makeEngineOf(root, dir, { BACKUP_FORMAT: format, ...env });
+
   it("round-trips every component byte for byte and keeps a pre-restore backup of what it replaced", async () => {
     const crm = makeCrm();
     const engine = makeTestEngine(crm.root);
@@ -98,10 +101,7 @@ describe("restore", () => {
     const crm = makeCrm();
     const engine = makeTestEngine(crm.root);
     const m = await backupOf(engine);
-    const archive = path.join(engine.config.backupDir, m.archive.key);
-    const bytes = readFileSync(archive);
-    bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0xff;
-    writeFileSync(archive, bytes);
+    flipStoredByte(engine, m, "uploads");
     writeFileSync(path.join(crm.root, "uploads/a.txt"), "changed after backup");
     await expect(runRestore(engine, { backupId: m.id, components: ["uploads"], confirm: "CONFIRM_RESTORE" })).rejects.toThrow();
     expect(readFileSync(path.join(crm.root, "uploads/a.txt"), "utf8")).toBe("changed after backup");

@@ -75,6 +75,6 @@ describe("colab-backup with BACKUP_FORMAT=v2", () => {
     const cwd = tempDir("cli-v2-");
     const out = await cli(["list"], cwd, { CRM_ROOT: makeCrm().root, BACKUP_DIR: path.join(cwd, "store"), BACKUP_FORMAT: "v3" });
     expect(out.code).toBe(2);
-    expect(out.stderr).toContain('BACKUP_FORMAT must be "v1"');
+    expect(out.stderr).toContain('BACKUP_FORMAT must be "v2"');
   });
 });

@@ -179,7 +179,7 @@ describe("format v2 (BACKUP_FORMAT=v2)", () => {
   it("keeps v1 and v2 backups side by side: both listed, verified, restored and exported", async () => {
     const crm = makeCrm();
     const store = tempDir("store-");
-    const v1 = makeTestEngine(crm.root, store);
+    const v1 = makeTestEngine(crm.root, store, { BACKUP_FORMAT: "v1" });
     const v2 = makeTestEngine(crm.root, store, V2);
     const one = await runBackup(v1, { type: "daily" });
     const two = await backup(v2, "daily");

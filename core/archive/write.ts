@@ -1,7 +1,8 @@
 // Writes a backup archive as one stream: manifest.json, RESTORE.txt, then each file, tarred and gzipped in parallel.
 import { createReadStream } from "node:fs";
 import { createHash } from "node:crypto";
-import { pipeline } from "node:stream/promises";
+import { once } from "node:events";
+import { finished, pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import tar from "tar-stream";
 import { BackupError } from "../errors.ts";
@@ -54,16 +55,28 @@ async function writeEntries(pack: tar.Pack, manifest: Manifest, guide: string, s
     const entry = pack.entry({ name: src.path, size: src.size, mode: src.mode & 0o777, mtime: src.mtime, uid: 0, gid: 0, type: "file" });
     // Read exactly the bytes measured: a file that grew since is captured as it was; one that shrank fails below.
     const input = src.size === 0 ? Readable.from([]) : createReadStream(src.file, { start: 0, end: src.size - 1 });
-    input.on("data", (chunk: Buffer) => {
-      hash.update(chunk as Buffer);
-      done += (chunk as Buffer).length;
-      onProgress?.(done);
-    });
+    // A failure here reaches the caller through the pack; the entry's own copy of it needs no second report.
+    entry.on("error", () => undefined);
+    let read = 0;
     try {
-      await pipeline(input, entry as unknown as NodeJS.WritableStream);
+      for await (const chunk of input as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        read += chunk.length;
+        done += chunk.length;
+        onProgress?.(done);
+        if (!entry.write(chunk)) await once(entry, "drain");
+      }
     } catch (err) {
       throw new FileChangedError(`archive ${src.path}: ${src.file} could not be read in full (${(err as Error).message}); it probably changed during the backup`, { cause: err });
     }
+    // Checked before the entry ends: ending it short would fail the whole tar stream with tar-stream's bare
+    // "Size mismatch" instead of the FileChangedError that makes the backup try again.
+    if (read !== src.size) {
+      throw new FileChangedError(`archive ${src.path}: ${src.file} shrank from ${src.size} to ${read} bytes while the backup read it; it probably changed during the backup`);
+    }
+    const ended = finished(entry as unknown as NodeJS.WritableStream);
+    (entry as unknown as NodeJS.WritableStream).end();
+    await ended;
     if (hash.digest("hex") !== src.sha256) {
       throw new FileChangedError(`archive ${src.path}: ${src.file} changed while the backup was running; run the backup again`);
     }

@@ -6,8 +6,9 @@ import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../../core/backup.ts";
-import { listBackups } from "../../core/catalog.ts";
+import { listBackups, readManifest } from "../../core/catalog.ts";
 import { verifyBackup } from "../../core/verify.ts";
+import { exportStream } from "../../core/v2/export.ts";
 import { archiveKey, manifestKey } from "../../core/ids.ts";
 import { mintAdminToken } from "../../cli/local-auth.ts";
 import { buildRuntime } from "../../cli/runtime.ts";
@@ -102,14 +103,16 @@ describe("dashboard", () => {
     await expect.poll(() => page.textContent("#audit tbody tr:first-child")).toMatch(/ada@colab\.example\s*backup\s*manual-\S+\s*succeeded/);
   });
 
-  it("downloads the archive with the SHA-256 in its manifest", async () => {
+  it("downloads the backup as the standard archive, byte for byte its export", async () => {
     const [m] = await listBackups(runtime.engine.storage);
     const [download] = await Promise.all([page.waitForEvent("download"), page.click(`button[aria-label="Download ${m!.id}"]`)]);
     expect(download.suggestedFilename()).toBe(`${m!.id}.tar.gz`);
     const file = path.join(tempDir("dl-"), "a.tar.gz");
     await download.saveAs(file);
-    if (m!.formatVersion !== 1) throw new Error("expected a format 1 (tar.gz) backup, the default");
-    expect(createHash("sha256").update(readFileSync(file)).digest("hex")).toBe(m!.archive.sha256);
+    // A v2 backup (the default) downloads as its export, which is the same bytes every time.
+    const exported: Buffer[] = [];
+    for await (const c of await exportStream(runtime.engine.storage, await readManifest(runtime.engine.storage, m!.id))) exported.push(c as Buffer);
+    expect(createHash("sha256").update(readFileSync(file)).digest("hex")).toBe(createHash("sha256").update(Buffer.concat(exported)).digest("hex"));
   });
 
   it("runs a restore end to end: components, impact, typed token, progress, result", async () => {
@@ -192,9 +195,9 @@ describe("dashboard", () => {
     const get = storage.get;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    // Holds the verify at its archive read, so the restore below starts while it runs, as an admin clicking quickly would.
+    // Holds the verify at its archive (v1) or pack (v2) read, so the restore below starts while it runs, as an admin clicking quickly would.
     storage.get = async (key, range) => {
-      if (key === archiveKey(m!.id)) await gate;
+      if (key === archiveKey(m!.id) || key.startsWith("data/packs/")) await gate;
       return get.call(storage, key, range);
     };
     try {
@@ -260,9 +263,9 @@ describe("dashboard", () => {
     const get = storage.get;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    // Holds the verify at its archive read, so it is still running when the page next polls.
+    // Holds the verify at its archive (v1) or pack (v2) read, so it is still running when the page next polls.
     storage.get = async (key, range) => {
-      if (key === archiveKey(m!.id)) await gate;
+      if (key === archiveKey(m!.id) || key.startsWith("data/packs/")) await gate;
       return get.call(storage, key, range);
     };
     try {

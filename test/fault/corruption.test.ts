@@ -1,5 +1,6 @@
 // Fault: damaged stored backups (bit flips, truncation, edited manifests): `verify` detects each, `restore` refuses and
 // changes nothing in the CRM. Bit flips run in-process (6 seeds); truncation and manifest edits go through the CLI. Runtime: ~20 s.
+// This file damages v1 archives (BACKUP_FORMAT=v1, still readable beside v2); corruption-v2.test.ts damages v2 packs.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -17,8 +18,8 @@ import { recordFault } from "./record.ts";
 const crm = makeCrm();
 const cwd = tempDir("fault-corrupt-");
 const store = path.join(cwd, "backups");
-const engine = makeTestEngine(crm.root, store);
-const env = { CRM_ROOT: crm.root };
+const engine = makeTestEngine(crm.root, store, { BACKUP_FORMAT: "v1" });
+const env = { CRM_ROOT: crm.root, BACKUP_FORMAT: "v1" };
 let id = "";
 let archive = "";
 let manifestFile = "";
@@ -64,7 +65,7 @@ describe("fault: damaged backups", () => {
     const bad = results.filter((r) => !r.detected || !r.refused || !r.unchanged);
     recordFault({
       suite: "corruption",
-      fault: "one flipped bit in a stored archive",
+      fault: "one flipped bit in a stored v1 archive",
       trials: results.length,
       held: results.length - bad.length,
       lost: results.filter((r) => !r.unchanged).length,
@@ -117,12 +118,12 @@ describe("fault: damaged backups", () => {
     const bad = results.filter((r) => r.verify !== 1 || r.restore !== 1 || !r.unchanged);
     recordFault({
       suite: "corruption",
-      fault: "truncated archive, edited manifests (CLI)",
+      fault: "truncated v1 archive, edited manifests (CLI)",
       trials: results.length,
       held: results.length - bad.length,
       lost: results.filter((r) => !r.unchanged).length,
       note: bad.length ? `not caught: ${bad.map((r) => `${r.name} (verify ${r.verify}, restore ${r.restore})`).join("; ")}` : "all detected and refused",
     });
     expect(bad).toEqual([]);
-  });
+  }, 180_000); // 12 CLI runs: ~20 s idle, several times that on a busy 2-core machine
 });

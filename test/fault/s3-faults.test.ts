@@ -14,7 +14,7 @@ import { adminS3, deletePrefix, incompleteUploads } from "../localstack/resource
 import { makeCrm, tempDir } from "../helpers/crm.ts";
 import { addBulk, cli, json } from "./helpers.ts";
 import { recordFault } from "./record.ts";
-import { FaultProxy, type Rule } from "./s3-proxy.ts";
+import { FaultProxy, type Fault, type Rule } from "./s3-proxy.ts";
 
 const ls = inject("localstack");
 if (!ls?.endpoint) throw new Error("the LocalStack globalSetup did not run (see vitest.config.ts): S3 tests cannot be skipped");
@@ -150,19 +150,23 @@ describe("fault: S3 behind a fault-injecting proxy", () => {
     expect(open).toEqual([]);
   });
 
-  it("a whole CLI backup to S3 whose part uploads always fail: exit 1, nothing listed, no archive, no open upload (~5 s)", async () => {
+  // v1 sends its archive as a multipart upload; v2 puts each pack (a few MiB) in one request.
+  it.each([
+    { format: "v1", what: "part uploads", rule: { methods: ["PUT"], query: multipartPart, fraction: 1, faults: ["500", "reset"] as Fault[] } },
+    { format: "v2", what: "pack uploads", rule: { methods: ["PUT"], path: (p: string) => p.includes("/data/packs/"), fraction: 1, faults: ["500", "reset"] as Fault[] } },
+  ])("a whole CLI backup ($format) to S3 whose $what always fail: exit 1, nothing listed, no archive, no open upload (~5 s)", async ({ format, what, rule }) => {
     const crm = makeCrm();
     addBulk(crm.root, 9_000_000, 10);
     const prefix = `${runPrefix}cli-persistent-${++n}/`;
-    proxy.setRules([{ methods: ["PUT"], query: multipartPart, fraction: 1, faults: ["500", "reset"] }]);
-    const run = await cli(["backup", "--json"], { cwd: tempDir("fault-s3-cli-"), env: s3Env(prefix, crm.root) });
+    proxy.setRules([rule]);
+    const run = await cli(["backup", "--json"], { cwd: tempDir("fault-s3-cli-"), env: { ...s3Env(prefix, crm.root), BACKUP_FORMAT: format } });
     proxy.setRules([]);
     const engine = directEngine(prefix, crm.root);
     const listed = await listBackups(engine.storage);
     const archives = (await engine.storage.list("")).filter((o) => o.key.endsWith(".tar.gz")).map((o) => o.key);
     const open = await incompleteUploads(admin, ls.bucket, prefix);
     const held = run.code === 1 && listed.length === 0 && archives.length === 0 && open.length === 0;
-    recordFault({ suite: "s3", fault: "CLI backup, part uploads always fail", trials: 1, held: held ? 1 : 0, lost: listed.length || archives.length || open.length ? 1 : 0, note: `exit ${run.code}: ${json<{ error?: { message?: string } }>(run).error?.message?.slice(0, 90) ?? ""}` });
+    recordFault({ suite: "s3", fault: `CLI backup (${format}), ${what} always fail`, trials: 1, held: held ? 1 : 0, lost: listed.length || archives.length || open.length ? 1 : 0, note: `exit ${run.code}: ${json<{ error?: { message?: string } }>(run).error?.message?.slice(0, 90) ?? ""}` });
     expect(run.code).toBe(1);
     // The message says which store failed, not only the SDK's words.
     expect(json<{ error?: { message?: string } }>(run).error?.message).toContain(`s3://${ls.bucket}/${prefix}`);

@@ -10,6 +10,8 @@ export interface Rule {
   methods: string[];
   /** Narrows the rule by query, e.g. (q) => q.has("partNumber") for multipart part uploads. */
   query?: (q: URLSearchParams) => boolean;
+  /** Narrows the rule by request path, e.g. (p) => p.includes("/data/packs/") for v2 pack uploads. */
+  path?: (p: string) => boolean;
   /** Faults used in turn for the requests the rule hits. */
   faults: Fault[];
   /** Hit the first N matching requests... */
@@ -65,7 +67,7 @@ export class FaultProxy {
     const url = new URL(req.url ?? "/", "http://x");
     const id = `${req.method} ${req.url}`;
     for (const r of this.rules) {
-      if (!r.rule.methods.includes(req.method ?? "") || (r.rule.query && !r.rule.query(url.searchParams))) continue;
+      if (!r.rule.methods.includes(req.method ?? "") || (r.rule.query && !r.rule.query(url.searchParams)) || (r.rule.path && !r.rule.path(url.pathname))) continue;
       r.matched++;
       const row = this.inARow.get(id) ?? 0;
       const hit =

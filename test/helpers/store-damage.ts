@@ -3,9 +3,14 @@ import { createBackup } from "../../core/backup.ts";
 import type { Engine } from "../../core/engine.ts";
 import { archiveKey, manifestKey, pendingKey } from "../../core/ids.ts";
 
-/** A store holding one good backup and one of each kind of damage; the "damaged" ones are newer than the good one. */
+/**
+ * A store holding one good backup and one of each kind of damage; the "damaged" ones are newer than the good one.
+ * The good backup is a v1 one whatever the default: orphan archives and manifests without their archive exist only
+ * in v1 stores, which stay readable beside v2 ones (v2's damage is covered by test/v2-gc.test.ts and v2-store.test.ts).
+ */
 export async function plantDamage(engine: Engine) {
-  const good = await createBackup({ ...engine, now: () => new Date("2026-11-20T02:00:00Z") }, { type: "daily", components: ["config"] });
+  const v1 = { ...engine, config: { ...engine.config, backupFormat: "v1" as const }, now: () => new Date("2026-11-20T02:00:00Z") };
+  const good = await createBackup(v1, { type: "daily", components: ["config"] });
   if (good.skipped) throw new Error("unexpected skip");
   const ids = {
     good: good.manifest.id,
