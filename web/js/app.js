@@ -2,10 +2,13 @@
 import { api, ApiError, formatBytes, formatTime, takeTokenFromUrl, token } from "./api.js";
 import { drawChart } from "./chart.js";
 import { previewCleanup } from "./cleanup.js";
-import { button, cell, emailCard, emptyRow } from "./parts.js";
+import { openDetails } from "./details.js";
+import { loadAudit, loadHistory } from "./history.js";
+import { button, cell, emailCard, emptyRow, labelCells } from "./parts.js";
 import { startPolling } from "./poll.js";
 import { openRestore } from "./restore.js";
 import { renderResults, showResult } from "./results.js";
+import { announceSignIn, announceSignOut, askOpenTabs, joinSession } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { page: 1, pageSize: 20, type: "", listKey: "" };
@@ -55,6 +58,8 @@ async function loadStatus() {
   banner.className = `banner ${s.health.healthy ? "healthy" : "unhealthy"}`;
   banner.textContent = s.health.healthy ? "Healthy: backups are up to date." : `Unhealthy: ${s.health.reasons.join("; ")}`;
   const next = Object.entries(s.scheduler.nextRuns).filter(([n]) => n !== "cleanup").map(([, v]) => v).filter(Boolean).sort()[0];
+  // On a phone only the key facts show until "Show all facts": health, last backup and the main action fit the first screen.
+  const key = new Set(["Last backup", "Next scheduled backup"]);
   const rows = [
     ["Backups", `${s.backups.total} (${Object.entries(s.backups.byType).filter(([, n]) => n).map(([t, n]) => `${t} ${n}`).join(", ") || "none"})`],
     ["Last backup", s.lastBackup ? `${formatTime(s.lastBackup.createdAt)} (${formatBytes(s.lastBackup.sizeBytes)})` : "none yet"],
@@ -68,6 +73,7 @@ async function loadStatus() {
   $("stats").replaceChildren(
     ...rows.map(([k, v]) => {
       const div = document.createElement("div");
+      if (key.has(k)) div.dataset.key = "1";
       div.append(Object.assign(document.createElement("dt"), { textContent: k }), Object.assign(document.createElement("dd"), { textContent: v }));
       return div;
     }),
@@ -91,6 +97,10 @@ async function loadList() {
       const actions = document.createElement("td");
       actions.className = "actions";
       actions.append(
+        button("Details", () => {
+          const report = reporter(() => rowSlot(b.id), "details");
+          openDetails(b.id, { onError: failTo(report) }).catch(failTo(report));
+        }, "secondary"),
         button("Download", () => download(b.id).catch(handleError)),
         button("Verify", () => startJob(`/api/backup/${b.id}/verify`, {}, `Verifying ${b.id}`, reporter(() => rowSlot(b.id), "verify"))),
         button("Restore", () => {
@@ -109,6 +119,7 @@ async function loadList() {
       return [tr, resultRow];
     }),
   );
+  labelCells($("backups"));
   for (const b of list.items) renderResults(rowSlot(b.id));
   if (list.items.length === 0) body.append(emptyRow(state.type ? `No ${state.type} backups; other types may exist (choose All).` : "No backups yet."));
   showStoreProblems(list);
@@ -142,24 +153,11 @@ async function loadChart() {
   drawChart($("chart"), list.items, formatBytes);
 }
 
-async function loadAudit() {
-  const { items } = await api("/api/backup/audit?limit=20");
-  const body = $("audit").tBodies[0];
-  if (items.length === 0) return body.replaceChildren(emptyRow("Nothing recorded yet: backups, verifies, restores, deletes, cleanups and test emails appear here."));
-  body.replaceChildren(
-    ...items.map((a) => {
-      const tr = document.createElement("tr");
-      tr.append(cell(formatTime(a.at)), cell(a.actor), cell(a.action), cell(a.backupId ?? "—"), cell(a.result + (a.error ? `: ${a.error}` : "")));
-      return tr;
-    }),
-  );
-}
-
 /** Reloads everything; resolves false on failure so polling backs off. Signed out, there is nothing to load. */
 async function refresh() {
   if (!token.get() || $("app").hidden) return true;
   try {
-    await Promise.all([loadStatus(), loadList(), loadChart(), loadAudit()]);
+    await Promise.all([loadStatus(), loadList(), loadChart(), loadHistory(), loadAudit()]);
     // A refresh that failed earlier (server restarting, network down) said so at the top; it is over now.
     if ($("notice").dataset.refresh) $("notice").hidden = true;
     delete $("notice").dataset.refresh;
@@ -253,11 +251,18 @@ function wire() {
     e.preventDefault();
     token.set($("token-input").value);
     $("token-input").value = "";
+    announceSignIn();
     start();
   };
   $("sign-out").onclick = () => {
     token.clear();
+    announceSignOut();
     showSignIn();
+  };
+  $("stats-more").onclick = () => {
+    const all = $("stats").classList.toggle("all");
+    $("stats-more").setAttribute("aria-expanded", String(all));
+    $("stats-more").textContent = all ? "Show key facts only" : "Show all facts";
   };
   $("create-form").onsubmit = (e) => {
     e.preventDefault();
@@ -297,13 +302,17 @@ function start() {
   refresh();
 }
 
-takeTokenFromUrl();
+const fromLink = takeTokenFromUrl();
 wire();
+// Signed in by a link, this tab tells tabs showing the sign-in form; with no token, it asks the open tabs for theirs.
+joinSession({ onSignIn: start, onSignOut: () => showSignIn() });
+if (fromLink) announceSignIn();
+else await askOpenTabs();
 start();
 startPolling(refresh);
 // Opening a sign-in link in a tab that already shows the dashboard only changes the fragment.
 window.addEventListener("hashchange", () => {
   if (!/token=/.test(location.hash)) return;
-  takeTokenFromUrl();
+  if (takeTokenFromUrl()) announceSignIn();
   start();
 });
