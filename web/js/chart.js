@@ -69,7 +69,7 @@ export function drawChart(figure, backups, formatBytes) {
     svg.append(dot);
   }
   figure.append(svg, legend(points));
-  caption.textContent = `${points.length} backups, ${DATE_TIME(tMin)} to ${DATE_TIME(tMax)}.`;
+  caption.textContent = `${points.length} backup${points.length === 1 ? "" : "s"}, ${DATE_TIME(tMin)} to ${DATE_TIME(tMax)}.`;
   figure.append(caption);
 }
 
