@@ -150,7 +150,7 @@ describe("run history", () => {
 describe("chart", () => {
   it("keys each colour in the legend, never repeats an axis label for same-day backups, and keeps axis text readable on a phone", async () => {
     const legend = await page.locator("#chart .legend li").evaluateAll((items) =>
-      items.map((li) => ({ type: (li as HTMLElement).dataset.type, fill: li.querySelector("circle")!.getAttribute("fill"), text: li.textContent!.trim() })),
+      items.map((li) => ({ type: (li as HTMLElement).dataset.type, fill: li.querySelector("rect")!.getAttribute("fill"), text: li.textContent!.trim() })),
     );
     expect(legend).toEqual([{ type: "manual", fill: expect.any(String), text: "manual (3)" }]);
     const dotFills = await page.locator('#chart svg circle[data-type="manual"]').evaluateAll((dots) => dots.map((d) => d.getAttribute("fill")));

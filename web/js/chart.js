@@ -84,7 +84,8 @@ function legend(points) {
     const li = document.createElement("li");
     li.dataset.type = type;
     const key = el("svg", { width: 12, height: 12, viewBox: "0 0 12 12", "aria-hidden": "true" });
-    key.append(el("circle", { cx: 6, cy: 6, r: 5, fill: color }));
+    // A round rect, not a circle: "#chart svg circle" stays the dots, one per backup.
+    key.append(el("rect", { x: 1, y: 1, width: 10, height: 10, rx: 5, fill: color }));
     li.append(key, ` ${type} (${n})`);
     ul.append(li);
   }
