@@ -28,6 +28,13 @@ async function backup(format: "v1" | "v2", actor = "cli"): Promise<string> {
   return out.manifest.id;
 }
 
+/** Pairs of x-axis labels whose drawn boxes cross: labels a person could not read. */
+const overlappingTicks = () =>
+  page.locator("#chart .x-tick").evaluateAll((ts) => {
+    const boxes = ts.map((t) => ({ text: t.textContent, r: t.getBoundingClientRect() }));
+    return boxes.flatMap((a, i) => boxes.slice(i + 1).filter((b) => a.r.left < b.r.right && b.r.left < a.r.right && a.r.top < b.r.bottom && b.r.top < a.r.bottom).map((b) => `${a.text} / ${b.text}`));
+  });
+
 async function openDetails(id: string): Promise<void> {
   await page.click(`button[aria-label="Details ${id}"]`);
   await expect.poll(() => page.isVisible("#details-dialog")).toBe(true);
@@ -161,8 +168,13 @@ describe("chart", () => {
     const titles = await page.locator("#chart svg circle title").allTextContents();
     expect(new Set(titles).size).toBe(3);
 
+    expect(await overlappingTicks()).toEqual([]);
+
     await page.setViewportSize({ width: 375, height: 740 });
     await expect.poll(async () => Math.min(...(await page.locator("#chart text.axis").evaluateAll((ts) => ts.map((t) => t.getBoundingClientRect().height))))).toBeGreaterThanOrEqual(11);
+    expect(await overlappingTicks()).toEqual([]);
+    const inside = await page.locator("#chart .x-tick").evaluateAll((ts) => ts.every((t) => t.getBoundingClientRect().left >= 0 && t.getBoundingClientRect().right <= document.documentElement.clientWidth));
+    expect(inside).toBe(true);
     expect(await sideways(page)).toBeLessThanOrEqual(0);
     await page.locator("#chart").scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-chart-phone.png") });

@@ -14,6 +14,7 @@ function el(name, attrs, text) {
 const DAY = 86_400_000;
 const fmt = (opts) => (t) => new Date(t).toLocaleString(undefined, opts);
 const TIME = fmt({ hour: "2-digit", minute: "2-digit" });
+const TIME_S = fmt({ hour: "2-digit", minute: "2-digit", second: "2-digit" });
 const DATE = fmt({ month: "short", day: "numeric" });
 const DATE_TIME = fmt({ month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 const FULL = fmt({ year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
@@ -23,13 +24,24 @@ export function axisTicks(tMin, tMax, count) {
   if (tMax === tMin) return [{ t: tMin, label: DATE_TIME(tMin) }];
   const sameDay = new Date(tMin).toDateString() === new Date(tMax).toDateString();
   const steps = Array.from({ length: count }, (_, i) => tMin + ((tMax - tMin) * i) / (count - 1));
-  const formats = sameDay ? [TIME, DATE_TIME, FULL] : tMax - tMin > 7 * DAY ? [DATE, DATE_TIME, FULL] : [DATE_TIME, FULL];
-  const format = formats.find((f) => new Set(steps.map(f)).size === steps.length) ?? FULL;
+  const formats = sameDay ? [TIME, TIME_S] : tMax - tMin > 7 * DAY ? [DATE, DATE_TIME, FULL] : [DATE_TIME, FULL];
+  const format = formats.find((f) => new Set(steps.map(f)).size === steps.length) ?? formats.at(-1);
   const ticks = steps.map((t) => ({ t, label: format(t) })).filter((tick, i, all) => i === 0 || tick.label !== all[i - 1].label);
   // Times alone would not say which day: the first label carries the date.
-  if (format === TIME) ticks[0].label = DATE_TIME(ticks[0].t);
+  if (sameDay) ticks[0].label = `${DATE(ticks[0].t)}, ${ticks[0].label}`;
   return ticks;
 }
+
+/** Each label's anchor and its left and right edge at FONT px (a glyph is about 0.62 em wide). */
+function place(ticks, x) {
+  return ticks.map((k, i) => {
+    const w = k.label.length * FONT * 0.62;
+    const anchor = ticks.length === 1 ? "middle" : i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle";
+    const left = anchor === "start" ? x(k.t) : anchor === "end" ? x(k.t) - w : x(k.t) - w / 2;
+    return { ...k, anchor, left, right: left + w };
+  });
+}
+const apart = (placed) => placed.every((k, i) => i === 0 || k.left >= placed[i - 1].right + 8);
 
 /** Draws at the figure's own width, so text is FONT px on any screen rather than a scaled-down desktop drawing. */
 export function drawChart(figure, backups, formatBytes) {
@@ -43,11 +55,17 @@ export function drawChart(figure, backups, formatBytes) {
     return;
   }
   const W = Math.max(280, Math.round(figure.clientWidth) || 640);
-  const H = W < 500 ? 200 : 230, R = 14, T = 12, B = 28;
+  const R = 14, T = 12;
   const sMax = Math.max(...points.map((p) => p.size)) || 1;
   const L = Math.max(...[formatBytes(sMax), formatBytes(sMax / 2)].map((s) => s.length)) * FONT * 0.6 + 12;
   const tMin = points[0].t, tMax = points.at(-1).t;
   const x = (t) => L + (tMax === tMin ? (W - L - R) / 2 : ((t - tMin) / (tMax - tMin)) * (W - L - R));
+  // As many axis labels as fit side by side; when even two would touch (a narrow phone), the second drops to a row below.
+  const fitting = [5, 4, 3, 2].map((n) => place(axisTicks(tMin, tMax, n), x)).find(apart);
+  const ticks = fitting ?? place(axisTicks(tMin, tMax, 2), x);
+  const rows = fitting ? 1 : 2;
+  const B = 12 + rows * (FONT + 4);
+  const H = (W < 500 ? 190 : 220) + B;
   const y = (s) => H - B - (s / sMax) * (H - T - B);
   const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-labelledby": "chart-desc", "font-size": FONT });
   svg.append(el("desc", { id: "chart-desc" }, `Size of ${points.length} backups from ${FULL(tMin)} to ${FULL(tMax)}, largest ${formatBytes(sMax)}`));
@@ -55,12 +73,9 @@ export function drawChart(figure, backups, formatBytes) {
   for (const s of [sMax, sMax / 2, 0]) {
     svg.append(el("text", { x: L - 6, y: y(s) + FONT / 3, "text-anchor": "end", class: "axis" }, s ? formatBytes(s) : "0"));
   }
-  // As many ticks as fit side by side without touching: long labels (seconds, for backups minutes apart) get fewer.
-  const fits = (ticks) => ticks.length < 2 || Math.max(...ticks.map((k) => k.label.length)) * FONT * 0.62 + 16 <= (W - L - R) / (ticks.length - 1);
-  const ticks = [5, 4, 3, 2].map((n) => axisTicks(tMin, tMax, n)).find(fits) ?? axisTicks(tMin, tMax, 2);
   ticks.forEach((tick, i) => {
-    const anchor = ticks.length === 1 ? "middle" : i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle";
-    svg.append(el("text", { x: x(tick.t), y: H - 8, "text-anchor": anchor, class: "axis x-tick" }, tick.label));
+    const row = rows === 2 ? i : 0;
+    svg.append(el("text", { x: x(tick.t), y: H - B + FONT + 6 + row * (FONT + 4), "text-anchor": tick.anchor, class: "axis x-tick" }, tick.label));
   });
   svg.append(el("polyline", { points: points.map((p) => `${x(p.t)},${y(p.size)}`).join(" "), fill: "none", stroke: "#bbb" }));
   for (const p of points) {
