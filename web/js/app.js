@@ -3,7 +3,7 @@ import { api, ApiError, formatBytes, formatTime, takeTokenFromUrl, token } from 
 import { drawChart } from "./chart.js";
 import { previewCleanup } from "./cleanup.js";
 import { openDetails } from "./details.js";
-import { loadAudit, loadHistory } from "./history.js";
+import { loadAudit, loadTrails } from "./history.js";
 import { button, cell, emailCard, emptyRow, labelCells } from "./parts.js";
 import { startPolling } from "./poll.js";
 import { openRestore } from "./restore.js";
@@ -157,7 +157,7 @@ async function loadChart() {
 async function refresh() {
   if (!token.get() || $("app").hidden) return true;
   try {
-    await Promise.all([loadStatus(), loadList(), loadChart(), loadHistory(), loadAudit()]);
+    await Promise.all([loadStatus(), loadList(), loadChart(), loadTrails()]);
     // A refresh that failed earlier (server restarting, network down) said so at the top; it is over now.
     if ($("notice").dataset.refresh) $("notice").hidden = true;
     delete $("notice").dataset.refresh;

@@ -18,9 +18,21 @@ function sizeText(r) {
   return r.bytesAdded === undefined ? size : `${size} (${formatBytes(r.bytesAdded)} added, ${r.filesReused} files reused)`;
 }
 
-export async function loadHistory() {
+/** The newest audit record seen, and the one the run history was last drawn for: every run writes one, so equal means unchanged. */
+let newestAudit = "";
+let historyDrawnFor = null;
+
+/** Reloads the audit trail, then the run history only if the trail changed: the history costs a catalog scan on the server. */
+export async function loadTrails() {
+  await loadAudit();
+  if (historyDrawnFor !== newestAudit) await loadHistory();
+}
+
+async function loadHistory() {
+  const drawnFor = newestAudit;
   const { items } = await api("/api/backup/runs?limit=20");
   const body = $("runs").tBodies[0];
+  historyDrawnFor = drawnFor;
   if (items.length === 0) return body.replaceChildren(emptyRow("No runs yet: backups, verifies, restores and cleanups appear here, failed ones too.", 7));
   body.replaceChildren(
     ...items.map((r) => {
@@ -38,6 +50,7 @@ export async function loadHistory() {
 
 export async function loadAudit() {
   const { items } = await api("/api/backup/audit?limit=20");
+  newestAudit = items.length ? JSON.stringify(items[0]) : "";
   const body = $("audit").tBodies[0];
   if (items.length === 0) return body.replaceChildren(emptyRow("Nothing recorded yet: backups, verifies, restores, deletes, cleanups and test emails appear here."));
   body.replaceChildren(
