@@ -3,6 +3,7 @@ import { renameSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { readManifest } from "../core/catalog.ts";
+import { runCleanup } from "../core/cleanup.ts";
 import { verifyBackup } from "../core/verify.ts";
 import { makeTestEngine } from "../test/helpers/crm.ts";
 import { hsToken, makeTestApi, type TestApi } from "./test-support.ts";
@@ -135,6 +136,12 @@ describe("GET /api/backup/runs", () => {
     const after = ((await (await api.call("/api/backup/runs")).json()) as Runs).items;
     expect(after.some((r) => r.action === "delete" as string)).toBe(false);
     expect(after.find((r) => r.action === "backup" && r.backupId === v1Id)!.sizeBytes).toBe(v1.archive.sizeBytes);
+
+    // A cleanup is a run too, with its duration and the bytes it freed as its size.
+    const cleanup = await runCleanup(api.deps.engine, { actor: "test" });
+    const [newest] = ((await (await api.call("/api/backup/runs?limit=1")).json()) as Runs).items;
+    expect(newest).toMatchObject({ action: "cleanup", result: "succeeded", sizeBytes: cleanup.freedBytes });
+    expect(newest!.durationMs).toBeGreaterThanOrEqual(0);
   });
 
   it("refuses a limit out of range", async () => {
