@@ -102,7 +102,7 @@ describe("backup details", () => {
 });
 
 describe("browsing a backup's files", () => {
-  it("pages through thousands of files in path order, and filters by text and component", async () => {
+  it("pages through thousands of files in path order, filters by text and component, and opens folders", async () => {
     await openDetails(v2Id);
     const m = await readManifest(served.runtime.engine.storage, v2Id);
     const all = Object.values(m.components).flatMap((c) => c.files.map((f) => f.path)).sort();
@@ -126,6 +126,21 @@ describe("browsing a backup's files", () => {
     expect((await paths()).length).toBe(m.components.logs!.fileCount);
     await page.fill("#files-q", "no-such-file");
     await expect.poll(() => page.textContent("#files tbody")).toContain('No file\'s path contains "no-such-file"');
+
+    // Folders open from any row's path, and lead back up.
+    await page.selectOption("#files-component", "");
+    await page.fill("#files-q", "0001.txt");
+    await expect.poll(paths).toEqual(["uploads/bulk/0001.txt"]);
+    await page.click('button[aria-label="Open folder uploads/bulk/"]');
+    await page.fill("#files-q", "");
+    await expect.poll(() => page.textContent("#files-summary")).toContain(`${BULK} files`);
+    expect((await paths()).every((p) => p!.startsWith("uploads/bulk/"))).toBe(true);
+    expect(await page.textContent("#files-folder-name")).toBe("uploads/bulk/");
+    await page.click("#files-up");
+    await expect.poll(() => page.textContent("#files-summary")).toContain(`${m.components.uploads!.fileCount} files`);
+    await page.click("#files-all");
+    await expect.poll(() => page.textContent("#files-summary")).toContain(`${all.length} files`);
+    expect(await page.isVisible("#files-folder")).toBe(false);
     await page.click("#details-close");
   });
 });
