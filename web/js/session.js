@@ -3,10 +3,10 @@
 //
 // Why not a cookie or localStorage: an HttpOnly cookie would hide the token from scripts, but the hosted dashboard calls the API
 // on another site (API Gateway), where a SameSite=Strict cookie is never sent and a SameSite=None one invites CSRF; and `serve`
-// would need a second way to sign in. localStorage outlives the browser session (on disk until it expires) and any later XSS
-// on the origin could read it from disk-backed storage at any time. With this channel the token lives only in the memory of
-// open tabs of this origin: closing the last tab ends the sign-in, another origin cannot ask, and an XSS could reach it no
-// more than it already could in sessionStorage. The CSP (script-src 'self') is what keeps XSS out in the first place.
+// would need a second way to sign in. localStorage is written to disk and outlives the browser session, so an XSS days later,
+// or anyone with the profile folder, could still read a live token. With this channel the token lives only in open tabs of
+// this origin: closing the last tab ends the sign-in, and another origin cannot ask. An XSS running in an open tab could read
+// it here as it could in sessionStorage; the CSP (script-src 'self') is what keeps XSS out in the first place.
 import { token } from "./api.js";
 
 const CHANNEL = "colab-backup-session";
