@@ -8,6 +8,7 @@ import { requestBodyLimit } from "./body-limit.ts";
 import type { ApiDeps, AppEnv } from "./deps.ts";
 import { errorBody, errorResponse, validationHook } from "./errors.ts";
 import { registerOpenApi } from "./openapi.ts";
+import { registerBackupDetailRoutes } from "./routes/backup-details.ts";
 import { registerBackupRoutes } from "./routes/backups.ts";
 import { registerJobRoutes } from "./routes/jobs.ts";
 import { registerOperationRoutes } from "./routes/operations.ts";
@@ -47,6 +48,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerSystemRoutes(app, deps);
   registerJobRoutes(app, deps);
   registerOperationRoutes(app, deps);
+  registerBackupDetailRoutes(app, deps);
   registerBackupRoutes(app, deps);
   registerOpenApi(app);
 

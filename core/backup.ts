@@ -13,6 +13,7 @@ import {
   COMPONENTS, DATABASE_ENTRY, MANIFEST_FORMAT_VERSION,
   type BackupType, type ComponentName, type ComponentRecord, type Manifest, type StoredManifest, type StoredManifestV1,
 } from "./manifest.ts";
+import { backupSizeBytes } from "./manifest.ts";
 import { collectConfig, collectLogs, collectUploads, type CollectedComponent } from "./sources/files.ts";
 import { snapshotDatabase } from "./sources/sqlite.ts";
 import { nameFullDisk } from "./disk-full.ts";
@@ -46,7 +47,8 @@ export const TOOL_NAME = "colab-backup";
 export async function runBackup(engine: Engine, req: BackupRequest): Promise<BackupOutcome> {
   const id = req.id ?? newBackupId(req.type, engine.now());
   return audited(engine, { actor: req.actor ?? "scheduler", action: "backup", backupId: id }, () => runBackupOnce(engine, { ...req, id }),
-    (o) => (o.skipped ? null : { backupId: o.manifest.id, detail: { type: req.type } }));
+    // The size is kept in the record so the run history still shows it after retention deletes the backup.
+    (o) => (o.skipped ? null : { backupId: o.manifest.id, detail: { type: req.type, sizeBytes: backupSizeBytes(o.manifest) } }));
 }
 
 async function runBackupOnce(engine: Engine, req: BackupRequest & { id: string }): Promise<BackupOutcome> {

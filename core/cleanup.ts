@@ -46,6 +46,7 @@ export async function runCleanup(engine: Engine, opts: { dryRun?: boolean; actor
     const freedBytes = remove.reduce((n, r) => n + (sizes.get(r.id) ?? 0), 0) + packs.freedBytes;
     return { dryRun, keep, remove, removed: [], freedBytes, leftoversRemoved: [], damaged: scan.damaged, orphansRemoved: [], orphansKept: scan.orphans.map(removableAfter), packs };
   }
+  const started = Date.now();
   const lock = await acquireLock(engine.storage, LOCK_KEY, { id: "cleanup", operation: "cleanup" });
   try {
     const leftoversRemoved = await removeIncomplete(engine, actor);
@@ -64,7 +65,7 @@ export async function runCleanup(engine: Engine, opts: { dryRun?: boolean; actor
     const damagedKeys = scan.damaged.map((d) => d.key);
     await appendAudit(
       engine.storage,
-      { actor, action: "cleanup", result: "succeeded", detail: { removed, freedBytes, kept: keep.length, leftoversRemoved, orphansRemoved: orphans.removed.map((o) => o.key), damagedKept: damagedKeys, ...packsDetail(packs) } },
+      { actor, action: "cleanup", result: "succeeded", detail: { durationMs: Date.now() - started, removed, freedBytes, kept: keep.length, leftoversRemoved, orphansRemoved: orphans.removed.map((o) => o.key), damagedKept: damagedKeys, ...packsDetail(packs) } },
       engine.now(),
     );
     if (packs.blockedBy) engine.log.warn("cleanup deleted no packs", { reason: packs.blockedBy });

@@ -5,11 +5,12 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintAdminToken } from "../../cli/local-auth.ts";
 import { buildRuntime } from "../../cli/runtime.ts";
 import { startServer, type Server } from "../../cli/serve.ts";
+import { launchChromium, watchCsp } from "../helpers/browser.ts";
 import { makeCrm, tempDir } from "../helpers/crm.ts";
 
 const ROOT = path.join(import.meta.dirname, "..", "..");
@@ -38,12 +39,7 @@ function staticHost(dir: string): Promise<HttpServer> {
 
 async function openPage(url: string): Promise<Page> {
   const page = await browser.newPage();
-  await page.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));
-  });
-  page.on("console", (m) => {
-    if (m.type() === "error" && /CSP violation|Content Security Policy/i.test(m.text())) violations.push(m.text());
-  });
+  await watchCsp(page, violations);
   await page.goto(url);
   return page;
 }
@@ -58,11 +54,7 @@ beforeAll(async () => {
     cwd: path.join(ROOT, "web"),
     env: { PATH: process.env.PATH, COLAB_BACKUP_API_URL: server.url, COLAB_BACKUP_DASHBOARD_OUT: out },
   });
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -7,12 +7,13 @@ export function apiBase() {
   return base.replace(/\/$/, "");
 }
 
-/** A token in the URL fragment (the sign-in link) is moved to session storage and removed from the address bar. */
+/** A token in the URL fragment (the sign-in link) is moved to session storage and removed from the address bar; true if there was one. */
 export function takeTokenFromUrl() {
   const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
-  if (!m) return;
+  if (!m) return false;
   sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
   history.replaceState(null, "", location.pathname + location.search);
+  return true;
 }
 
 export const token = {

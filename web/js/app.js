@@ -2,10 +2,14 @@
 import { api, ApiError, formatBytes, formatTime, takeTokenFromUrl, token } from "./api.js";
 import { drawChart } from "./chart.js";
 import { previewCleanup } from "./cleanup.js";
-import { button, cell, emailCard, emptyRow } from "./parts.js";
+import { openDetails } from "./details.js";
+import { loadAudit, loadTrails } from "./history.js";
+import { button, cell, emptyRow, labelCells } from "./parts.js";
 import { startPolling } from "./poll.js";
 import { openRestore } from "./restore.js";
+import { renderOverview } from "./overview.js";
 import { renderResults, showResult } from "./results.js";
+import { announceSignIn, announceSignOut, askOpenTabs, joinSession } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { page: 1, pageSize: 20, type: "", listKey: "" };
@@ -50,28 +54,7 @@ function showSignIn(message) {
 
 async function loadStatus() {
   const s = await api("/api/backup/status");
-  const banner = $("health");
-  banner.hidden = false;
-  banner.className = `banner ${s.health.healthy ? "healthy" : "unhealthy"}`;
-  banner.textContent = s.health.healthy ? "Healthy: backups are up to date." : `Unhealthy: ${s.health.reasons.join("; ")}`;
-  const next = Object.entries(s.scheduler.nextRuns).filter(([n]) => n !== "cleanup").map(([, v]) => v).filter(Boolean).sort()[0];
-  const rows = [
-    ["Backups", `${s.backups.total} (${Object.entries(s.backups.byType).filter(([, n]) => n).map(([t, n]) => `${t} ${n}`).join(", ") || "none"})`],
-    ["Last backup", s.lastBackup ? `${formatTime(s.lastBackup.createdAt)} (${formatBytes(s.lastBackup.sizeBytes)})` : "none yet"],
-    ["Next scheduled backup", next ? formatTime(next) : "none"],
-    ["Scheduler", s.scheduler.initialized ? `running (${s.scheduler.timeZone})` : "not running in this process"],
-    ["Storage used", formatBytes(s.storage.usedBytes) + (s.storage.freeBytes !== null ? `, ${formatBytes(s.storage.freeBytes)} free` : "")],
-    ["Last verified", s.lastVerify ? `${s.lastVerify.backupId} at ${formatTime(s.lastVerify.at)} by ${s.lastVerify.actor}` : "never"],
-    ["Email", emailCard(s.email)],
-    ["Retention", `daily ${s.retention.daily}, weekly ${s.retention.weekly}, monthly ${s.retention.monthly}`],
-  ];
-  $("stats").replaceChildren(
-    ...rows.map(([k, v]) => {
-      const div = document.createElement("div");
-      div.append(Object.assign(document.createElement("dt"), { textContent: k }), Object.assign(document.createElement("dd"), { textContent: v }));
-      return div;
-    }),
-  );
+  renderOverview(s);
   if (s.running.job && !following.has(s.running.job.id)) followJob(s.running.job.id, undefined, reporter($("job-result"), "job"));
 }
 
@@ -91,6 +74,10 @@ async function loadList() {
       const actions = document.createElement("td");
       actions.className = "actions";
       actions.append(
+        button("Details", () => {
+          const report = reporter(() => rowSlot(b.id), "details");
+          openDetails(b.id, { onError: failTo(report) }).catch(failTo(report));
+        }, "secondary"),
         button("Download", () => download(b.id).catch(handleError)),
         button("Verify", () => startJob(`/api/backup/${b.id}/verify`, {}, `Verifying ${b.id}`, reporter(() => rowSlot(b.id), "verify"))),
         button("Restore", () => {
@@ -109,6 +96,7 @@ async function loadList() {
       return [tr, resultRow];
     }),
   );
+  labelCells($("backups"));
   for (const b of list.items) renderResults(rowSlot(b.id));
   if (list.items.length === 0) body.append(emptyRow(state.type ? `No ${state.type} backups; other types may exist (choose All).` : "No backups yet."));
   showStoreProblems(list);
@@ -142,24 +130,11 @@ async function loadChart() {
   drawChart($("chart"), list.items, formatBytes);
 }
 
-async function loadAudit() {
-  const { items } = await api("/api/backup/audit?limit=20");
-  const body = $("audit").tBodies[0];
-  if (items.length === 0) return body.replaceChildren(emptyRow("Nothing recorded yet: backups, verifies, restores, deletes, cleanups and test emails appear here."));
-  body.replaceChildren(
-    ...items.map((a) => {
-      const tr = document.createElement("tr");
-      tr.append(cell(formatTime(a.at)), cell(a.actor), cell(a.action), cell(a.backupId ?? "—"), cell(a.result + (a.error ? `: ${a.error}` : "")));
-      return tr;
-    }),
-  );
-}
-
 /** Reloads everything; resolves false on failure so polling backs off. Signed out, there is nothing to load. */
 async function refresh() {
   if (!token.get() || $("app").hidden) return true;
   try {
-    await Promise.all([loadStatus(), loadList(), loadChart(), loadAudit()]);
+    await Promise.all([loadStatus(), loadList(), loadChart(), loadTrails()]);
     // A refresh that failed earlier (server restarting, network down) said so at the top; it is over now.
     if ($("notice").dataset.refresh) $("notice").hidden = true;
     delete $("notice").dataset.refresh;
@@ -253,10 +228,12 @@ function wire() {
     e.preventDefault();
     token.set($("token-input").value);
     $("token-input").value = "";
+    announceSignIn();
     start();
   };
   $("sign-out").onclick = () => {
     token.clear();
+    announceSignOut();
     showSignIn();
   };
   $("create-form").onsubmit = (e) => {
@@ -297,13 +274,17 @@ function start() {
   refresh();
 }
 
-takeTokenFromUrl();
+const fromLink = takeTokenFromUrl();
 wire();
+// Signed in by a link, this tab tells tabs showing the sign-in form; with no token, it asks the open tabs for theirs.
+joinSession({ onSignIn: start, onSignOut: () => showSignIn() });
+if (fromLink) announceSignIn();
+else await askOpenTabs();
 start();
 startPolling(refresh);
 // Opening a sign-in link in a tab that already shows the dashboard only changes the fragment.
 window.addEventListener("hashchange", () => {
   if (!/token=/.test(location.hash)) return;
-  takeTokenFromUrl();
+  if (takeTokenFromUrl()) announceSignIn();
   start();
 });

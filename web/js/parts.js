@@ -1,8 +1,8 @@
 // Small DOM builders and card texts the dashboard's tables and overview share.
 
 /** The row a table shows when it has nothing to list, so an empty list never looks like one that failed to load. */
-export function emptyRow(text) {
-  const td = Object.assign(document.createElement("td"), { colSpan: 5, className: "muted empty", textContent: text });
+export function emptyRow(text, colSpan = 5) {
+  const td = Object.assign(document.createElement("td"), { colSpan, className: "muted empty", textContent: text });
   const tr = document.createElement("tr");
   tr.append(td);
   return tr;
@@ -28,4 +28,13 @@ export function emailCard(e) {
   const via = e.transport === "outbox" ? "the outbox folder (not sent)" : e.transport;
   const state = e.enabled ? `notices on, via ${via}` : `notices off; a test email goes to ${via}`;
   return `${state}${e.lastResult ? `; last send ${e.lastResult.ok ? "ok" : "failed"}` : ""}`;
+}
+
+/** Gives each body cell its column's heading as data-label, which a phone shows beside the value when rows are stacked. */
+export function labelCells(table) {
+  const heads = [...table.tHead.rows[0].cells].map((th) => th.textContent);
+  for (const tr of table.tBodies[0].rows) {
+    if (tr.cells.length !== heads.length) continue; // empty-list and result rows span the table
+    [...tr.cells].forEach((td, i) => (td.dataset.label = heads[i]));
+  }
 }
