@@ -15,7 +15,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const { values: args } = parseArgs({
   options: {
     scale: { type: "string", default: "1" }, dir: { type: "string" }, repeat: { type: "string", default: "1" }, keep: { type: "boolean" }, out: { type: "string" },
-    format: { type: "string", default: "v2" }, days: { type: "string", default: "10" },
+    format: { type: "string", default: "v2" }, days: { type: "string", default: "30" },
   },
 });
 const scale = Number(args.scale);
