@@ -17,17 +17,22 @@ const CACHED_PACKS = 2;
 export class PackReader {
   private readonly cache = new Map<string, Buffer>();
   private readonly large = new Set<string>();
+  private readonly loading = new Map<string, Promise<Buffer | null>>();
   constructor(private readonly storage: Storage) {}
 
   /** The checked plaintext of one piece. */
   async read(ref: BlobRef, where: string): Promise<Buffer> {
+    return decodeBlob(await this.readStored(ref, where), ref, where);
+  }
+
+  /** One piece as stored, unchecked but for its recorded sizes: the caller decodes and checks it (the export does). */
+  async readStored(ref: BlobRef, where: string): Promise<Buffer> {
     // A manifest may come from anyone who can write the store: bound what one piece can make us allocate.
     if (ref.size > CHUNK_SIZE || ref.length > CHUNK_SIZE + 64 * 1024) {
       throw new UnsafeArchiveError(`read blob ${ref.sha256.slice(0, 12)} of ${where}: recorded sizes ${ref.size}/${ref.length} exceed the ${CHUNK_SIZE}-byte pieces this tool writes; the backup is not one this tool made`);
     }
     const pack = await this.pack(ref.pack);
-    const stored = pack ? pack.subarray(ref.offset, ref.offset + ref.length) : await this.range(ref);
-    return decodeBlob(stored, ref, where);
+    return pack ? pack.subarray(ref.offset, ref.offset + ref.length) : await this.range(ref);
   }
 
   private async pack(key: string): Promise<Buffer | null> {
@@ -38,6 +43,16 @@ export class PackReader {
       return hit;
     }
     if (this.large.has(key)) return null;
+    // Pieces read ahead (the export's) ask for the same pack at once: fetch it once.
+    let loading = this.loading.get(key);
+    if (!loading) {
+      loading = this.fetchPack(key).finally(() => this.loading.delete(key));
+      this.loading.set(key, loading);
+    }
+    return loading;
+  }
+
+  private async fetchPack(key: string): Promise<Buffer | null> {
     const chunks: Buffer[] = [];
     let size = 0;
     const stream = await this.storage.get(key).catch((err) => { throw missing(key, err); });
@@ -75,9 +90,7 @@ export async function readFileBlobs(reader: PackReader, f: FileEntryV2, sink: (p
 
 /** A file's checked pieces in order; the last step (after the final piece) checks the whole file's SHA-256. */
 export async function* fileBlobs(reader: PackReader, f: FileEntryV2): AsyncGenerator<Buffer> {
-  const total = f.blobs.reduce((n, b) => n + b.size, 0);
-  if (total !== f.size) throw new UnsafeArchiveError(`check backup file ${f.path}: its pieces add up to ${total} bytes but the file is recorded as ${f.size}; the backup is not one this tool made`);
-  if (f.size > DEFAULT_LIMITS.maxEntrySize) throw new UnsafeArchiveError(`check backup file ${f.path}: ${f.size} bytes is over the ${DEFAULT_LIMITS.maxEntrySize}-byte limit for one file`);
+  checkFileSizes(f);
   const hash = createHash("sha256");
   for (const ref of f.blobs) {
     const plain = await reader.read(ref, f.path);
@@ -86,6 +99,13 @@ export async function* fileBlobs(reader: PackReader, f: FileEntryV2): AsyncGener
   }
   const sha = hash.digest("hex");
   if (sha !== f.sha256) throw new ChecksumMismatchError(`check backup file ${f.path}: its content has SHA-256 ${sha}, the manifest records ${f.sha256}; the backup is damaged, pick another`);
+}
+
+/** A file's recorded pieces add up to its size, and the size is one the extractor would accept. */
+export function checkFileSizes(f: FileEntryV2): void {
+  const total = f.blobs.reduce((n, b) => n + b.size, 0);
+  if (total !== f.size) throw new UnsafeArchiveError(`check backup file ${f.path}: its pieces add up to ${total} bytes but the file is recorded as ${f.size}; the backup is not one this tool made`);
+  if (f.size > DEFAULT_LIMITS.maxEntrySize) throw new UnsafeArchiveError(`check backup file ${f.path}: ${f.size} bytes is over the ${DEFAULT_LIMITS.maxEntrySize}-byte limit for one file`);
 }
 
 /**
