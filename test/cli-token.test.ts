@@ -1,5 +1,5 @@
 // `colab-backup token` through the real CLI, checked by the API's own auth: accepted while valid, refused once expired.
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
@@ -44,6 +44,7 @@ describe("colab-backup token", () => {
   it("prints a sign-in link to the dashboard, and without JWT_SECRET signs with the local secret that serve uses", async () => {
     const cwd = tempDir("cli-token-");
     const store = path.join(cwd, "store");
+    mkdirSync(store);
     const env = { CRM_ROOT: makeCrm().root, BACKUP_DIR: store, PORT: "8123" };
     const run = await cli(["token", "--link"], { cwd, env });
     expect(run.code, run.stderr).toBe(0);
