@@ -100,7 +100,8 @@ export function chooseFiles<M extends StoredManifest>(manifest: M, components: r
     const hits = pool.filter((f) => pathMatches(f.path, p));
     if (hits.length === 0) {
       const elsewhere = backupFiles(manifest).some((f) => pathMatches(f.path, p));
-      throw nothingMatches(manifest, raw, p, elsewhere ? backupFiles(manifest) : pool, verb, elsewhere ? ` among the components asked for (${components.join(", ")}); add its component to --components` : "");
+      // Found outside the asked components: say so, rather than suggest the very path that was given.
+      throw nothingMatches(manifest, raw, p, elsewhere ? [] : pool, verb, elsewhere ? ` among the components asked for (${components.join(", ")}); add its component to --components` : "");
     }
     for (const f of hits) chosen.add(f.path);
     normalised.push(p);
