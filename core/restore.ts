@@ -113,7 +113,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
     return outcome;
   } catch (err) {
     const result = err instanceof RestoreError && err.rolledBack ? "rolled-back" : "failed";
-    await appendAudit(engine.storage, { actor, action: "restore", backupId: req.backupId, components, result, error: errorMessage(err), detail: { preRestoreBackupId } }, engine.now()).catch(() => undefined);
+    await appendAudit(engine.storage, { actor, action: "restore", backupId: req.backupId, components, result, error: errorMessage(err), detail: { preRestoreBackupId, ...(req.include ? { include: req.include } : {}) } }, engine.now()).catch(() => undefined);
     throw err;
   } finally {
     await lock.release();
