@@ -36,7 +36,7 @@ describe.each(["v1", "v2"])("restore --include with BACKUP_FORMAT=%s", (format) 
     expect(err.message).toMatch(/rolled back uploads/);
     expect(treeDigest(path.join(crm.root, "uploads"))).toEqual(liveUploads);
     const [audit] = await readAudit(engine.storage);
-    expect(audit).toMatchObject({ action: "restore", result: "rolled-back", components: ["database", "uploads"] });
+    expect(audit).toMatchObject({ action: "restore", result: "rolled-back", components: ["database", "uploads"], detail: { include } });
 
     // Without the lock the same restore goes through, and touches only the chosen uploads.
     writeFileSync(path.join(crm.root, "uploads/live-only.txt"), "mine");
