@@ -10,7 +10,8 @@ import { healthVerdict } from "../core/health.ts";
 import { isBackupId } from "../core/ids.ts";
 import { BACKUP_TYPES, COMPONENTS, type BackupType, type ComponentName, type StoredManifest } from "../core/manifest.ts";
 import type { Storage } from "../core/storage/storage.ts";
-import { checkRestoreRequest, runRestore } from "../core/restore.ts";
+import { CONFIRM_TOKEN, checkRestoreRequest, runRestore } from "../core/restore.ts";
+import { restoreIntoFolder, restoreWhere, type RestoreArgs } from "./restore-elsewhere.ts";
 import { getStatus } from "../core/status.ts";
 import { verifyBackup } from "../core/verify.ts";
 import { formatBackupList, formatCleanupProblems, formatStatus, formatStoreProblems, formatVerify } from "./format.ts";
@@ -19,6 +20,8 @@ import { progressBar } from "./progress.ts";
 import type { Runtime } from "./runtime.ts";
 import { backupSha256, backupSizeBytes } from "../core/manifest.ts";
 import { exportCommand } from "./export-command.ts";
+import { diff, ls } from "./browse-commands.ts";
+import { token } from "./token-command.ts";
 
 /** What the command line said, before anything is touched. */
 export interface CommandInput {
@@ -131,28 +134,31 @@ const verify: Command<{ arg: string; quick: boolean }> = {
   },
 };
 
-const restore: Command<{ id: string; components: ComponentName[] | "all"; confirm: string }> = {
-  options: { components: { type: "string" }, confirm: { type: "string" } },
+const restore: Command<RestoreArgs> = {
+  options: { components: { type: "string" }, confirm: { type: "string" }, target: { type: "string" }, include: { type: "string", multiple: true } },
   parse(input) {
     const id = backupIdArg(input, "restore", true);
     // Like restic, no list means everything: every component the backup holds, resolved once the manifest is read.
     const components = input.values.components === undefined || input.values.components === "all" ? "all" : componentList(input.values.components, true)!;
+    const where = restoreWhere(input);
     const confirm = input.values.confirm;
-    if (typeof confirm !== "string") throw new ValidationError("restore replaces live data: add --confirm CONFIRM_RESTORE to go ahead");
-    checkRestoreRequest({ components: components === "all" ? COMPONENTS : components, confirm });
-    return { id, components, confirm };
+    // --target changes nothing live, so it needs no confirmation; a --confirm given anyway must still be the right token.
+    if (typeof confirm !== "string" && where.target === undefined) throw new ValidationError("restore replaces live data: add --confirm CONFIRM_RESTORE to go ahead, or --target DIR to restore into another folder");
+    checkRestoreRequest({ components: components === "all" ? COMPONENTS : components, confirm: typeof confirm === "string" ? confirm : CONFIRM_TOKEN });
+    return { id, components, confirm: typeof confirm === "string" ? confirm : "", ...where };
   },
-  async run(ctx, { id: arg, components: asked, confirm }) {
+  async run(ctx, { id: arg, components: asked, confirm, target, include }) {
     const { storage } = ctx.runtime.engine;
     const id = arg === "latest" ? (await newestRestorable(storage)).id : arg;
     // Name the backup `latest` stands for before the long part starts, while there is still time to stop it.
     if (arg === "latest" && !ctx.json) process.stderr.write(`restore latest: restoring from ${id}\n`);
     const components = asked === "all" ? includedComponents(await readManifest(storage, id)) : asked;
+    if (target !== undefined) return restoreIntoFolder(ctx, { backupId: id, components, target, include, latest: arg === "latest" });
     const bar = progressBar(ctx.tty);
-    const outcome = await runRestore(ctx.runtime.engine, { backupId: id, components, confirm, actor: `cli:${process.env.USER ?? "unknown"}`, onProgress: bar.update }).finally(bar.done);
+    const outcome = await runRestore(ctx.runtime.engine, { backupId: id, components, confirm, include, actor: `cli:${process.env.USER ?? "unknown"}`, onProgress: bar.update }).finally(bar.done);
     return {
-      json: { ok: true, ...outcome },
-      text: `Restored ${outcome.components.join(", ")} from ${outcome.backupId}${arg === "latest" ? " (the latest backup)" : ""} in ${(outcome.durationMs / 1000).toFixed(1)} s.\nThe data it replaced is in backup ${outcome.preRestoreBackupId}.`,
+      json: { ok: true, ...outcome, ...(include ? { include } : {}) },
+      text: `Restored ${include ? `${include.join(", ")} (${outcome.components.join(", ")})` : outcome.components.join(", ")} from ${outcome.backupId}${arg === "latest" ? " (the latest backup)" : ""} in ${(outcome.durationMs / 1000).toFixed(1)} s.\nThe data it replaced is in backup ${outcome.preRestoreBackupId}.`,
     };
   },
 };
@@ -202,4 +208,4 @@ const del: Command<string> = {
   },
 };
 
-export const COMMANDS: Record<string, Command> = { backup, list, verify, export: exportCommand(backupIdArg), restore, cleanup, status, delete: del };
+export const COMMANDS: Record<string, Command> = { backup, list, verify, export: exportCommand(backupIdArg), restore, cleanup, status, delete: del, ls, diff, token };

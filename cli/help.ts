@@ -1,5 +1,5 @@
 // Help texts for every command, the general usage, and "did you mean" suggestions by edit distance.
-// Kept free of core imports so that `--help` and `--version` start as fast as Node itself.
+// Kept free of core imports (but the import-free core/suggest.ts) so that `--help` and `--version` start as fast as Node itself.
 
 export interface CommandHelp {
   summary: string;
@@ -30,6 +30,18 @@ export const HELP: Record<string, CommandHelp> = {
     flags: [["--type TYPE", "only daily, weekly, monthly, manual or pre-restore backups"]],
     example: "colab-backup list --type daily",
   },
+  ls: {
+    summary: "list a backup's files (component, size, time, path), or those under one path",
+    usage: "colab-backup ls <id|latest> [PATH]",
+    flags: [],
+    example: "colab-backup ls latest uploads/invoices",
+  },
+  diff: {
+    summary: "what changed between two backups: files added, removed and changed, and the database",
+    usage: "colab-backup diff <older-id|latest> <newer-id|latest>",
+    flags: [],
+    example: "colab-backup diff daily-20261125T020000Z-1a2b3c latest",
+  },
   verify: {
     summary: "read a backup back and check the archive's and every file's SHA-256 against its manifest",
     usage: "colab-backup verify <id|latest> [--quick]",
@@ -43,13 +55,15 @@ export const HELP: Record<string, CommandHelp> = {
     example: "colab-backup export latest --output - | tar -tzf -",
   },
   restore: {
-    summary: "restore components of a backup over the live CRM (the live data is backed up first)",
-    usage: "colab-backup restore <id|latest> --confirm CONFIRM_RESTORE [--components LIST|all]",
+    summary: "restore components or chosen files of a backup over the live CRM (the live data is backed up first), or into another folder",
+    usage: "colab-backup restore <id|latest> (--confirm CONFIRM_RESTORE | --target DIR) [--components LIST|all] [--include PATH]...",
     flags: [
-      ["--confirm CONFIRM_RESTORE", "required: a restore replaces live data"],
+      ["--confirm CONFIRM_RESTORE", "required to restore over the live CRM: it replaces live data"],
       ["--components LIST", `comma-separated from ${COMPONENTS_TEXT}, or all (default: every component the backup holds)`],
+      ["--include PATH", "only this file or folder, as `colab-backup ls` prints it (repeat for more); other live files stay as they are"],
+      ["--target DIR", "restore into DIR (empty or absent) in the CRM's layout instead: nothing live changes, so no --confirm, no pre-restore backup"],
     ],
-    example: "colab-backup restore latest --components uploads --confirm CONFIRM_RESTORE",
+    example: "colab-backup restore latest --include uploads/invoices --confirm CONFIRM_RESTORE",
   },
   cleanup: {
     summary: "apply the retention policy: remove backups the policy no longer keeps",
@@ -68,6 +82,17 @@ export const HELP: Record<string, CommandHelp> = {
     usage: "colab-backup delete <id>",
     flags: [],
     example: "colab-backup delete manual-20261126T020000Z-1a2b3c",
+  },
+  token: {
+    summary: "print a short-lived admin token (or dashboard sign-in link) signed with JWT_SECRET",
+    usage: "colab-backup token [--ttl DURATION] [--link [--url URL]] [--email EMAIL]",
+    flags: [
+      ["--ttl DURATION", "how long it is valid: a number and s, m or h, at most 24h (default 1h)"],
+      ["--link", "print a dashboard sign-in link instead of the bare token"],
+      ["--url URL", "the dashboard address the link points to (default DASHBOARD_ORIGIN, else http://127.0.0.1:PORT)"],
+      ["--email EMAIL", "who the token names; the audit trail records it (default local-admin@localhost)"],
+    ],
+    example: "colab-backup token --ttl 10m --link",
   },
   serve: {
     summary: "run the dashboard and API, with the backup schedules, until stopped",
@@ -122,31 +147,4 @@ Example:
 `;
 }
 
-/** Levenshtein distance, small inputs only. */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length]!;
-}
-
-/** The closest candidate within a third of the word's length (at least 2 edits), or a prefix match; undefined if none is close. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  const prefix = candidates.filter((c) => word.length >= 2 && c.startsWith(word));
-  if (prefix.length === 1) return prefix[0];
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const c of candidates) {
-    const d = editDistance(word, c);
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return best;
-}
-
-export const didYouMean = (word: string, candidates: readonly string[], show: (s: string) => string = (s) => s) => {
-  const hit = closest(word, candidates);
-  return hit ? ` (did you mean ${show(hit)}?)` : "";
-};
+export { closest, didYouMean, editDistance } from "../core/suggest.ts";

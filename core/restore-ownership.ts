@@ -87,8 +87,9 @@ export interface RestorePaths {
  * gunzipped). The database is copied into the live file through SQLite, which keeps that file's owner; only a
  * database that did not exist is new, made by the swap, and `afterSwap` gives it its folder's owner.
  */
-export async function matchRestoredOwnership(stagedFiles: string, components: readonly ComponentName[], paths: RestorePaths): Promise<{ afterSwap(): Promise<void> }> {
-  if (components.includes("uploads")) await matchOwnership(path.join(stagedFiles, "uploads"), paths.uploads);
+export async function matchRestoredOwnership(stagedFiles: string, components: readonly ComponentName[], paths: RestorePaths, uploadsFileByFile = false): Promise<{ afterSwap(): Promise<void> }> {
+  // Under --include, uploads are swapped file by file like config and logs, so their new folders are made here too.
+  if (components.includes("uploads")) await matchOwnership(path.join(stagedFiles, "uploads"), paths.uploads, { createMissingFolders: uploadsFileByFile });
   if (components.includes("config")) await matchOwnership(path.join(stagedFiles, "config"), paths.root, { createMissingFolders: true });
   if (components.includes("logs")) await matchOwnership(path.join(stagedFiles, "logs"), paths.logs, { createMissingFolders: true });
   const newDatabase = components.includes("database") && !(await lstatOrNull(paths.database));

@@ -23,6 +23,7 @@ import { matchRestoredOwnership } from "./restore-ownership.ts";
 import { checkRestoreSpace } from "./restore-space.ts";
 import { applyStep, planDatabaseStep, planPathStep } from "./restore-swap.ts";
 import { stageV2Components } from "./v2/restore-staging.ts";
+import { chooseFiles, includedEntries } from "./browse.ts";
 
 export const CONFIRM_TOKEN = "CONFIRM_RESTORE";
 
@@ -36,6 +37,8 @@ export interface RestoreRequest {
   onProgress?: (p: Progress) => void;
   /** Told when an earlier, interrupted restore was rolled back or finished before this one started. */
   onRecovered?: (r: Recovery) => void;
+  /** Only these files or folders (paths as `colab-backup ls` prints them); other live files stay as they are. */
+  include?: readonly string[];
 }
 
 export interface RestoreOutcome {
@@ -67,7 +70,7 @@ export function checkComponentsIncluded(manifest: Pick<StoredManifest, "id" | "c
 }
 
 export async function runRestore(engine: Engine, req: RestoreRequest): Promise<RestoreOutcome> {
-  const components = checkRestoreRequest(req);
+  let components = checkRestoreRequest(req);
   const actor = req.actor ?? "cli";
   const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `restore-${req.backupId}`, operation: "restore" });
   let preRestoreBackupId: string | undefined;
@@ -77,6 +80,9 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
     const manifest = await readManifest(engine.storage, req.backupId);
     checkComponentsIncluded(manifest, components);
     checkManifestRules(manifest);
+    // --include: the same restore over a manifest cut down to the chosen files (see chooseFiles).
+    let chosen: StoredManifest = manifest;
+    if (req.include) ({ manifest: chosen, components } = chooseFiles(manifest, components, req.include));
     const started = Date.now();
     const journal = await startJournal(engine, manifest.id, components, actor, req.jobId);
     try {
@@ -88,7 +94,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
       const pre = await createBackup(engine, { type: "pre-restore", description: `before restoring ${components.join(", ")} from ${manifest.id}`, components: live, onProgress: nested });
       if (pre.skipped) throw new Error("pre-restore backup was skipped");
       preRestoreBackupId = journal.preRestoreBackupId = pre.manifest.id;
-      await applyRestore(engine, journal, manifest, components, req.onProgress);
+      await applyRestore(engine, journal, manifest, components, req.onProgress, chosen);
     } catch (caught) {
       const err = await nameFullDisk(caught, restoreRoot(engine.config), `restore ${manifest.id}`);
       // Nothing swapped yet (staging) or a failed swap: put back whatever the journal says was begun.
@@ -102,12 +108,12 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
       throw new RestoreError(`restore ${manifest.id}: ${errorMessage(err)}; rolled back ${journal.begun.join(", ")}`, true, { cause: err });
     }
     const outcome = { backupId: manifest.id, components, preRestoreBackupId: preRestoreBackupId!, durationMs: Date.now() - started };
-    await appendAudit(engine.storage, { actor, action: "restore", backupId: manifest.id, components, result: "succeeded", detail: { preRestoreBackupId, durationMs: outcome.durationMs } }, engine.now());
+    await appendAudit(engine.storage, { actor, action: "restore", backupId: manifest.id, components, result: "succeeded", detail: { preRestoreBackupId, durationMs: outcome.durationMs, ...(req.include ? { include: req.include } : {}) } }, engine.now());
     engine.log.info("restore succeeded", { ...outcome });
     return outcome;
   } catch (err) {
     const result = err instanceof RestoreError && err.rolledBack ? "rolled-back" : "failed";
-    await appendAudit(engine.storage, { actor, action: "restore", backupId: req.backupId, components, result, error: errorMessage(err), detail: { preRestoreBackupId } }, engine.now()).catch(() => undefined);
+    await appendAudit(engine.storage, { actor, action: "restore", backupId: req.backupId, components, result, error: errorMessage(err), detail: { preRestoreBackupId, ...(req.include ? { include: req.include } : {}) } }, engine.now()).catch(() => undefined);
     throw err;
   } finally {
     await lock.release();
@@ -129,7 +135,8 @@ async function startJournal(engine: Engine, backupId: string, components: Compon
   return journal;
 }
 
-async function applyRestore(engine: Engine, journal: Journal, manifest: StoredManifest, components: ComponentName[], onProgress?: (p: Progress) => void) {
+async function applyRestore(engine: Engine, journal: Journal, full: StoredManifest, components: ComponentName[], onProgress?: (p: Progress) => void, manifest = full) {
+  const partial = manifest !== full;
   const { paths } = engine.config;
   const file = journalPath(engine.config);
   await writeJournal(file, journal); // names the pre-restore backup
@@ -143,22 +150,22 @@ async function applyRestore(engine: Engine, journal: Journal, manifest: StoredMa
     const total = manifest.archive.sizeBytes;
     const result = await extractArchive(await engine.storage.get(archiveKey(manifest.id)), {
       stagingDir: stagedFiles,
-      select: (p) => prefixes.some((pre) => p === pre || (pre.endsWith("/") && p.startsWith(pre))),
+      select: partial ? includedEntries(manifest, components) : (p) => prefixes.some((pre) => p === pre || (pre.endsWith("/") && p.startsWith(pre))),
       allowEntry: entryProblem,
       onProgress: (done) => onProgress?.({ phase: "extract", done, total }),
     });
-    assertManifestMatches(manifest, result, "restore");
+    assertManifestMatches(full as typeof manifest, result, "restore");
   }
   if (components.includes("database")) {
     const facts = inspectSnapshot(path.join(stagedFiles, DATABASE_ENTRY), paths.database);
     if (facts.integrityCheck !== "ok") throw new DatabaseError(`restore ${manifest.id}: the database snapshot fails integrity_check (${facts.integrityCheck})`);
   }
   if (components.includes("logs")) await gunzipLogs(path.join(stagedFiles, "logs"), manifest);
-  const ownership = await matchRestoredOwnership(stagedFiles, components, paths);
+  const ownership = await matchRestoredOwnership(stagedFiles, components, paths, partial);
 
   // Plan every swap (and snapshot the live database for undo), then make the plan durable before the first change.
   const order = COMPONENTS.filter((c) => components.includes(c)).reverse(); // logs, config, uploads, database
-  for (const component of order) journal.steps.push(...(await planComponent(engine, manifest, component, stagedFiles, journal)));
+  for (const component of order) journal.steps.push(...(await planComponent(engine, manifest, component, stagedFiles, journal, partial)));
   journal.phase = "swapping";
   await writeJournal(file, journal);
 
@@ -184,15 +191,15 @@ async function applyRestore(engine: Engine, journal: Journal, manifest: StoredMa
   onProgress?.({ phase: "swap", done: order.length, total: order.length });
 }
 
-async function planComponent(engine: Engine, manifest: StoredManifest, component: ComponentName, staged: string, journal: Journal): Promise<SwapStep[]> {
+async function planComponent(engine: Engine, manifest: StoredManifest, component: ComponentName, staged: string, journal: Journal, partial: boolean): Promise<SwapStep[]> {
   const { paths } = engine.config;
   if (component === "database") {
     return [await planDatabaseStep(path.join(staged, DATABASE_ENTRY), paths.database, path.join(journal.staging, "rollback.db"), engine.config.dbBusyTimeoutMs)];
   }
-  if (component === "uploads") return [await planPathStep(component, path.join(staged, "uploads"), paths.uploads, journal.id)];
-  // Config and logs go file by file: live files that the backup does not hold are left alone.
-  // Entries are "config/<rel>" and "logs/<rel>.log.gz"; logs were gunzipped in staging.
-  const root = component === "logs" ? paths.logs : paths.root;
+  if (component === "uploads" && !partial) return [await planPathStep(component, path.join(staged, "uploads"), paths.uploads, journal.id)];
+  // Config and logs (and uploads under --include) go file by file: live files that the backup does not hold are left alone.
+  // Entries are "config/<rel>", "uploads/<rel>" and "logs/<rel>.log.gz"; logs were gunzipped in staging.
+  const root = component === "logs" ? paths.logs : component === "uploads" ? paths.uploads : paths.root;
   const steps: SwapStep[] = [];
   for (const f of manifest.components[component]!.files) {
     const rel = f.path.slice(component.length + 1).replace(component === "logs" ? /\.gz$/ : /$^/, "");
@@ -207,7 +214,7 @@ function testPause(): (() => Promise<void>) | undefined {
   return ms > 0 ? () => new Promise((r) => setTimeout(r, ms)) : undefined;
 }
 
-async function gunzipLogs(dir: string, manifest: StoredManifest) {
+export async function gunzipLogs(dir: string, manifest: StoredManifest) {
   for (const f of manifest.components.logs?.files ?? []) {
     const gz = path.join(dir, "..", f.path);
     await pipeline(createReadStream(gz), createGunzip(), createWriteStream(gz.replace(/\.gz$/, ""), { mode: f.mode }));

@@ -68,6 +68,11 @@ describe("colab-backup help", () => {
     [["cleanup", "--dryrun"], /unknown option '--dryrun' \(did you mean '--dry-run'\?\)/],
     [["list", "--jsno"], /unknown option '--jsno' \(did you mean '--json'\?\)/],
     [["serve", "--prot", "8080"], /unknown option '--prot' \(did you mean '--port'\?\); run `colab-backup serve --help`/],
+    [["tokne"], /unknown command "tokne" \(did you mean "token"\?\)/],
+    [["dif", "a", "b"], /unknown command "dif" \(did you mean "diff"\?\)/],
+    [["token", "--tll", "1h"], /unknown option '--tll' \(did you mean '--ttl'\?\)/],
+    [["restore", "latest", "--taget", "out"], /unknown option '--taget' \(did you mean '--target'\?\)/],
+    [["restore", "latest", "--incldue", "uploads"], /unknown option '--incldue' \(did you mean '--include'\?\)/],
     [["--verison"], /unknown option '--verison' \(did you mean '--version'\?\); flags go after the command/],
   ])("suggests the closest name for %j and exits 2", async (args, message) => {
     const cwd = tempDir("cli-typo-");
