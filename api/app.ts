@@ -9,6 +9,7 @@ import type { ApiDeps, AppEnv } from "./deps.ts";
 import { errorBody, errorResponse, validationHook } from "./errors.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { registerBackupRoutes } from "./routes/backups.ts";
+import { registerDownloadRoutes } from "./routes/downloads.ts";
 import { registerJobRoutes } from "./routes/jobs.ts";
 import { registerOperationRoutes } from "./routes/operations.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
@@ -47,6 +48,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerSystemRoutes(app, deps);
   registerJobRoutes(app, deps);
   registerOperationRoutes(app, deps);
+  registerDownloadRoutes(app, deps);
   registerBackupRoutes(app, deps);
   registerOpenApi(app);
 

@@ -224,12 +224,19 @@ export class S3Storage implements Storage {
     return (await this.list(prefix)).reduce((sum, o) => sum + o.size, 0);
   }
 
-  /** A URL that downloads the object with a plain GET until it expires; signing is offline, so absence shows as 404 then. */
-  async presignGet(key: string, expiresInSeconds = 300): Promise<string> {
+  /**
+   * A URL that downloads the object with a plain GET until it expires; signing is offline, so absence shows as 404 then.
+   * With `filename`, S3 answers it as an attachment of that name, so a browser that navigates to it saves the file
+   * instead of leaving the page (the `download` attribute is ignored across origins).
+   */
+  async presignGet(key: string, expiresInSeconds = 300, opts: { filename?: string } = {}): Promise<string> {
     const Key = this.s3Key(key);
     if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_PRESIGN_SECONDS)
       throw new ValidationError(`presign "${key}": expiry must be 1..${MAX_PRESIGN_SECONDS} whole seconds, got ${expiresInSeconds}`);
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key }), { expiresIn: expiresInSeconds });
+    if (opts.filename !== undefined && !/^[\w.-]+$/.test(opts.filename))
+      throw new ValidationError(`presign "${key}": file name "${opts.filename}" may hold only letters, digits, "_", "." and "-"`);
+    const attachment = opts.filename ? { ResponseContentDisposition: `attachment; filename="${opts.filename}"`, ResponseContentType: "application/gzip" } : {};
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key, ...attachment }), { expiresIn: expiresInSeconds });
   }
 
   /** Replaces the object's tags (e.g. the archive SHA-256 once the upload is done). Throws NotFoundError. */
