@@ -13,7 +13,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { BackupError, ConfigError, NotFoundError, ValidationError } from "../errors.ts";
+import { BackupError, ConfigError, NotFoundError, ObjectExistsError, ValidationError } from "../errors.ts";
 import { clampRange, compareKeys, validateKey, validatePrefix } from "./fs-storage.ts";
 import type { ObjectInfo, PutOptions, Storage } from "./storage.ts";
 
@@ -72,14 +72,15 @@ export class S3Storage implements Storage {
 
   async put(key: string, body: Readable | Buffer | string, opts: PutOptions = {}): Promise<ObjectInfo> {
     const Key = this.s3Key(key);
-    if (opts.sha256 && Buffer.isBuffer(body) && this.validatesChecksums) return this.putChecked(key, body, opts.sha256);
+    if (opts.sha256 && Buffer.isBuffer(body) && this.validatesChecksums) return this.putChecked(key, body, opts.sha256, opts.ifAbsent);
     let size = typeof body === "string" ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : 0;
     const counted = body instanceof Readable ? Readable.from(countBytes(body, (n) => (size += n))) : body;
     // Upload sends one PutObject below PART_SIZE and a multipart upload above it; on any error it aborts the
     // multipart upload, so nothing (and no billable incomplete upload) is left. Objects appear only when complete.
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key, Body: counted, ...this.sse, ...this.checksum },
+      // IfNoneMatch reaches the PutObject, or the CompleteMultipartUpload of a multipart upload (lib-storage passes params on).
+      params: { Bucket: this.bucket, Key, Body: counted, ...this.sse, ...this.checksum, ...(opts.ifAbsent ? { IfNoneMatch: "*" } : {}) },
       partSize: PART_SIZE,
       queueSize: QUEUE_SIZE,
       leavePartsOnError: false,
@@ -89,6 +90,7 @@ export class S3Storage implements Storage {
       etag = (await upload.done()).ETag;
     } catch (err) {
       if (body instanceof Readable && !body.destroyed) body.destroy();
+      if (opts.ifAbsent && isExists(err)) throw this.exists(key, err);
       throw this.mapError(err, key, "store");
     }
     if (!etag) throw new Error(`store "${key}" in ${this.description}: the endpoint returned no ETag`);
@@ -103,16 +105,19 @@ export class S3Storage implements Storage {
   }
 
   /** One PutObject carrying our own SHA-256: S3 hashes what arrived and rejects the put (BadDigest) if it differs. */
-  private async putChecked(key: string, body: Buffer, sha256: string): Promise<ObjectInfo> {
+  private async putChecked(key: string, body: Buffer, sha256: string, ifAbsent = false): Promise<ObjectInfo> {
     const Key = this.s3Key(key);
     const ChecksumSHA256 = Buffer.from(sha256, "hex").toString("base64");
     try {
-      const out = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ChecksumSHA256, ...this.sse, ...this.checksum }));
+      const out = await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ChecksumSHA256, ...this.sse, ...this.checksum, ...(ifAbsent ? { IfNoneMatch: "*" } : {}) }),
+      );
       if (out.ChecksumSHA256 && out.ChecksumSHA256 !== ChecksumSHA256) {
         throw new Error(`store "${key}" in ${this.description}: S3 recorded SHA-256 ${out.ChecksumSHA256}, we sent ${ChecksumSHA256}`);
       }
       return { key, size: body.length, modified: new Date(), version: out.ETag ?? "" };
     } catch (err) {
+      if (ifAbsent && isExists(err)) throw this.exists(key, err);
       throw this.mapError(err, key, "store");
     }
   }
@@ -273,6 +278,12 @@ export class S3Storage implements Storage {
     return this.prefix + key;
   }
 
+  private exists(key: string, cause: unknown): ObjectExistsError {
+    const e = new ObjectExistsError(`store "${key}" in ${this.description}: it exists, and it is written once; nothing was replaced`);
+    e.cause = cause;
+    return e;
+  }
+
   private mapError(err: unknown, key: string, verb: string): Error {
     const name = errName(err);
     if (name === "NoSuchBucket")
@@ -321,6 +332,11 @@ function isValidKey(key: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** 412: the key exists (If-None-Match: *). 409 ConditionalRequestConflict: a concurrent conditional write to it is in flight. */
+function isExists(err: unknown): boolean {
+  return isStatus(err, 412) || errName(err) === "ConditionalRequestConflict";
 }
 
 function errName(err: unknown): string | undefined {

@@ -68,7 +68,8 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
         ...(index.previousId ? { previousId: index.previousId } : {}), verifiedAt: engine.now().toISOString(),
       },
     };
-    await storage.put(manifestKey(id), JSON.stringify(manifest, null, 2) + "\n");
+    // Written once: on S3 the bucket policy refuses a manifest put without If-None-Match (infra/store-policy.ts).
+    await storage.put(manifestKey(id), JSON.stringify(manifest, null, 2) + "\n", { ifAbsent: true });
     req.onProgress?.({ phase: "verify", done: 0, total: 0 });
     engine.log.info("backup succeeded", { id, type: req.type, format: "v2", ...manifest.stored });
     return { skipped: false, manifest, durationMs: Date.now() - started };
