@@ -6,6 +6,7 @@ import { HashingPassThrough, sha256File, sha256Stream } from "./archive/hashing.
 import { restoreGuide } from "./archive/restore-guide.ts";
 import type { Engine, Progress } from "./engine.ts";
 import { BackupError, ChecksumMismatchError, ObjectExistsError, ValidationError } from "./errors.ts";
+import { putOnce } from "./storage/put-once.ts";
 import { LOCK_KEY, archiveKey, manifestKey, newBackupId, slotKey } from "./ids.ts";
 import { acquireLock } from "./lock.ts";
 import { audited } from "./audit-outcome.ts";
@@ -152,7 +153,7 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
       completedAt: engine.now().toISOString(),
       archive: { key, sizeBytes: written.size, sha256: written.sha256, verifiedAt: engine.now().toISOString() },
     };
-    await engine.storage.put(manifestKey(id), JSON.stringify(final, null, 2) + "\n", { ifAbsent: true });
+    await putOnce(engine.storage, manifestKey(id), JSON.stringify(final, null, 2) + "\n");
     // A marker left by a kill right here is harmless: the next run sees the manifest and drops it.
     await clearPending(engine, id).catch((err) => engine.log.warn("could not remove the pending marker of a finished backup", { id, error: (err as Error).message }));
     engine.log.info("backup succeeded", { id, type: req.type, sizeBytes: written.size });
