@@ -122,6 +122,10 @@ describe("dashboard download", () => {
     const id = backup.manifest.id;
 
     const page = await browser.newPage({ acceptDownloads: true });
+    // The hosted dashboard runs under its <meta> CSP (connect-src: the API only); navigating to S3 must not trip it.
+    const violations: string[] = [];
+    await page.addInitScript(() => document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`)));
+    page.on("console", (m) => void (/CSP violation|Content Security Policy/i.test(m.text()) && violations.push(m.text())));
     await page.goto(`${siteUrl}/#token=${await mintAdminToken(SECRET)}`);
     await page.waitForSelector(`button[aria-label="Download ${id}"]`);
     const got = await clickDownload(page, id);
@@ -135,6 +139,7 @@ describe("dashboard download", () => {
     expect(fetched).toContain(`${server.url}/api/backup/${id}/download-link`);
     expect(fetched.filter((u) => u.startsWith(ls.endpoint) || /\/download(\/|$)/.test(new URL(u).pathname))).toEqual([]);
     if (format === "v2") expect(fetched.some((u) => u.includes("/api/backup/jobs/job-"))).toBe(true);
+    expect(violations).toEqual([]);
     await page.close();
   });
 });
