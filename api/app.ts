@@ -10,6 +10,7 @@ import { errorBody, errorResponse, validationHook } from "./errors.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { registerBackupDetailRoutes } from "./routes/backup-details.ts";
 import { registerBackupRoutes } from "./routes/backups.ts";
+import { registerDownloadRoutes } from "./routes/downloads.ts";
 import { registerJobRoutes } from "./routes/jobs.ts";
 import { registerOperationRoutes } from "./routes/operations.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
@@ -49,6 +50,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerJobRoutes(app, deps);
   registerOperationRoutes(app, deps);
   registerBackupDetailRoutes(app, deps);
+  registerDownloadRoutes(app, deps);
   registerBackupRoutes(app, deps);
   registerOpenApi(app);
 

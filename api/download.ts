@@ -13,10 +13,13 @@ export function streamFromStorage(storage: Storage): ApiDeps["download"] {
 }
 
 /** A store that can hand out short-lived download URLs (S3). */
-interface Presigner {
-  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+export interface Presigner {
+  presignGet(key: string, expiresInSeconds: number, opts?: { filename?: string }): Promise<string>;
 }
 const canPresign = (storage: Storage): storage is Storage & Presigner => typeof (storage as Partial<Presigner>).presignGet === "function";
+
+/** The store itself if it presigns URLs (S3), else null (the API streams the bytes itself). */
+export const presignerOf = (storage: Storage): Presigner | null => (canPresign(storage) ? storage : null);
 
 /** Seconds a presigned download URL stays valid. */
 export const DOWNLOAD_URL_SECONDS = 300;
@@ -24,5 +27,5 @@ export const DOWNLOAD_URL_SECONDS = 300;
 /** ApiDeps.download for any store: a presigned redirect where the store offers one, so bytes never pass the API; else a stream. */
 export function downloadFrom(storage: Storage): ApiDeps["download"] {
   if (!canPresign(storage)) return streamFromStorage(storage);
-  return async (_id, key) => ({ redirect: await storage.presignGet(key, DOWNLOAD_URL_SECONDS) });
+  return async (id, key) => ({ redirect: await storage.presignGet(key, DOWNLOAD_URL_SECONDS, { filename: `${id}.tar.gz` }) });
 }

@@ -5,7 +5,8 @@ import { FileChangedError, createArchiveStream, type ArchiveSource } from "./arc
 import { HashingPassThrough, sha256File, sha256Stream } from "./archive/hashing.ts";
 import { restoreGuide } from "./archive/restore-guide.ts";
 import type { Engine, Progress } from "./engine.ts";
-import { BackupError, ChecksumMismatchError, ValidationError } from "./errors.ts";
+import { BackupError, ChecksumMismatchError, ObjectExistsError, ValidationError } from "./errors.ts";
+import { putOnce } from "./storage/put-once.ts";
 import { LOCK_KEY, archiveKey, manifestKey, newBackupId, slotKey } from "./ids.ts";
 import { acquireLock } from "./lock.ts";
 import { audited } from "./audit-outcome.ts";
@@ -141,7 +142,8 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
     hasher.on("error", () => undefined);
     await markPending(engine, id);
     stored = true;
-    await engine.storage.put(key, archive.pipe(hasher));
+    // Written once (ifAbsent): on S3 the bucket policy refuses any put that could replace a backup's objects.
+    await engine.storage.put(key, archive.pipe(hasher), { ifAbsent: true });
     const written = { sha256: hasher.digest(), size: hasher.size };
 
     // Listed only once the stored bytes are read back and match what was written.
@@ -158,14 +160,15 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
       completedAt: engine.now().toISOString(),
       archive: { key, sizeBytes: written.size, sha256: written.sha256, verifiedAt: engine.now().toISOString() },
     };
-    await engine.storage.put(manifestKey(id), JSON.stringify(final, null, 2) + "\n");
+    await putOnce(engine.storage, manifestKey(id), JSON.stringify(final, null, 2) + "\n");
     // A marker left by a kill right here is harmless: the next run sees the manifest and drops it.
     await clearPending(engine, id).catch((err) => engine.log.warn("could not remove the pending marker of a finished backup", { id, error: (err as Error).message }));
     engine.log.info("backup succeeded", { id, type: req.type, sizeBytes: written.size });
     return { skipped: false, manifest: final, durationMs: Date.now() - started };
   } catch (err) {
     // The marker goes only once the partial archive is gone, so a failed delete leaves a leftover the next run knows.
-    if (stored) await engine.storage.delete(key).then(() => clearPending(engine, id)).catch(() => undefined);
+    // An archive found already there (ObjectExistsError) is not this run's to delete.
+    if (stored && !(err instanceof ObjectExistsError)) await engine.storage.delete(key).then(() => clearPending(engine, id)).catch(() => undefined);
     // Snapshots and gzipped logs are written to the work folder, on the store's disk when the store is local.
     throw await nameFullDisk(err, engine.workRoot, "create backup");
   } finally {

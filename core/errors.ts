@@ -32,6 +32,9 @@ export class ConflictError extends BackupError {
   }
 }
 
+/** A put with `ifAbsent` found an object at its key: keys written once (manifests, archives, packs) are never replaced. */
+export class ObjectExistsError extends ConflictError {}
+
 /** Stored bytes do not match the recorded SHA-256. */
 export class ChecksumMismatchError extends BackupError {
   override readonly code = "checksum_mismatch";

@@ -1,4 +1,4 @@
-// Worker: backup.requested, restore.requested and verify.requested from the bus, each job run once.
+// Worker: backup.requested, restore.requested, verify.requested and export.requested from the bus, each job run once.
 import { parseEvent } from "../core/events/schema.ts";
 import { startupRecovery } from "../core/startup.ts";
 import { handleWorkEvent } from "../core/jobs/worker.ts";

@@ -1,5 +1,6 @@
 // Deploy-time settings: the runtime's variables (schedules, TZ, retention, mail) plus the AWS-only ones, read once from the deployer's environment.
 import { toEventBridgeCron, type EventBridgeCron } from "../core/eventbridge-cron.ts";
+import { readCrmOwner } from "./efs-policy.ts";
 
 /*
  * `sst deploy` runs sst.config.ts on the deployer's machine and loads `.env` (and `.env.<stage>`) into
@@ -75,6 +76,8 @@ export function readInfraConfig(source: Env) {
     crm: {
       mountPath: "/mnt/crm",
       subdir: (env("BACKUP_EFS_CRM_DIR") ?? "").replace(/^\/+|\/+$/g, ""),
+      /** The CRM's user and group: the EFS access point's POSIX user, so the functions act as it (infra/efs-policy.ts). */
+      owner: readCrmOwner(env),
     },
     /** An existing EFS (the CRM's) by id; unset: infra creates one. */
     efsId: env("BACKUP_EFS_ID"),

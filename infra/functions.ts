@@ -1,5 +1,6 @@
 // The Lambda functions (backup, worker, cleanup, notifier; the API's in infra/api.ts): handlers, environment, links, VPC and EFS, retries, destinations.
 import { config } from "./config.ts";
+import { efsPolicy } from "./efs-policy.ts";
 import { functionEnvironments, type FunctionName } from "./environment.ts";
 import type { Network } from "./network.ts";
 import { permissions } from "./permissions.ts";
@@ -67,7 +68,8 @@ export function backgroundFunctions(deps: FunctionDeps) {
       // The database snapshot and gzipped logs are staged here before they go into the archive.
       storage: "10 GB",
       vpc: network.functionVpc,
-      volume: { efs: network.efs, path: config.crm.mountPath },
+      // The access point, by ARN: the functions act as the CRM's user (infra/network.ts), never root.
+      volume: { efs: network.accessPointArn, path: config.crm.mountPath },
       link: [linked.store, linked.events],
       permissions: statements,
       // better-sqlite3 is native: installed into the bundle for Lambda's x86_64 Linux instead of bundled.
@@ -105,6 +107,14 @@ export function backgroundFunctions(deps: FunctionDeps) {
     memory: "256 MB",
     permissions: perms.notifier,
     retries: 2,
+  });
+
+  // Created here because it names the two roles: backup read-only, both through the CRM's access point, TLS, no root.
+  new aws.efs.FileSystemPolicy("CrmFilesPolicy", {
+    fileSystemId: network.efs.id,
+    policy: $jsonStringify(
+      efsPolicy({ fileSystemArn: network.efsArn, accessPointArn: network.accessPointArn, backupRoleArn: backup.nodes.role.arn, workerRoleArn: worker.nodes.role.arn }),
+    ),
   });
 
   return { backup, worker, cleanup, notifier, inVpc: [backup, worker], perms, linked };

@@ -1,4 +1,4 @@
-// Network and CRM data: the VPC for the functions that mount EFS (no NAT), a free S3 gateway endpoint, and the CRM's EFS.
+// Network and CRM data: the VPC for the functions that mount EFS (no NAT), a free S3 gateway endpoint, the CRM's EFS and the access point with the CRM's uid/gid.
 import { config } from "./config.ts";
 
 export interface Network {
@@ -8,6 +8,8 @@ export interface Network {
   efs: sst.aws.Efs;
   /** Its ARN, for the elasticfilesystem:Client* permissions. */
   efsArn: $util.Output<string>;
+  /** The access point the functions mount: POSIX user BACKUP_CRM_UID:BACKUP_CRM_GID, root directory "/". */
+  accessPointArn: $util.Output<string>;
 }
 
 /**
@@ -33,10 +35,14 @@ export function network(bucket: sst.aws.Bucket): Network {
       // and a policy naming only our bucket would cut the CRM off from any other bucket it uses.
       new aws.ec2.VpcEndpoint("S3Gateway", { vpcId, serviceName: s3Service, vpcEndpointType: "Gateway", routeTableIds });
     }
-    const efs = config.efsId
-      ? sst.aws.Efs.get("CrmFiles", config.efsId)
-      : new sst.aws.Efs("CrmFiles", { vpc: { id: vpcId, subnets: subnetIds } });
-    return { functionVpc: { privateSubnets: subnetIds, securityGroups: securityGroupIds }, efs, efsArn: fileSystemArn(efs) };
+    if (config.efsId) {
+      const efs = sst.aws.Efs.get("CrmFiles", config.efsId);
+      // The CRM's own file system: never "its first access point" (which may be anyone's), but one of ours.
+      const accessPoint = new aws.efs.AccessPoint("CrmAccessPoint", { fileSystemId: efs.id, ...crmAccessPoint() });
+      return { functionVpc: { privateSubnets: subnetIds, securityGroups: securityGroupIds }, efs, efsArn: fileSystemArn(efs), accessPointArn: accessPoint.arn };
+    }
+    const efs = newEfs({ vpc: { id: vpcId, subnets: subnetIds } });
+    return { functionVpc: { privateSubnets: subnetIds, securityGroups: securityGroupIds }, efs, efsArn: fileSystemArn(efs), accessPointArn: efs.nodes.accessPoint.arn };
   }
 
   // No `nat`: private subnets without internet access (see above).
@@ -52,8 +58,23 @@ export function network(bucket: sst.aws.Bucket): Network {
       Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:*", Resource: [bucket.arn, $interpolate`${bucket.arn}/*`] }],
     }),
   });
-  const efs = new sst.aws.Efs("CrmFiles", { vpc });
-  return { functionVpc: vpc, efs, efsArn: fileSystemArn(efs) };
+  const efs = newEfs({ vpc });
+  return { functionVpc: vpc, efs, efsArn: fileSystemArn(efs), accessPointArn: efs.nodes.accessPoint.arn };
+}
+
+/** The access point's user and root: the CRM's uid/gid, so every file the functions create or restore is the CRM's. */
+const crmAccessPoint = () => ({ posixUser: { uid: config.crm.owner.uid, gid: config.crm.owner.gid }, rootDirectory: { path: "/" } });
+
+/** A new EFS whose only access point (SST's, root uid 0 by default) acts as the CRM's user instead. */
+function newEfs(args: sst.aws.EfsArgs): sst.aws.Efs {
+  return new sst.aws.Efs("CrmFiles", {
+    ...args,
+    transform: {
+      accessPoint: (ap) => {
+        Object.assign(ap, crmAccessPoint());
+      },
+    },
+  });
 }
 
 const fileSystemArn = (efs: sst.aws.Efs) => efs.nodes.fileSystem.apply((fs) => fs.arn);

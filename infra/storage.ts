@@ -1,5 +1,6 @@
-// The backup bucket: versioned, private, encrypted, with lifecycle rules for multipart leftovers, old versions and cold monthly archives.
+// The backup bucket: versioned, private, encrypted, no CORS, a policy that refuses overwrites of backup data, lifecycle rules for multipart leftovers, old versions, exports and cold monthly archives.
 import { config } from "./config.ts";
+import { bucketPolicy } from "./store-policy.ts";
 
 export function backupBucket() {
   const monthlyPrefix = `${config.storePrefix}monthly/`;
@@ -11,6 +12,12 @@ export function backupBucket() {
     // SST's lifecycle args can only expire objects; this placeholder makes SST create the lifecycle
     // resource, and `transform.lifecycle` below replaces its rules with the ones we need.
     lifecycle: [{ id: "abort-incomplete-multipart-uploads" }],
+    // The dashboard downloads by navigating to a presigned URL, which needs no CORS; nothing else in a browser calls S3.
+    // (SST's default would allow any origin to GET, PUT and DELETE.)
+    cors: false,
+    // Rules for every principal (infra/store-policy.ts): no overwrite of backup data; in production no version deletes.
+    // SST adds the deny of plain-HTTP requests (enforceHttps, on by default).
+    policy: bucketPolicy(config.storePrefix, { protectVersions: $app.stage === "production" }).map(({ sid: _sid, ...statement }) => statement),
     transform: {
       bucket: (args) => {
         // Never empty the production bucket on `sst remove` (production is also `removal: "retain"`).
@@ -34,6 +41,15 @@ export function backupBucket() {
             filter: {},
             noncurrentVersionExpiration: { noncurrentDays: config.noncurrentDays },
             expiration: { expiredObjectDeleteMarker: true },
+          },
+          {
+            // Download copies of v2 backups (core/export-object.ts): presigned for a minute, rewritten when older than 20 h.
+            id: "expire-exports",
+            status: "Enabled",
+            filter: { prefix: `${config.storePrefix}exports/` },
+            expiration: { days: 1 },
+            // An export is a whole archive: its replaced or expired versions go after a day too (the shorter rule wins).
+            noncurrentVersionExpiration: { noncurrentDays: 1 },
           },
           ...(config.monthlyColdAfterDays > 0
             ? [

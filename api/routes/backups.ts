@@ -1,12 +1,12 @@
 // Routes over stored backups: list, create, read one manifest, download the archive, delete.
-import { Readable } from "node:stream";
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { readManifest } from "../../core/catalog.ts";
 import { scanCatalog } from "../../core/catalog-scan.ts";
 import { deleteBackup } from "../../core/cleanup.ts";
-import { archiveKey } from "../../core/ids.ts";
 import { backupSha256, backupSizeBytes } from "../../core/manifest.ts";
-import { exportArchive } from "../../core/v2/export.ts";
+import { DOWNLOAD_URL_SECONDS } from "../download.ts";
+import { planDownload } from "../download-links.ts";
+import { streamArchive } from "./downloads.ts";
 import type { BackupSummary } from "../../core/catalog.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { SECURITY, errors, json } from "../openapi.ts";
@@ -43,6 +43,7 @@ const downloadRoute = createRoute({
   request: { params: BackupIdParams },
   responses: {
     200: { description: "The archive, streamed", content: { "application/gzip": { schema: { type: "string", format: "binary" } } } },
+    202: json(JobAccepted, "S3, v2 backup: its archive is being exported (the job in Location); ask again once it has succeeded"),
     302: { description: "Redirect to a short-lived download URL" },
     ...errors(400, 404),
   },
@@ -78,23 +79,16 @@ export function registerBackupRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): v
 
   app.openapi(downloadRoute, async (c) => {
     const { id } = c.req.valid("param");
-    // Only listed (verified) backups can be downloaded; a presigner would not notice a missing object itself.
-    const m = await readManifest(engine.storage, id);
-    if (m.formatVersion === 2) {
-      // A v2 backup has no archive object: the standard .tar.gz is exported as it streams (size unknown up front).
-      const body = Readable.toWeb(exportArchive(engine.storage, m)) as unknown as ReadableStream<Uint8Array>;
-      return c.body(body, 200, { "Content-Type": "application/gzip", "Content-Disposition": `attachment; filename="${id}.tar.gz"`, "Cache-Control": "no-store" });
+    // The original system's contract: the archive's bytes locally; on S3 a redirect to a presigned URL, or 202 with the
+    // export job while a v2 backup's archive is written (api/download-links.ts).
+    const plan = await planDownload(deps, id, c.get("admin").actor, DOWNLOAD_URL_SECONDS);
+    if (plan.kind === "url") return c.redirect(plan.url, 302);
+    if (plan.kind === "preparing") {
+      c.header("Location", `/api/backup/jobs/${plan.job.id}`);
+      c.header("Retry-After", "5");
+      return c.json({ jobId: plan.job.id, backupId: id }, 202);
     }
-    const answer = await deps.download(id, archiveKey(id));
-    if ("redirect" in answer) return c.redirect(answer.redirect, 302);
-    // Streamed through: archives can be far larger than memory.
-    const body = Readable.toWeb(answer.stream) as unknown as ReadableStream<Uint8Array>;
-    return c.body(body, 200, {
-      "Content-Type": "application/gzip",
-      "Content-Length": String(answer.size),
-      "Content-Disposition": `attachment; filename="${id}.tar.gz"`,
-      "Cache-Control": "no-store",
-    });
+    return streamArchive(c, deps, plan.manifest) as never;
   });
 
   app.openapi(deleteRoute, async (c) => {

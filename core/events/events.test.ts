@@ -5,9 +5,9 @@ import { CLEANUP_PATTERN, NOTIFIER_PATTERN, WORKER_PATTERN, matches } from "./pa
 import { EVENT_SOURCE, EVENT_TYPES, parseEvent } from "./schema.ts";
 
 describe("events", () => {
-  it("has the eleven lifecycle events of the original design plus verify.requested and cleanup.requested, each routed to exactly the notifier, the worker or the cleanup function", () => {
+  it("has the eleven lifecycle events of the original design plus verify.requested, cleanup.requested and export.requested, each routed to exactly the notifier, the worker or the cleanup function", () => {
     expect(EVENT_TYPES.sort()).toEqual(
-      ["backup.requested", "backup.started", "backup.succeeded", "backup.failed", "restore.requested", "restore.succeeded", "restore.failed", "restore.rolled-back", "cleanup.completed", "verify.failed", "system.initialized", "verify.requested", "cleanup.requested"].sort(),
+      ["backup.requested", "backup.started", "backup.succeeded", "backup.failed", "restore.requested", "restore.succeeded", "restore.failed", "restore.rolled-back", "cleanup.completed", "verify.failed", "system.initialized", "verify.requested", "cleanup.requested", "export.requested"].sort(),
     );
     for (const t of EVENT_TYPES) {
       const e = { source: EVENT_SOURCE, "detail-type": t };

@@ -15,7 +15,7 @@ export const NOTIFIER_PATTERN: EventPattern = {
 /** Work requested by the API, done by the worker. */
 export const WORKER_PATTERN: EventPattern = {
   source: [EVENT_SOURCE],
-  "detail-type": ["backup.requested", "restore.requested", "verify.requested"],
+  "detail-type": ["backup.requested", "restore.requested", "verify.requested", "export.requested"],
 };
 
 /** Cleanup requested by the API, done by the cleanup function: the one role that may delete backups, and it needs no EFS. */

@@ -21,6 +21,7 @@ export const EventDetailSchemas = {
   "restore.requested": z.object({ ...v1, jobId: z.string(), backupId: z.string(), components, actor: z.string() }),
   "verify.requested": z.object({ ...v1, jobId: z.string(), backupId: z.string(), actor: z.string() }),
   "cleanup.requested": z.object({ ...v1, jobId: z.string(), actor: z.string() }),
+  "export.requested": z.object({ ...v1, jobId: z.string(), backupId: z.string(), actor: z.string() }),
   "restore.succeeded": z.object({ ...v1, jobId: z.string().optional(), backupId: z.string(), components, actor: z.string(), preRestoreBackupId: z.string(), durationMs: z.number() }),
   "restore.failed": z.object({ ...v1, jobId: z.string().optional(), backupId: z.string(), components, actor: z.string(), error }),
   "restore.rolled-back": z.object({ ...v1, jobId: z.string().optional(), backupId: z.string(), components, actor: z.string(), error }),

@@ -43,6 +43,13 @@ export class EventJobService implements JobService {
     return job;
   }
 
+  /** Read-only, like verify: no store lock. The worker writes exports/<id>.tar.gz; the API then presigns it. */
+  async submitExport(backupId: string, actor: string): Promise<Job> {
+    const job = await this.record("export", actor, backupId, {});
+    await this.bus.publish("export.requested", { version: 1, jobId: job.id, backupId, actor });
+    return job;
+  }
+
   async get(id: string): Promise<Job> {
     return settleLost(this.engine.storage, await readJob(this.engine.storage, id), this.engine.now(), this.lostAfterMs(), this.engine.log);
   }

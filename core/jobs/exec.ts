@@ -3,6 +3,7 @@ import { runBackup } from "../backup.ts";
 import { runCleanup } from "../cleanup.ts";
 import type { Engine, Progress } from "../engine.ts";
 import { BackupError, RestoreError, errorMessage } from "../errors.ts";
+import { writeExport } from "../export-object.ts";
 import { HEARTBEAT_MS } from "./deadline.ts";
 import { saveJob, type Job } from "./records.ts";
 import type { BackupType, ComponentName } from "../manifest.ts";
@@ -24,6 +25,7 @@ export function workFor(engine: Engine, job: Job): Work {
   }
   if (job.kind === "verify") return (onProgress) => verifyBackup(engine, job.backupId!, onProgress, { actor: job.actor });
   if (job.kind === "cleanup") return () => runCleanup(engine, { dryRun: false, actor: job.actor });
+  if (job.kind === "export") return (onProgress) => writeExport(engine, job.backupId!, onProgress);
   throw new BackupError(`run job ${job.id}: ${job.kind} jobs run inline, not as recorded jobs`);
 }
 

@@ -55,6 +55,11 @@ export class LocalJobRunner implements JobService {
     return this.submit("verify", actor, {}, backupId, true);
   }
 
+  /** Only used with a presigning store (S3) in this process; with a local store the API streams the export itself. */
+  async submitExport(backupId: string, actor: string): Promise<Job> {
+    return this.submit("export", actor, {}, backupId, true);
+  }
+
   async submitCleanup(actor: string): Promise<Job> {
     return this.submit("cleanup", actor, {});
   }

@@ -7,7 +7,7 @@ import type { Engine, Progress } from "../engine.ts";
 import { readNewestJson } from "../storage/json-records.ts";
 import type { Storage } from "../storage/storage.ts";
 
-export const JOB_KINDS = ["backup", "restore", "verify", "cleanup"] as const;
+export const JOB_KINDS = ["backup", "restore", "verify", "cleanup", "export"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 export type JobState = "queued" | "running" | "succeeded" | "failed";
 
@@ -36,6 +36,11 @@ export interface JobService {
   submitVerify(backupId: string, actor: string): Promise<Job>;
   /** Retention applied for real (a dry run is read-only and fast, so it stays inside the request). */
   submitCleanup(actor: string): Promise<Job>;
+  /**
+   * Writes a v2 backup's archive to exports/<id>.tar.gz for a presigned download (core/export-object.ts). Only where
+   * downloads are presigned URLs (AWS); locally the API streams the export itself.
+   */
+  submitExport?(backupId: string, actor: string): Promise<Job>;
   /** NotFoundError for an unknown id. A job whose worker was lost is reported (and recorded) as failed, code worker_lost. */
   get(id: string): Promise<Job>;
   /** Newest first, with lost jobs failed as get does. */

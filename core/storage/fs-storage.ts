@@ -4,8 +4,8 @@ import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "
 import type { Stats } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { ConfigError, NotFoundError, StoreError, ValidationError } from "../errors.ts";
-import type { ObjectInfo, Storage } from "./storage.ts";
+import { ConfigError, NotFoundError, ObjectExistsError, StoreError, ValidationError } from "../errors.ts";
+import type { ObjectInfo, PutOptions, Storage } from "./storage.ts";
 import { removeAbandonedEntries, workName } from "../work-dir.ts";
 import { nameFullDisk } from "../disk-full.ts";
 
@@ -87,16 +87,19 @@ export class FsStorage implements Storage {
     this.tempPrefix = inside ? rel.split(path.sep).join("/") + "/" : undefined;
   }
 
-  async put(key: string, body: Readable | Buffer | string): Promise<ObjectInfo> {
+  async put(key: string, body: Readable | Buffer | string, opts: PutOptions = {}): Promise<ObjectInfo> {
     const dest = this.pathOf(key);
     const temp = await this.writeTemp("put", body);
     try {
-      // rename keeps the inode and mtime, so the temp file's stats are the stored object's version.
+      // rename (and link) keep the inode and mtime, so the temp file's stats are the stored object's version.
       const info = infoOf(key, temp.stats);
       await this.ensureParent(key, dest);
       try {
-        await rename(temp.path, dest);
+        // link() fails with EEXIST instead of replacing: the no-overwrite put, as If-None-Match: * on S3.
+        if (opts.ifAbsent) await link(temp.path, dest).then(() => rm(temp.path, { force: true }));
+        else await rename(temp.path, dest);
       } catch (err) {
+        if (opts.ifAbsent && errCode(err) === "EEXIST") throw new ObjectExistsError(`store "${key}" in ${this.root}: it exists, and it is written once; nothing was replaced`);
         throw this.placeError(key, err);
       }
       await syncDir(path.dirname(dest));

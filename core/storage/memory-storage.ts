@@ -1,8 +1,8 @@
 // The in-memory Storage for tests and dry runs: same key rules and semantics as the fs store, nothing touches disk.
 import { Readable } from "node:stream";
-import { NotFoundError, ValidationError } from "../errors.ts";
+import { NotFoundError, ObjectExistsError, ValidationError } from "../errors.ts";
 import { clampRange, compareKeys, validateKey, validatePrefix } from "./fs-storage.ts";
-import type { ObjectInfo, Storage } from "./storage.ts";
+import type { ObjectInfo, PutOptions, Storage } from "./storage.ts";
 
 interface Entry {
   data: Buffer;
@@ -19,10 +19,11 @@ export class MemoryStorage implements Storage {
     this.description = `memory://${name}`;
   }
 
-  async put(key: string, body: Readable | Buffer | string): Promise<ObjectInfo> {
+  async put(key: string, body: Readable | Buffer | string, opts: PutOptions = {}): Promise<ObjectInfo> {
     validateKey(key);
     // Read everything first: if the stream fails, the map was never touched, so nothing partial is visible.
     const data = await collect(body);
+    if (opts.ifAbsent && this.objects.has(key)) throw new ObjectExistsError(`store "${key}" in memory: it exists, and it is written once; nothing was replaced`);
     return this.store(key, data);
   }
 

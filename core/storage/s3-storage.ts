@@ -13,7 +13,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { BackupError, ConfigError, NotFoundError, ValidationError } from "../errors.ts";
+import { BackupError, ConfigError, NotFoundError, ObjectExistsError, ValidationError } from "../errors.ts";
 import { clampRange, compareKeys, validateKey, validatePrefix } from "./fs-storage.ts";
 import type { ObjectInfo, PutOptions, Storage } from "./storage.ts";
 
@@ -72,14 +72,15 @@ export class S3Storage implements Storage {
 
   async put(key: string, body: Readable | Buffer | string, opts: PutOptions = {}): Promise<ObjectInfo> {
     const Key = this.s3Key(key);
-    if (opts.sha256 && Buffer.isBuffer(body) && this.validatesChecksums) return this.putChecked(key, body, opts.sha256);
+    if (opts.sha256 && Buffer.isBuffer(body) && this.validatesChecksums) return this.putChecked(key, body, opts.sha256, opts.ifAbsent);
     let size = typeof body === "string" ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : 0;
     const counted = body instanceof Readable ? Readable.from(countBytes(body, (n) => (size += n))) : body;
     // Upload sends one PutObject below PART_SIZE and a multipart upload above it; on any error it aborts the
     // multipart upload, so nothing (and no billable incomplete upload) is left. Objects appear only when complete.
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key, Body: counted, ...this.sse, ...this.checksum },
+      // IfNoneMatch reaches the PutObject, or the CompleteMultipartUpload of a multipart upload (lib-storage passes params on).
+      params: { Bucket: this.bucket, Key, Body: counted, ...this.sse, ...this.checksum, ...(opts.ifAbsent ? { IfNoneMatch: "*" } : {}) },
       partSize: PART_SIZE,
       queueSize: QUEUE_SIZE,
       leavePartsOnError: false,
@@ -89,6 +90,7 @@ export class S3Storage implements Storage {
       etag = (await upload.done()).ETag;
     } catch (err) {
       if (body instanceof Readable && !body.destroyed) body.destroy();
+      if (opts.ifAbsent && isExists(err)) throw this.exists(key, err);
       throw this.mapError(err, key, "store");
     }
     if (!etag) throw new Error(`store "${key}" in ${this.description}: the endpoint returned no ETag`);
@@ -103,16 +105,19 @@ export class S3Storage implements Storage {
   }
 
   /** One PutObject carrying our own SHA-256: S3 hashes what arrived and rejects the put (BadDigest) if it differs. */
-  private async putChecked(key: string, body: Buffer, sha256: string): Promise<ObjectInfo> {
+  private async putChecked(key: string, body: Buffer, sha256: string, ifAbsent = false): Promise<ObjectInfo> {
     const Key = this.s3Key(key);
     const ChecksumSHA256 = Buffer.from(sha256, "hex").toString("base64");
     try {
-      const out = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ChecksumSHA256, ...this.sse, ...this.checksum }));
+      const out = await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ChecksumSHA256, ...this.sse, ...this.checksum, ...(ifAbsent ? { IfNoneMatch: "*" } : {}) }),
+      );
       if (out.ChecksumSHA256 && out.ChecksumSHA256 !== ChecksumSHA256) {
         throw new Error(`store "${key}" in ${this.description}: S3 recorded SHA-256 ${out.ChecksumSHA256}, we sent ${ChecksumSHA256}`);
       }
       return { key, size: body.length, modified: new Date(), version: out.ETag ?? "" };
     } catch (err) {
+      if (ifAbsent && isExists(err)) throw this.exists(key, err);
       throw this.mapError(err, key, "store");
     }
   }
@@ -224,12 +229,19 @@ export class S3Storage implements Storage {
     return (await this.list(prefix)).reduce((sum, o) => sum + o.size, 0);
   }
 
-  /** A URL that downloads the object with a plain GET until it expires; signing is offline, so absence shows as 404 then. */
-  async presignGet(key: string, expiresInSeconds = 300): Promise<string> {
+  /**
+   * A URL that downloads the object with a plain GET until it expires; signing is offline, so absence shows as 404 then.
+   * With `filename`, S3 answers it as an attachment of that name, so a browser that navigates to it saves the file
+   * instead of leaving the page (the `download` attribute is ignored across origins).
+   */
+  async presignGet(key: string, expiresInSeconds = 300, opts: { filename?: string } = {}): Promise<string> {
     const Key = this.s3Key(key);
     if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_PRESIGN_SECONDS)
       throw new ValidationError(`presign "${key}": expiry must be 1..${MAX_PRESIGN_SECONDS} whole seconds, got ${expiresInSeconds}`);
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key }), { expiresIn: expiresInSeconds });
+    if (opts.filename !== undefined && !/^[\w.-]+$/.test(opts.filename))
+      throw new ValidationError(`presign "${key}": file name "${opts.filename}" may hold only letters, digits, "_", "." and "-"`);
+    const attachment = opts.filename ? { ResponseContentDisposition: `attachment; filename="${opts.filename}"`, ResponseContentType: "application/gzip" } : {};
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key, ...attachment }), { expiresIn: expiresInSeconds });
   }
 
   /** Replaces the object's tags (e.g. the archive SHA-256 once the upload is done). Throws NotFoundError. */
@@ -264,6 +276,12 @@ export class S3Storage implements Storage {
   private s3Key(key: string): string {
     validateKey(key);
     return this.prefix + key;
+  }
+
+  private exists(key: string, cause: unknown): ObjectExistsError {
+    const e = new ObjectExistsError(`store "${key}" in ${this.description}: it exists, and it is written once; nothing was replaced`);
+    e.cause = cause;
+    return e;
   }
 
   private mapError(err: unknown, key: string, verb: string): Error {
@@ -314,6 +332,11 @@ function isValidKey(key: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** 412: the key exists (If-None-Match: *). 409 ConditionalRequestConflict: a concurrent conditional write to it is in flight. */
+function isExists(err: unknown): boolean {
+  return isStatus(err, 412) || errName(err) === "ConditionalRequestConflict";
 }
 
 function errName(err: unknown): string | undefined {

@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError, ObjectExistsError } from "../errors.ts";
 import type { Storage } from "./storage.ts";
 
 export interface StorageFixture {
@@ -183,6 +183,23 @@ export function describeStorageContract(name: string, make: () => Promise<Storag
       await s.put("slots/daily-2024-01-01", "taken");
       expect(await s.createExclusive("slots/daily-2024-01-01", "mine")).toBe(false);
       expect((await s.getBuffer("slots/daily-2024-01-01")).toString()).toBe("taken");
+    });
+
+    it("put with ifAbsent writes a new key, and never replaces one: small, checksummed and multipart bodies", async () => {
+      const first = randomStream(9 * 1024 * 1024); // above the S3 store's 8 MiB part size: a multipart upload
+      await s.put("daily/once.tar.gz", first.stream, { ifAbsent: true });
+      const again = randomStream(9 * 1024 * 1024);
+      await expect(s.put("daily/once.tar.gz", again.stream, { ifAbsent: true })).rejects.toBeInstanceOf(ObjectExistsError);
+      expect(sha256(await readAll(await s.get("daily/once.tar.gz")))).toBe(first.sha256);
+
+      await s.put("daily/once.json", "{}", { ifAbsent: true });
+      await expect(s.put("daily/once.json", '{"replaced":true}', { ifAbsent: true })).rejects.toThrow(/exists, and it is written once/);
+      const pack = Buffer.from("pack bytes");
+      await s.put("data/packs/ab/x.pack", pack, { sha256: sha256(pack), ifAbsent: true });
+      const other = Buffer.from("other bytes");
+      await expect(s.put("data/packs/ab/x.pack", other, { sha256: sha256(other), ifAbsent: true })).rejects.toBeInstanceOf(ObjectExistsError);
+      expect((await s.getBuffer("daily/once.json")).toString()).toBe("{}");
+      expect((await s.getBuffer("data/packs/ab/x.pack")).toString()).toBe("pack bytes");
     });
 
     it("lets exactly one of 10 concurrent createExclusive callers win", async () => {

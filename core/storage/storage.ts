@@ -16,6 +16,12 @@ export interface PutOptions {
    * and the put fails instead of storing different bytes; `validatesChecksums` tells which stores do.
    */
   sha256?: string;
+  /**
+   * Store only if no object exists at `key`; otherwise write nothing and throw ObjectExistsError. Keys written once
+   * (manifests, v1 archives, v2 packs) use it: on S3 it is If-None-Match: *, and the bucket policy refuses their puts
+   * without it (infra/store-policy.ts), so no role can replace a backup's objects.
+   */
+  ifAbsent?: boolean;
 }
 
 export interface Storage {

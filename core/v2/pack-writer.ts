@@ -1,5 +1,5 @@
 // Packs new blobs into objects of a few MiB, named by their own SHA-256, uploads them in parallel and proves each arrived.
-import { ChecksumMismatchError } from "../errors.ts";
+import { ChecksumMismatchError, ObjectExistsError } from "../errors.ts";
 import type { BlobRef } from "../manifest.ts";
 import type { Storage } from "../storage/storage.ts";
 import { sha256Hex, type Encoding } from "./blob-codec.ts";
@@ -65,7 +65,14 @@ export class PackWriter {
 
   /** Verified on the way in: S3 checks the SHA-256 we send; other stores are read back and hashed. */
   private async upload(key: string, body: Buffer, sha: string): Promise<void> {
-    await this.storage.put(key, body, { sha256: sha });
+    try {
+      // Never replaces a pack: on S3 the bucket policy refuses a pack put without If-None-Match (infra/store-policy.ts).
+      await this.storage.put(key, body, { sha256: sha, ifAbsent: true });
+    } catch (err) {
+      // A pack is named by the SHA-256 of its bytes, so the one already there holds exactly these.
+      if (err instanceof ObjectExistsError) return;
+      throw err;
+    }
     if (this.storage.validatesChecksums) return;
     const chunks: Buffer[] = [];
     for await (const c of await this.storage.get(key)) chunks.push(c as Buffer);

@@ -1,4 +1,5 @@
 // Creating a v2 backup: snapshot the database page-aligned, reuse unchanged files, pack new blobs, then write the manifest.
+import { putOnce } from "../storage/put-once.ts";
 import { mkdir, rm } from "node:fs/promises";
 import { createReadStream, createWriteStream } from "node:fs";
 import path from "node:path";
@@ -68,7 +69,8 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
         ...(index.previousId ? { previousId: index.previousId } : {}), verifiedAt: engine.now().toISOString(),
       },
     };
-    await storage.put(manifestKey(id), JSON.stringify(manifest, null, 2) + "\n");
+    // Written once: on S3 the bucket policy refuses a manifest put without If-None-Match (infra/store-policy.ts).
+    await putOnce(storage, manifestKey(id), JSON.stringify(manifest, null, 2) + "\n");
     req.onProgress?.({ phase: "verify", done: 0, total: 0 });
     engine.log.info("backup succeeded", { id, type: req.type, format: "v2", ...manifest.stored });
     return { skipped: false, manifest, durationMs: Date.now() - started };

@@ -1,6 +1,7 @@
 // The dashboard: status, chart, backup list, actions, live job progress and the audit trail, all over the admin API.
 import { api, ApiError, formatBytes, formatTime, takeTokenFromUrl, token } from "./api.js";
 import { drawChart } from "./chart.js";
+import { download } from "./download.js";
 import { previewCleanup } from "./cleanup.js";
 import { openDetails } from "./details.js";
 import { loadAudit, loadTrails } from "./history.js";
@@ -78,7 +79,7 @@ async function loadList() {
           const report = reporter(() => rowSlot(b.id), "details");
           openDetails(b.id, { onError: failTo(report) }).catch(failTo(report));
         }, "secondary"),
-        button("Download", () => download(b.id).catch(handleError)),
+        button("Download", () => { const report = reporter(() => rowSlot(b.id), "download"); download(b.id, report).catch(failTo(report)); }),
         button("Verify", () => startJob(`/api/backup/${b.id}/verify`, {}, `Verifying ${b.id}`, reporter(() => rowSlot(b.id), "verify"))),
         button("Restore", () => {
           const report = reporter(() => rowSlot(b.id), "restore");
@@ -147,16 +148,6 @@ async function refresh() {
     }
     return false;
   }
-}
-
-async function download(id) {
-  const res = await api(`/api/backup/${id}/download`, { raw: true });
-  const url = URL.createObjectURL(await res.blob());
-  const a = Object.assign(document.createElement("a"), { href: url, download: `${id}.tar.gz` });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 function confirmDelete(id) {
