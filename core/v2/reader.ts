@@ -142,8 +142,8 @@ export function stagedPath(root: string, component: string, f: FileEntryV2): str
 
 export const listedTwice = (f: FileEntryV2) => new UnsafeArchiveError(`extract archive: ${f.path}: listed more than once`);
 
-/** Writes `f` at `dest` from its checked pieces; the folder above exists. */
-export async function writeFromBlobs(reader: PackReader, f: FileEntryV2, dest: string, onBytes?: (n: number) => void): Promise<void> {
+/** Writes `f` at `dest` from its checked pieces; the folder above exists. `sync: false` leaves the fsync to the caller. */
+export async function writeFromBlobs(reader: PackReader, f: FileEntryV2, dest: string, onBytes?: (n: number) => void, sync = true): Promise<void> {
   // O_EXCL + O_NOFOLLOW, as the extractor: a name listed twice is refused, never overwritten, no link followed.
   const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0), 0o600).catch((err) => {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") throw listedTwice(f);
@@ -154,18 +154,18 @@ export async function writeFromBlobs(reader: PackReader, f: FileEntryV2, dest: s
       await fh.write(plain);
       onBytes?.(plain.length);
     });
-    await finishStagedFile(fh, f);
+    await finishStagedFile(fh, f, sync);
   } finally {
     await fh.close();
   }
 }
 
-/** The backup's mode and mtime on a staged file, then fsync: the swap that follows must not publish unwritten data. */
-export async function finishStagedFile(fh: FileHandle, f: FileEntryV2): Promise<void> {
+/** The backup's mode and mtime on a staged file, then fsync (unless the caller syncs later): a swap must not publish unwritten data. */
+export async function finishStagedFile(fh: FileHandle, f: FileEntryV2, sync = true): Promise<void> {
   await fh.chmod(f.mode & 0o777);
   const mtime = f.mtime ? new Date(f.mtime) : undefined;
   if (mtime && !Number.isNaN(mtime.getTime())) await fh.utimes(mtime, mtime);
-  await fh.sync();
+  if (sync) await fh.sync();
 }
 
 /**

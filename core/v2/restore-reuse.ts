@@ -51,10 +51,10 @@ export class LiveFiles {
 
   /**
    * Copies the live counterpart of `f` to `dest` (a fresh name in staging) when it holds exactly the backup's content,
-   * finishing it as a decoded file would be (mode, mtime, fsync); false, with nothing left at `dest`, when it does not.
+   * finishing it as a decoded file would be (mode, mtime, fsync unless `sync` is false); false, with nothing left at `dest`, when it does not.
    * `f.path` has passed the component rules already.
    */
-  async copyIfSame(f: FileEntryV2, dest: string): Promise<boolean> {
+  async copyIfSame(f: FileEntryV2, dest: string, sync = true): Promise<boolean> {
     const live = this.livePath(f.path);
     if (!live) return false;
     const started = Date.now();
@@ -79,7 +79,7 @@ export class LiveFiles {
         this.stats.filesHashed++;
         same = (await hashOf(dest)) === f.sha256;
       }
-      if (same) await finishStagedFile(fh, f);
+      if (same) await finishStagedFile(fh, f, sync);
     } finally {
       await fh.close();
     }

@@ -7,10 +7,11 @@ import type { ComponentName, FileEntryV2, StoredManifestV2 } from "../manifest.t
 import type { Storage } from "../storage/storage.ts";
 import { PackReader, stagedPath, writeFromBlobs } from "./reader.ts";
 import { LiveFiles, type LivePaths } from "./restore-reuse.ts";
+import { syncTree } from "./sync-tree.ts";
 
 /**
- * Files staged at once. Decoding is gunzip on libuv's pool plus hashing here, and every file ends with an fsync:
- * a few in flight keep both cores and the disk busy. Memory stays bounded: each file holds at most a few pieces
+ * Files staged at once. Decoding is gunzip on libuv's pool plus hashing here, copies are copy_file_range on the
+ * same pool: a few in flight keep both cores and the disk busy. Memory stays bounded: each file holds at most a few pieces
  * (READ_AHEAD in reader.ts) and the pack cache is capped by bytes.
  */
 const CONCURRENCY = 4;
@@ -59,12 +60,14 @@ export async function stageV2Components(
   }
   for (const dir of folders) await mkdir(dir, { recursive: true, mode: 0o700 });
 
+  // Written without an fsync each, then made durable together before the swap can publish them.
   await eachAtMost(CONCURRENCY, jobs, async ({ f, dest }) => {
-    if (live && (await live.copyIfSame(f, dest))) return progress(f.size);
-    await writeFromBlobs(reader, f, dest, progress);
+    if (live && (await live.copyIfSame(f, dest, false))) return progress(f.size);
+    await writeFromBlobs(reader, f, dest, progress, false);
     stats.filesWritten++;
     stats.bytesDecoded += f.size;
   });
+  await syncTree(stagedFiles, jobs.map((j) => j.dest), [stagedFiles, ...folders]);
   if (live) Object.assign(stats, { filesReused: live.stats.filesReused, bytesReused: live.stats.bytesReused, filesHashed: live.stats.filesHashed });
   return stats;
 }
