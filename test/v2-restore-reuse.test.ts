@@ -1,5 +1,5 @@
 // Restoring a v2 backup writes only what differs: unchanged live files are copied, not decoded; result, modes, owners, rollback stay exact.
-import { fork, type ChildProcess } from "node:child_process";
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -109,6 +109,8 @@ describe("v2 restore writes only what differs", () => {
     const names = addUploads(crm.root, 20);
     const old = new Date("2025-03-04T05:06:07Z");
     utimesSync(path.join(crm.root, names[5]!), old, old);
+    // Owned by the CRM's user, not by the root that restores: copies and decoded files alike must get that owner back.
+    if (process.getuid?.() === 0) execFileSync("chown", ["-R", "65534:65534", path.join(crm.root, "uploads")]);
     const engine = makeTestEngine(crm.root, undefined, V2);
     const m = await backup(engine);
     const rows = dbContent(crm.db);
@@ -118,6 +120,7 @@ describe("v2 restore writes only what differs", () => {
     writeFileSync(path.join(crm.root, names[7]!), same);
     writeFileSync(path.join(crm.root, names[0]!), "rewritten shorter");
     writeFileSync(path.join(crm.root, "uploads/batch/added-later.dat"), "not in the backup");
+    const owners = liveFiles(crm.root);
     await settle();
 
     const out = await runRestore(engine, { backupId: m.id, components: ["uploads", "config"], confirm: "CONFIRM_RESTORE" });
@@ -133,6 +136,8 @@ describe("v2 restore writes only what differs", () => {
     expect(readdirSync(path.join(crm.root, "uploads/batch"))).not.toContain("added-later.dat");
     expect(statSync(path.join(crm.root, names[5]!)).mtime.toISOString()).toBe(old.toISOString());
     expect(dbContent(crm.db)).toEqual(rows);
+    const after = liveFiles(crm.root);
+    for (const f of uploads) expect({ path: f.path, uid: after[f.path]!.uid, gid: after[f.path]!.gid }).toEqual({ path: f.path, uid: owners[f.path]!.uid, gid: owners[f.path]!.gid });
   });
 
   it("without a trustworthy record (files changed moments ago) proves equality by hashing the copy", async () => {
