@@ -22,7 +22,7 @@ import { recoverUnderLock, rollBack, rollForward, type Recovery } from "./restor
 import { matchRestoredOwnership } from "./restore-ownership.ts";
 import { checkRestoreSpace } from "./restore-space.ts";
 import { applyStep, planDatabaseStep, planPathStep } from "./restore-swap.ts";
-import { stageV2Components } from "./v2/restore-staging.ts";
+import { stageV2Components, type StagingStats } from "./v2/restore-staging.ts";
 import { chooseFiles, includedEntries } from "./browse.ts";
 
 export const CONFIRM_TOKEN = "CONFIRM_RESTORE";
@@ -46,6 +46,8 @@ export interface RestoreOutcome {
   components: ComponentName[];
   preRestoreBackupId: string;
   durationMs: number;
+  /** v2 backups: how many files were decoded from the store and how many copied from live files that already held them. */
+  staged?: StagingStats;
 }
 
 export function checkRestoreRequest(req: Pick<RestoreRequest, "components" | "confirm">): ComponentName[] {
@@ -74,6 +76,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
   const actor = req.actor ?? "cli";
   const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `restore-${req.backupId}`, operation: "restore" });
   let preRestoreBackupId: string | undefined;
+  let staged: StagingStats | undefined;
   try {
     const recovered = await recoverUnderLock(engine);
     if (recovered) req.onRecovered?.(recovered);
@@ -94,7 +97,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
       const pre = await createBackup(engine, { type: "pre-restore", description: `before restoring ${components.join(", ")} from ${manifest.id}`, components: live, onProgress: nested });
       if (pre.skipped) throw new Error("pre-restore backup was skipped");
       preRestoreBackupId = journal.preRestoreBackupId = pre.manifest.id;
-      await applyRestore(engine, journal, manifest, components, req.onProgress, chosen);
+      staged = await applyRestore(engine, journal, manifest, components, req.onProgress, chosen);
     } catch (caught) {
       const err = await nameFullDisk(caught, restoreRoot(engine.config), `restore ${manifest.id}`);
       // Nothing swapped yet (staging) or a failed swap: put back whatever the journal says was begun.
@@ -107,7 +110,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
       if (journal.begun.length === 0 || err instanceof RestoreError) throw err;
       throw new RestoreError(`restore ${manifest.id}: ${errorMessage(err)}; rolled back ${journal.begun.join(", ")}`, true, { cause: err });
     }
-    const outcome = { backupId: manifest.id, components, preRestoreBackupId: preRestoreBackupId!, durationMs: Date.now() - started };
+    const outcome = { backupId: manifest.id, components, preRestoreBackupId: preRestoreBackupId!, durationMs: Date.now() - started, ...(staged ? { staged } : {}) };
     await appendAudit(engine.storage, { actor, action: "restore", backupId: manifest.id, components, result: "succeeded", detail: { preRestoreBackupId, durationMs: outcome.durationMs, ...(req.include ? { include: req.include } : {}) } }, engine.now());
     engine.log.info("restore succeeded", { ...outcome });
     return outcome;
@@ -135,16 +138,18 @@ async function startJournal(engine: Engine, backupId: string, components: Compon
   return journal;
 }
 
-async function applyRestore(engine: Engine, journal: Journal, full: StoredManifest, components: ComponentName[], onProgress?: (p: Progress) => void, manifest = full) {
+async function applyRestore(engine: Engine, journal: Journal, full: StoredManifest, components: ComponentName[], onProgress?: (p: Progress) => void, manifest = full): Promise<StagingStats | undefined> {
   const partial = manifest !== full;
   const { paths } = engine.config;
   const file = journalPath(engine.config);
   await writeJournal(file, journal); // names the pre-restore backup
   const stagedFiles = path.join(journal.staging, "files");
+  let staged: StagingStats | undefined;
   await checkRestoreSpace(manifest, components, { dir: path.dirname(journal.staging), liveDatabase: paths.database });
   if (manifest.formatVersion === 2) {
     // Every piece and file is checked by size and SHA-256 as it is written; names pass the same component rules.
-    await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress);
+    // Files the live CRM already holds (per the pre-restore backup just taken) are copied from it, not decoded.
+    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId });
   } else {
     const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
     const total = manifest.archive.sizeBytes;
@@ -189,6 +194,7 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
   await writeJournal(file, journal);
   await rollForward(engine, journal).catch((e) => engine.log.warn("restore: could not remove the copies kept for undo; the next command will", { error: errorMessage(e) }));
   onProgress?.({ phase: "swap", done: order.length, total: order.length });
+  return staged;
 }
 
 async function planComponent(engine: Engine, manifest: StoredManifest, component: ComponentName, staged: string, journal: Journal, partial: boolean): Promise<SwapStep[]> {

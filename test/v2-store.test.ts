@@ -160,6 +160,8 @@ describe("format v2 (BACKUP_FORMAT=v2)", () => {
     expect(report.ok).toBe(false);
     expect(report.components.uploads!.status).toBe("failed");
     expect(report.components.uploads!.detail).toContain("uploads/media/photo.bin");
+    // A restore reads only what differs from the live files: make the damaged file one it must read.
+    writeFileSync(path.join(crm.root, "uploads/media/photo.bin"), "changed since the backup");
     const before = crmTree(crm.root);
     await expect(runRestore(engine, { backupId: m.id, components: ["uploads"], confirm: "CONFIRM_RESTORE" })).rejects.toThrow(/uploads\/media\/photo\.bin.*damaged/);
     expect(crmTree(crm.root)).toEqual(before);

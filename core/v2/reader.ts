@@ -1,7 +1,7 @@
 // Reading v2 backups: pieces fetched pack by pack, every piece and file checked by size and SHA-256, names vetted.
 import { createHash } from "node:crypto";
 import { constants as fsc } from "node:fs";
-import { mkdir, open } from "node:fs/promises";
+import { mkdir, open, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { entryProblem } from "../component-rules.ts";
 import { DEFAULT_LIMITS } from "../archive/extract-limits.ts";
@@ -12,12 +12,19 @@ import { CHUNK_SIZE, decodeBlob } from "./blob-codec.ts";
 
 /** Packs up to this size are fetched whole (one request for all their pieces); larger ones by range. */
 const WHOLE_PACK_LIMIT = 32 * 1024 * 1024;
-const CACHED_PACKS = 2;
+/**
+ * Whole packs kept in memory, by bytes: several files are read at once (restore staging, read-ahead), and each may
+ * be in a different pack; a cap by count alone would let 32 MiB packs add up.
+ */
+const CACHE_BYTES = 64 * 1024 * 1024;
+/** Pieces of one file decoded ahead of the one being written: gunzip runs on libuv's pool, so this uses every core. */
+const READ_AHEAD = 3;
 
 export class PackReader {
-  private readonly cache = new Map<string, Buffer>();
+  // Promises, so that readers of the same pack at the same moment share one fetch.
+  private readonly cache = new Map<string, Promise<Buffer | null>>();
+  private readonly sizes = new Map<string, number>();
   private readonly large = new Set<string>();
-  private readonly loading = new Map<string, Promise<Buffer | null>>();
   constructor(private readonly storage: Storage) {}
 
   /** The checked plaintext of one piece. */
@@ -35,24 +42,40 @@ export class PackReader {
     return pack ? pack.subarray(ref.offset, ref.offset + ref.length) : await this.range(ref);
   }
 
-  private async pack(key: string): Promise<Buffer | null> {
+  private pack(key: string): Promise<Buffer | null> {
     const hit = this.cache.get(key);
     if (hit) {
       this.cache.delete(key);
       this.cache.set(key, hit);
       return hit;
     }
-    if (this.large.has(key)) return null;
-    // Pieces read ahead (the export's) ask for the same pack at once: fetch it once.
-    let loading = this.loading.get(key);
-    if (!loading) {
-      loading = this.fetchPack(key).finally(() => this.loading.delete(key));
-      this.loading.set(key, loading);
-    }
-    return loading;
+    if (this.large.has(key)) return Promise.resolve(null);
+    const p = this.fetch(key);
+    this.cache.set(key, p);
+    p.then(
+      (body) => {
+        if (!body) this.cache.delete(key);
+        else if (this.cache.get(key) === p) this.sizes.set(key, body.length);
+        this.evict();
+      },
+      () => this.cache.delete(key),
+    );
+    return p;
   }
 
-  private async fetchPack(key: string): Promise<Buffer | null> {
+  private evict(): void {
+    let held = [...this.sizes.values()].reduce((n, s) => n + s, 0);
+    for (const key of this.cache.keys()) {
+      if (held <= CACHE_BYTES) break;
+      const size = this.sizes.get(key);
+      if (size === undefined) continue; // still on its way: its readers hold it anyway
+      this.cache.delete(key);
+      this.sizes.delete(key);
+      held -= size;
+    }
+  }
+
+  private async fetch(key: string): Promise<Buffer | null> {
     const chunks: Buffer[] = [];
     let size = 0;
     const stream = await this.storage.get(key).catch((err) => { throw missing(key, err); });
@@ -65,10 +88,7 @@ export class PackReader {
       }
       chunks.push(c as Buffer);
     }
-    const body = Buffer.concat(chunks);
-    this.cache.set(key, body);
-    if (this.cache.size > CACHED_PACKS) this.cache.delete(this.cache.keys().next().value!);
-    return body;
+    return Buffer.concat(chunks);
   }
 
   private async range(ref: BlobRef): Promise<Buffer> {
@@ -91,13 +111,25 @@ export async function readFileBlobs(reader: PackReader, f: FileEntryV2, sink: (p
 /** A file's checked pieces in order; the last step (after the final piece) checks the whole file's SHA-256. */
 export async function* fileBlobs(reader: PackReader, f: FileEntryV2): AsyncGenerator<Buffer> {
   checkFileSizes(f);
-  const hash = createHash("sha256");
-  for (const ref of f.blobs) {
-    const plain = await reader.read(ref, f.path);
-    hash.update(plain);
+  // A file of one piece whose hash is the file's was checked whole by decodeBlob: hashing it again would change nothing.
+  const hash = f.blobs.length === 1 && f.blobs[0]!.sha256 === f.sha256 ? null : createHash("sha256");
+  const ahead: Promise<Buffer>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (ahead.length < READ_AHEAD && next < f.blobs.length) {
+      const p = reader.read(f.blobs[next++]!, f.path);
+      p.catch(() => undefined); // handled when its turn comes; a consumer that stops early leaves no unhandled rejection
+      ahead.push(p);
+    }
+  };
+  fill();
+  while (ahead.length > 0) {
+    const plain = await ahead.shift()!;
+    fill();
+    hash?.update(plain);
     yield plain;
   }
-  const sha = hash.digest("hex");
+  const sha = hash ? hash.digest("hex") : f.sha256;
   if (sha !== f.sha256) throw new ChecksumMismatchError(`check backup file ${f.path}: its content has SHA-256 ${sha}, the manifest records ${f.sha256}; the backup is damaged, pick another`);
 }
 
@@ -108,35 +140,52 @@ export function checkFileSizes(f: FileEntryV2): void {
   if (f.size > DEFAULT_LIMITS.maxEntrySize) throw new UnsafeArchiveError(`check backup file ${f.path}: ${f.size} bytes is over the ${DEFAULT_LIMITS.maxEntrySize}-byte limit for one file`);
 }
 
+/** Where `f` goes under `root` (the staging folder); its name must pass the component rules and stay inside. */
+export function stagedPath(root: string, component: string, f: FileEntryV2): string {
+  const problem = entryProblem(f.path, "file", component);
+  if (problem) throw new UnsafeArchiveError(`extract archive: ${f.path}: ${problem}`);
+  const dest = path.resolve(root, f.path);
+  if (!dest.startsWith(path.resolve(root) + path.sep)) throw new UnsafeArchiveError(`extract archive: ${f.path}: resolves outside the staging folder`);
+  return dest;
+}
+
+export const listedTwice = (f: FileEntryV2) => new UnsafeArchiveError(`extract archive: ${f.path}: listed more than once`);
+
+/** Writes `f` at `dest` from its checked pieces; the folder above exists. `sync: false` leaves the fsync to the caller. */
+export async function writeFromBlobs(reader: PackReader, f: FileEntryV2, dest: string, onBytes?: (n: number) => void, sync = true): Promise<void> {
+  // O_EXCL + O_NOFOLLOW, as the extractor: a name listed twice is refused, never overwritten, no link followed.
+  const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0), 0o600).catch((err) => {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw listedTwice(f);
+    throw err;
+  });
+  try {
+    await readFileBlobs(reader, f, async (plain) => {
+      await fh.write(plain);
+      onBytes?.(plain.length);
+    });
+    await finishStagedFile(fh, f, sync);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The backup's mode and mtime on a staged file, then fsync (unless the caller syncs later): a swap must not publish unwritten data. */
+export async function finishStagedFile(fh: FileHandle, f: FileEntryV2, sync = true): Promise<void> {
+  await fh.chmod(f.mode & 0o777);
+  const mtime = f.mtime ? new Date(f.mtime) : undefined;
+  if (mtime && !Number.isNaN(mtime.getTime())) await fh.utimes(mtime, mtime);
+  if (sync) await fh.sync();
+}
+
 /**
  * Writes the files of `component` under `stagingDir` with the layout a v1 archive extracts to (database/dev.db,
  * uploads/..., config/..., logs/<name>.log.gz). Names pass the component rules, and no file is written twice or
  * outside the staging folder.
  */
 export async function materializeFiles(reader: PackReader, component: string, files: FileEntryV2[], stagingDir: string, onBytes?: (n: number) => void): Promise<void> {
-  const root = path.resolve(stagingDir);
   for (const f of files) {
-    const problem = entryProblem(f.path, "file", component);
-    if (problem) throw new UnsafeArchiveError(`extract archive: ${f.path}: ${problem}`);
-    const dest = path.resolve(root, f.path);
-    if (!dest.startsWith(root + path.sep)) throw new UnsafeArchiveError(`extract archive: ${f.path}: resolves outside the staging folder`);
+    const dest = stagedPath(stagingDir, component, f);
     await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
-    // O_EXCL + O_NOFOLLOW, as the extractor: a name listed twice is refused, never overwritten, no link followed.
-    const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0), 0o600).catch((err) => {
-      if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new UnsafeArchiveError(`extract archive: ${f.path}: listed more than once`);
-      throw err;
-    });
-    try {
-      await readFileBlobs(reader, f, async (plain) => {
-        await fh.write(plain);
-        onBytes?.(plain.length);
-      });
-      await fh.chmod(f.mode & 0o777);
-      const mtime = f.mtime ? new Date(f.mtime) : undefined;
-      if (mtime && !Number.isNaN(mtime.getTime())) await fh.utimes(mtime, mtime);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeFromBlobs(reader, f, dest, onBytes);
   }
 }

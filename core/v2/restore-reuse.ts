@@ -1,0 +1,106 @@
+// Restore's shortcut for unchanged files: a staged file whose content the live file already holds is copied from it, not decoded.
+import { createHash } from "node:crypto";
+import { constants as fsc, createReadStream, type BigIntStats } from "node:fs";
+import { copyFile, lstat, open, unlink } from "node:fs/promises";
+import path from "node:path";
+import type { FileEntry, FileEntryV2, StoredManifest } from "../manifest.ts";
+import { finishStagedFile, listedTwice } from "./reader.ts";
+
+/** Where each component's files live, as `config.paths` names them. */
+export interface LivePaths { root: string; uploads: string }
+
+/** What the live CRM holds, as the pre-restore backup just recorded it: content hash and (v2) the file's identity. */
+type LiveRecord = Pick<FileEntry, "sha256" | "size"> & { source?: FileEntryV2["source"] };
+
+/**
+ * A file whose ctime is this close to now is not trusted by metadata: ext4 and others stamp times from a coarse
+ * clock (a few ms), so a write landing in the same tick as the record would leave size, times and inode unchanged
+ * ("racy git"). Such a file is copied and the copy hashed instead.
+ */
+const RACY_MS = 2000;
+
+/**
+ * Why a copy and not a hard link. A hard link would be O(1), but the staged file would share the live file's inode:
+ * a write by the CRM to the live file between staging and swap, or through a descriptor it keeps open across the
+ * swap, would land in the restored file, which then no longer equals the backup; link(2) itself changes the live
+ * file's ctime and link count, so the pre-restore state that rollback brings back would differ (and the next backup
+ * would re-read every such file); and chmod, chown and utimes in staging would change the live file too.
+ * `copyFile` with COPYFILE_FICLONE makes an independent file: a reflink where the filesystem has them (btrfs, XFS:
+ * O(1), extents shared copy-on-write, so later writes to either side stay apart), else an in-kernel copy
+ * (copy_file_range): no decode, no store read, no bytes through this process, and the live file is left untouched.
+ */
+export class LiveFiles {
+  readonly stats = { filesReused: 0, bytesReused: 0, filesHashed: 0 };
+
+  /** `records`: entry path -> what the pre-restore backup recorded for it (empty when it recorded nothing usable). */
+  constructor(private readonly live: LivePaths, private readonly records: Map<string, LiveRecord>) {}
+
+  static fromManifest(live: LivePaths, pre: StoredManifest | null): LiveFiles {
+    const records = new Map<string, LiveRecord>();
+    for (const name of ["uploads", "config"] as const) for (const f of pre?.components[name]?.files ?? []) records.set(f.path, f);
+    return new LiveFiles(live, records);
+  }
+
+  /** The live file that `entry` would replace, for the components whose staged files mirror live files one to one. */
+  private livePath(entry: string): string | null {
+    // Logs are staged gzipped and the database goes through SQLite: neither has a live file of the same content.
+    if (entry.startsWith("uploads/")) return path.join(this.live.uploads, entry.slice("uploads/".length));
+    if (entry.startsWith("config/")) return path.join(this.live.root, entry.slice("config/".length));
+    return null;
+  }
+
+  /**
+   * Copies the live counterpart of `f` to `dest` (a fresh name in staging) when it holds exactly the backup's content,
+   * finishing it as a decoded file would be (mode, mtime, fsync unless `sync` is false); false, with nothing left at `dest`, when it does not.
+   * `f.path` has passed the component rules already.
+   */
+  async copyIfSame(f: FileEntryV2, dest: string, sync = true): Promise<boolean> {
+    const live = this.livePath(f.path);
+    if (!live) return false;
+    const started = Date.now();
+    const before = await lstat(live, { bigint: true }).catch(() => null);
+    if (!before?.isFile() || Number(before.size) !== f.size) return false;
+    const rec = this.records.get(f.path);
+    const known = !!rec?.source && sameIdentity(rec.source, before) && Number(before.ctimeMs) < started - RACY_MS;
+    if (known && rec!.sha256 !== f.sha256) return false;
+    try {
+      await copyFile(live, dest, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") throw listedTwice(f);
+      return false; // vanished or unreadable meanwhile: the blobs have it
+    }
+    const fh = await open(dest, fsc.O_RDWR | (fsc.O_NOFOLLOW ?? 0));
+    let same = false;
+    try {
+      const after = await lstat(live, { bigint: true }).catch(() => null);
+      // Changed while copied (or no trustworthy record): only the copy's own hash can say what it holds.
+      if (known && after && sameStats(before, after)) same = true;
+      else {
+        this.stats.filesHashed++;
+        same = (await hashOf(dest)) === f.sha256;
+      }
+      if (same) await finishStagedFile(fh, f, sync);
+    } finally {
+      await fh.close();
+    }
+    if (!same) {
+      await unlink(dest);
+      return false;
+    }
+    this.stats.filesReused++;
+    this.stats.bytesReused += f.size;
+    return true;
+  }
+}
+
+const sameIdentity = (a: NonNullable<FileEntryV2["source"]>, st: BigIntStats): boolean =>
+  a.size === Number(st.size) && a.mtimeNs === String(st.mtimeNs) && a.ctimeNs === String(st.ctimeNs) && a.ino === String(st.ino);
+
+const sameStats = (a: BigIntStats, b: BigIntStats): boolean =>
+  a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino && a.dev === b.dev;
+
+async function hashOf(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
