@@ -38,8 +38,15 @@ beforeAll(async () => {
 function reset(): void {
   for (const [key, bytes] of pristine.packs) writeFileSync(path.join(store, key), bytes);
   writeFileSync(manifestFile, pristine.manifest);
-  // The CRM differs from the backup, so a restore that went through would show.
-  writeFileSync(path.join(crm.root, "uploads/a.txt"), "live, newer than the backup\n");
+  // Every live upload and config file differs from the backup: a restore copies equal live files instead of decoding
+  // them, so only when nothing is equal must it read every piece, the damaged one included. A restore that went
+  // through would show.
+  for (const c of ["uploads", "config"] as const) {
+    for (const f of m.components[c]?.files ?? []) {
+      const live = path.join(crm.root, c === "uploads" ? f.path : f.path.slice("config/".length));
+      writeFileSync(live, `live, newer than the backup: ${f.path}\n`);
+    }
+  }
 }
 
 describe("fault: damaged v2 stores", () => {
