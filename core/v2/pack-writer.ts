@@ -43,6 +43,11 @@ export class PackWriter {
     if (this.failure) throw this.failure;
   }
 
+  /** Waits for every upload already started, whatever its outcome: after a failure, nothing writes behind the caller. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled(this.inFlight);
+  }
+
   private async seal(): Promise<void> {
     while (this.inFlight.size >= UPLOADS) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
