@@ -5,14 +5,17 @@ import { FileChangedError } from "../archive/write.ts";
 import type { BlobRef, FileEntryV2 } from "../manifest.ts";
 import { CHUNK_SIZE, GZIP_LEVEL, firstEncoding, sha256Hex, trialEncoding, type Encoding } from "./blob-codec.ts";
 import { ByteBudget } from "./bounded.ts";
-import type { CompressPool } from "./compress-pool.ts";
+import type { CompressPool, Encoded } from "./compress-pool.ts";
 import type { PackWriter } from "./pack-writer.ts";
 
 /**
  * Plaintext read but not yet packed, across every file in flight: enough to keep each compression thread fed with a
  * few pieces while the next files are read, and a fixed amount whatever the store's or the CRM's size.
  */
-export const budgetFor = (threads: number) => new ByteBudget(Math.max(16, 4 * threads) * CHUNK_SIZE);
+/** Read buffers are whole powers of two from 16 KiB (so a few sizes serve every piece and can be reused). */
+const capacityFor = (size: number) => 2 ** Math.max(14, Math.ceil(Math.log2(Math.max(size, 1))));
+
+export const budgetFor = (threads: number) => new ByteBudget(Math.max(8, 4 * threads) * CHUNK_SIZE);
 
 export interface FileSource { entry: string; file: string; mode?: number; originalSize?: number }
 export interface SourceIdentity { size: number; mtimeNs: string; ctimeNs: string; ino: string; mode: number; mtime: Date }
@@ -31,6 +34,8 @@ export class BlobStore {
   readonly stats: BlobStoreStats = { filesRead: 0, filesReused: 0, bytesRead: 0 };
   private readonly pending = new Map<string, Promise<BlobRef>>();
   private readonly budget: ByteBudget;
+  private readonly spares = new Map<number, ArrayBuffer[]>();
+  private spareBytes = 0;
 
   constructor(
     private readonly known: Map<string, BlobRef>, private readonly packs: PackWriter, private readonly pool: CompressPool,
@@ -65,11 +70,11 @@ export class BlobStore {
       try {
         for (let pos = 0; pos < id.size; ) {
           const want = Math.min(pieceSize, id.size - pos);
-          await this.budget.acquire(want);
+          const held = capacityFor(want); // what the piece's buffer really takes
+          await this.budget.acquire(held);
           let buf: Buffer;
           try {
-            // Its own ArrayBuffer (never a slice of Node's shared pool), so it can move to a worker thread.
-            buf = Buffer.allocUnsafeSlow(want);
+            buf = this.buffer(want);
             let got = 0;
             while (got < want) {
               const { bytesRead } = await fh.read(buf, got, want - got, pos + got);
@@ -78,14 +83,14 @@ export class BlobStore {
             }
             encoding ??= await this.decide(src.entry, buf);
           } catch (err) {
-            this.budget.release(want);
+            this.budget.release(held);
             throw err;
           }
           pos += want;
           whole?.update(buf);
           const sha = sha256Hex(buf);
           onlySha = sha;
-          const ref = this.piece(sha, buf, encoding).finally(() => this.budget.release(want));
+          const ref = this.piece(sha, buf, encoding).finally(() => this.budget.release(held));
           ref.catch(() => undefined); // handled: a failure surfaces through Promise.all below
           refs.push(ref);
           this.stats.bytesRead += want;
@@ -107,6 +112,28 @@ export class BlobStore {
     };
   }
 
+  /**
+   * A buffer for one piece: a view at the start of its own ArrayBuffer (never a slice of Node's shared pool), so the
+   * whole ArrayBuffer can move to a worker and back. ArrayBuffers come in power-of-two sizes and are reused: the
+   * plaintext then makes no garbage, which let RSS grow with the data while V8 put off collecting detached buffers.
+   */
+  private buffer(size: number): Buffer {
+    const cap = capacityFor(size);
+    const reused = this.spares.get(cap)?.pop();
+    if (reused) this.spareBytes -= cap;
+    return Buffer.from(reused ?? Buffer.allocUnsafeSlow(cap).buffer, 0, size);
+  }
+
+  private recycle(b: Buffer): void {
+    const ab = b.buffer;
+    if (b.byteOffset !== 0 || !(ab instanceof ArrayBuffer) || ab.byteLength !== capacityFor(ab.byteLength)) return;
+    if (this.spareBytes + ab.byteLength > this.budget.limit) return;
+    const list = this.spares.get(ab.byteLength) ?? [];
+    list.push(ab);
+    this.spares.set(ab.byteLength, list);
+    this.spareBytes += ab.byteLength;
+  }
+
   /** A file's encoding from its first piece: by name or entropy, else a fast trial deflate on a compression thread. */
   private async decide(entry: string, first: Buffer): Promise<Encoding> {
     const e = firstEncoding(entry, first);
@@ -118,13 +145,19 @@ export class BlobStore {
   /** A piece already in the store (or already on its way in this run) is referenced, not stored again. */
   private piece(sha: string, plain: Buffer, encoding: Encoding): Promise<BlobRef> {
     const known = this.known.get(sha);
-    if (known) return Promise.resolve(known);
-    const pending = this.pending.get(sha);
-    if (pending) return pending;
+    const pending = known ? Promise.resolve(known) : this.pending.get(sha);
+    if (pending) {
+      this.recycle(plain);
+      return pending;
+    }
     const size = plain.length;
     // Node's gzip header has no name and mtime 0, so a piece always encodes to the same bytes.
-    const encoded = encoding === "raw" ? Promise.resolve({ stored: plain, encoding }) : this.pool.encode(plain, GZIP_LEVEL, { transfer: true });
-    const p = encoded.then((e) => this.packs.add(sha, size, e.stored, e.encoding));
+    const encoded: Promise<Encoded> = encoding === "raw" ? Promise.resolve({ stored: plain, encoding }) : this.pool.encode(plain, GZIP_LEVEL, { transfer: true });
+    const p = encoded.then(async (e) => {
+      const ref = await this.packs.add(sha, size, e.stored, e.encoding);
+      this.recycle(e.stored); // the pack copied it; its buffer is the read buffer, free for the next piece
+      return ref;
+    });
     this.pending.set(sha, p);
     return p;
   }

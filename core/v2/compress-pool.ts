@@ -17,7 +17,11 @@ parentPort.on("message", ({ id, plain, level, orRaw }) => {
   try {
     const gz = gzipSync(plain, { level });
     const raw = orRaw && gz.length >= plain.length;
-    const out = owned(raw ? plain : gz);
+    // The result goes back in the plaintext's own buffer (no longer needed: it was hashed before it came), so the
+    // sender reuses one buffer per piece and neither thread makes garbage the size of the data.
+    const inPlace = plain.byteOffset === 0 && gz.length <= plain.buffer.byteLength;
+    const out = raw ? plain : inPlace ? new Uint8Array(plain.buffer, 0, gz.length) : owned(gz);
+    if (!raw && inPlace) out.set(gz);
     parentPort.postMessage({ id, out, raw }, [out.buffer]);
   } catch (err) {
     parentPort.postMessage({ id, error: String(err && err.message || err) });
@@ -28,6 +32,7 @@ parentPort.on("message", ({ id, plain, level, orRaw }) => {
 /** Tasks queued in one worker at once: the next piece is waiting when one finishes, so no thread idles between messages. */
 const PER_WORKER = 2;
 
+/** With `transfer`, `stored` is a view at the start of the plaintext's own ArrayBuffer, back from the worker. */
 export interface Encoded { stored: Buffer; encoding: Encoding }
 interface Task { id: number; plain: Uint8Array; level: number; orRaw: boolean; transfer: boolean; resolve: (e: Encoded) => void; reject: (e: unknown) => void }
 interface Slot { worker: Worker; busy: Map<number, Task> }
@@ -45,8 +50,9 @@ export class CompressPool {
 
   /**
    * The stored form of a piece: its gzip member (deterministic: same bytes and level, same output), or with `orRaw`
-   * the plaintext itself when gzip does not shrink it. With `transfer`, `plain` moves to the worker when it owns its
-   * whole ArrayBuffer (the caller must not touch it afterwards; it comes back as `stored` when raw wins); else it is copied.
+   * the plaintext itself when gzip does not shrink it. With `transfer`, the whole ArrayBuffer of `plain` (a view at its
+   * start) moves to the worker and comes back holding `stored`; the caller must not touch `plain` afterwards.
+   * Without, `plain` is copied.
    * An `urgent` task (a trial a reader waits on) goes ahead of the pieces already queued.
    */
   encode(plain: Uint8Array, level: number, opts: { orRaw?: boolean; urgent?: boolean; transfer?: boolean } = {}): Promise<Encoded> {
@@ -73,8 +79,10 @@ export class CompressPool {
       const task = this.queue.shift()!;
       slot.busy.set(task.id, task);
       const { plain } = task;
-      const movable = task.transfer && plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength && plain.buffer instanceof ArrayBuffer;
-      slot.worker.postMessage({ id: task.id, plain, level: task.level, orRaw: task.orRaw }, movable ? [plain.buffer as ArrayBuffer] : []);
+      const movable = task.transfer && plain.byteOffset === 0 && plain.buffer instanceof ArrayBuffer;
+      // A view that does not move is copied alone (cloning it would copy its whole ArrayBuffer).
+      const sent = movable ? plain : new Uint8Array(plain);
+      slot.worker.postMessage({ id: task.id, plain: sent, level: task.level, orRaw: task.orRaw }, movable ? [plain.buffer as ArrayBuffer] : []);
     }
   }
 
@@ -94,7 +102,8 @@ export class CompressPool {
       const task = slot.busy.get(msg.id);
       if (!task) return;
       slot.busy.delete(msg.id);
-      if (msg.out) task.resolve({ stored: Buffer.from(msg.out.buffer, msg.out.byteOffset, msg.out.byteLength), encoding: msg.raw ? "raw" : "gzip" });
+      const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+      if (msg.out) task.resolve({ stored: buf(msg.out), encoding: msg.raw ? "raw" : "gzip" });
       else task.reject(new BackupError(`compress piece: ${msg.error ?? "unknown error"}`));
       this.dispatch();
     });
