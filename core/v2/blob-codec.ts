@@ -25,22 +25,59 @@ const STORED_RAW = new Set([
   "opus", "flac", "zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "rar", "docx", "xlsx", "pptx", "odt", "ods", "epub", "woff2",
 ]);
 
-/** Raw for known compressed formats; otherwise gzip unless a fast deflate of the first 64 KiB saves under 10%. */
-export function chooseEncoding(entryPath: string, firstBytes: Buffer): Encoding {
+/**
+ * Deflate level of every gzip piece. Measured on the bench CRM (bench/generate.ts): level 3 stores ~4% more than
+ * gzip -6 (the target allows 5%) for about half of level 6's CPU; levels 1-2 miss the bytes target, 4-6 cost far more.
+ * A piece already stored is referenced by its plaintext's hash, so changing this never stores old data again.
+ */
+export const GZIP_LEVEL = 3;
+/** Above this many bits per byte (order-0 entropy of the sample) a file may be incompressible: a trial deflate decides. */
+const ENTROPY_TRIAL = 7;
+
+/** The first decision about a file's encoding: raw or gzip outright, or a trial deflate of `sample` must decide. */
+export function firstEncoding(entryPath: string, firstBytes: Buffer): Encoding | { trial: Buffer } {
   const ext = /\.([a-z0-9]+)$/i.exec(entryPath)?.[1]?.toLowerCase();
   if (ext && STORED_RAW.has(ext)) return "raw";
   const sample = firstBytes.subarray(0, SAMPLE_BYTES);
   if (sample.length < 512) return "gzip";
-  return gzipSync(sample, { level: 1 }).length > sample.length * 0.9 ? "raw" : "gzip";
+  // Under 7 bits a byte, Huffman coding alone saves over 10%: the trial would say gzip, so it is skipped (it cost a
+  // level-1 deflate of 64 KiB per file, as much CPU as compressing a typical document outright).
+  return entropyBits(sample) < ENTROPY_TRIAL ? "gzip" : { trial: sample };
+}
+
+/** Raw when a fast deflate of the sample saves under 10% (the trial's gzip member is `deflated` bytes long). */
+export const trialEncoding = (sampleSize: number, deflated: number): Encoding => (deflated > sampleSize * 0.9 ? "raw" : "gzip");
+
+/** Order-0 Shannon entropy in bits per byte. */
+export function entropyBits(b: Uint8Array): number {
+  const counts = new Uint32Array(256);
+  for (let i = 0; i < b.length; i++) counts[b[i]!]!++;
+  let bits = 0;
+  for (let i = 0; i < 256; i++) {
+    const c = counts[i]!;
+    if (c > 0) bits -= c * Math.log2(c / b.length);
+  }
+  return bits / b.length;
+}
+
+/** Raw for known compressed formats; otherwise gzip unless a fast deflate of the first 64 KiB saves under 10%. */
+export function chooseEncoding(entryPath: string, firstBytes: Buffer): Encoding {
+  const first = firstEncoding(entryPath, firstBytes);
+  if (typeof first === "string") return first;
+  return trialEncoding(first.trial.length, gzipSync(first.trial, { level: 1 }).length);
 }
 
 /** The stored form of one piece; gzip falls back to raw for a piece that deflate does not shrink. */
 export async function encodeBlob(plain: Buffer, encoding: Encoding): Promise<{ stored: Buffer; encoding: Encoding }> {
   if (encoding === "raw") return { stored: plain, encoding };
   // Node's gzip header has no name and mtime 0, so a piece always encodes to the same bytes.
-  const stored = await gzipAsync(plain, { level: 6 });
-  return stored.length < plain.length ? { stored, encoding } : { stored: plain, encoding: "raw" };
+  const stored = await gzipAsync(plain, { level: GZIP_LEVEL });
+  return storedForm(plain, stored);
 }
+
+/** gzip only when it shrinks the piece: otherwise the plaintext itself is stored. */
+export const storedForm = (plain: Buffer, gz: Buffer): { stored: Buffer; encoding: Encoding } =>
+  gz.length < plain.length ? { stored: gz, encoding: "gzip" } : { stored: plain, encoding: "raw" };
 
 export const sha256Hex = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 

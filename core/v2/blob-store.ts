@@ -3,11 +3,19 @@ import { createHash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import { FileChangedError } from "../archive/write.ts";
 import type { BlobRef, FileEntryV2 } from "../manifest.ts";
-import { CHUNK_SIZE, chooseEncoding, encodeBlob, sha256Hex, type Encoding } from "./blob-codec.ts";
+import { CHUNK_SIZE, GZIP_LEVEL, firstEncoding, sha256Hex, trialEncoding, type Encoding } from "./blob-codec.ts";
+import { ByteBudget } from "./bounded.ts";
+import type { CompressPool, Encoded } from "./compress-pool.ts";
 import type { PackWriter } from "./pack-writer.ts";
 
-/** Pieces encoding at once: zlib runs on libuv's pool, so this keeps every core busy without unbounded memory. */
-const WINDOW = 4;
+/**
+ * Plaintext read but not yet packed, across every file in flight: enough to keep each compression thread fed with a
+ * few pieces while the next files are read, and a fixed amount whatever the store's or the CRM's size.
+ */
+/** Read buffers are whole powers of two from 16 KiB (so a few sizes serve every piece and can be reused). */
+const capacityFor = (size: number) => 2 ** Math.max(14, Math.ceil(Math.log2(Math.max(size, 1))));
+
+export const budgetFor = (threads: number) => new ByteBudget(Math.max(8, 4 * threads) * CHUNK_SIZE);
 
 export interface FileSource { entry: string; file: string; mode?: number; originalSize?: number }
 export interface SourceIdentity { size: number; mtimeNs: string; ctimeNs: string; ino: string; mode: number; mtime: Date }
@@ -25,8 +33,16 @@ export interface BlobStoreStats { filesRead: number; filesReused: number; bytesR
 export class BlobStore {
   readonly stats: BlobStoreStats = { filesRead: 0, filesReused: 0, bytesRead: 0 };
   private readonly pending = new Map<string, Promise<BlobRef>>();
+  private readonly budget: ByteBudget;
+  private readonly spares = new Map<number, ArrayBuffer[]>();
+  private spareBytes = 0;
 
-  constructor(private readonly known: Map<string, BlobRef>, private readonly packs: PackWriter, private readonly onBytes?: (n: number) => void) {}
+  constructor(
+    private readonly known: Map<string, BlobRef>, private readonly packs: PackWriter, private readonly pool: CompressPool,
+    private readonly onBytes?: (n: number) => void,
+  ) {
+    this.budget = budgetFor(pool.size);
+  }
 
   /** The previous record when the live file's identity equals it (nothing is opened), else a freshly stored record. */
   async reuseOrStore(src: FileSource, id: SourceIdentity, previous: FileEntryV2 | undefined, rehash: boolean): Promise<FileEntryV2> {
@@ -37,54 +53,111 @@ export class BlobStore {
     return this.store(src, id);
   }
 
-  /** Reads exactly the `id.size` bytes measured; a file that shrank meanwhile fails so the backup is retried. */
+  /**
+   * Reads exactly the `id.size` bytes measured, in pieces, each hashed as it is read (the file's own hash too when it
+   * has more than one piece) and handed to the compression threads without waiting; the byte budget is the only brake.
+   * A file that shrank meanwhile fails so the backup is retried.
+   */
   async store(src: FileSource, id: SourceIdentity, readFile = src.file, pieceSize = CHUNK_SIZE): Promise<FileEntryV2> {
     if (pieceSize > CHUNK_SIZE) throw new Error(`store ${src.entry}: pieces larger than ${CHUNK_SIZE} bytes cannot be read back`);
     this.stats.filesRead++;
-    const whole = createHash("sha256");
+    const whole = id.size > pieceSize ? createHash("sha256") : null;
+    let onlySha = sha256Hex(Buffer.alloc(0));
     const refs: Promise<BlobRef>[] = [];
-    const fh = await open(readFile, "r");
     let encoding: Encoding | undefined;
     try {
-      for (let pos = 0; pos < id.size; ) {
-        const want = Math.min(pieceSize, id.size - pos);
-        const buf = Buffer.allocUnsafe(want);
-        let got = 0;
-        while (got < want) {
-          const { bytesRead } = await fh.read(buf, got, want - got, pos + got);
-          if (bytesRead === 0) throw new FileChangedError(`store ${src.entry}: ${src.file} shrank while the backup read it; it probably changed during the backup`);
-          got += bytesRead;
+      const fh = await open(readFile, "r");
+      try {
+        for (let pos = 0; pos < id.size; ) {
+          const want = Math.min(pieceSize, id.size - pos);
+          const held = capacityFor(want); // what the piece's buffer really takes
+          await this.budget.acquire(held);
+          let buf: Buffer;
+          try {
+            buf = this.buffer(want);
+            let got = 0;
+            while (got < want) {
+              const { bytesRead } = await fh.read(buf, got, want - got, pos + got);
+              if (bytesRead === 0) throw new FileChangedError(`store ${src.entry}: ${src.file} shrank while the backup read it; it probably changed during the backup`);
+              got += bytesRead;
+            }
+            encoding ??= await this.decide(src.entry, buf);
+          } catch (err) {
+            this.budget.release(held);
+            throw err;
+          }
+          pos += want;
+          whole?.update(buf);
+          const sha = sha256Hex(buf);
+          onlySha = sha;
+          const ref = this.piece(sha, buf, encoding).finally(() => this.budget.release(held));
+          ref.catch(() => undefined); // handled: a failure surfaces through Promise.all below
+          refs.push(ref);
+          this.stats.bytesRead += want;
+          this.onBytes?.(this.stats.bytesRead);
         }
-        pos += want;
-        whole.update(buf);
-        encoding ??= chooseEncoding(src.entry, buf);
-        const ref = this.piece(buf, encoding);
-        ref.catch(() => undefined); // handled: a failure surfaces through Promise.all or the window below
-        refs.push(ref);
-        this.stats.bytesRead += want;
-        this.onBytes?.(this.stats.bytesRead);
-        // Bound memory: at most WINDOW pieces of this file are held while they encode.
-        if (refs.length >= WINDOW) await refs[refs.length - WINDOW];
+      } finally {
+        await fh.close();
       }
-    } finally {
-      await fh.close();
+    } catch (err) {
+      // Pieces already on their way finish (or fail) before the error leaves, so nothing runs behind a retry.
+      await Promise.allSettled(refs);
+      throw err;
     }
     const blobs = await Promise.all(refs);
     return {
-      path: src.entry, size: id.size, sha256: whole.digest("hex"), mode: (src.mode ?? id.mode) & 0o777, mtime: id.mtime.toISOString(),
+      path: src.entry, size: id.size, sha256: whole ? whole.digest("hex") : onlySha, mode: (src.mode ?? id.mode) & 0o777, mtime: id.mtime.toISOString(),
       ...(src.originalSize !== undefined ? { originalSize: src.originalSize } : {}),
       blobs, source: { size: id.size, mtimeNs: id.mtimeNs, ctimeNs: id.ctimeNs, ino: id.ino },
     };
   }
 
+  /**
+   * A buffer for one piece: a view at the start of its own ArrayBuffer (never a slice of Node's shared pool), so the
+   * whole ArrayBuffer can move to a worker and back. ArrayBuffers come in power-of-two sizes and are reused: the
+   * plaintext then makes no garbage, which let RSS grow with the data while V8 put off collecting detached buffers.
+   */
+  private buffer(size: number): Buffer {
+    const cap = capacityFor(size);
+    const reused = this.spares.get(cap)?.pop();
+    if (reused) this.spareBytes -= cap;
+    return Buffer.from(reused ?? Buffer.allocUnsafeSlow(cap).buffer, 0, size);
+  }
+
+  private recycle(b: Buffer): void {
+    const ab = b.buffer;
+    if (b.byteOffset !== 0 || !(ab instanceof ArrayBuffer) || ab.byteLength !== capacityFor(ab.byteLength)) return;
+    if (this.spareBytes + ab.byteLength > this.budget.limit) return;
+    const list = this.spares.get(ab.byteLength) ?? [];
+    list.push(ab);
+    this.spares.set(ab.byteLength, list);
+    this.spareBytes += ab.byteLength;
+  }
+
+  /** A file's encoding from its first piece: by name or entropy, else a fast trial deflate on a compression thread. */
+  private async decide(entry: string, first: Buffer): Promise<Encoding> {
+    const e = firstEncoding(entry, first);
+    if (typeof e === "string") return e;
+    const { stored } = await this.pool.encode(e.trial, 1, { orRaw: false, urgent: true });
+    return trialEncoding(e.trial.length, stored.length);
+  }
+
   /** A piece already in the store (or already on its way in this run) is referenced, not stored again. */
-  private piece(plain: Buffer, encoding: Encoding): Promise<BlobRef> {
-    const sha = sha256Hex(plain);
+  private piece(sha: string, plain: Buffer, encoding: Encoding): Promise<BlobRef> {
     const known = this.known.get(sha);
-    if (known) return Promise.resolve(known);
-    const pending = this.pending.get(sha);
-    if (pending) return pending;
-    const p = encodeBlob(plain, encoding).then((e) => this.packs.add(sha, plain.length, e.stored, e.encoding));
+    const pending = known ? Promise.resolve(known) : this.pending.get(sha);
+    if (pending) {
+      this.recycle(plain);
+      return pending;
+    }
+    const size = plain.length;
+    // Node's gzip header has no name and mtime 0, so a piece always encodes to the same bytes.
+    const encoded: Promise<Encoded> = encoding === "raw" ? Promise.resolve({ stored: plain, encoding }) : this.pool.encode(plain, GZIP_LEVEL, { transfer: true });
+    const p = encoded.then(async (e) => {
+      const ref = await this.packs.add(sha, size, e.stored, e.encoding);
+      this.recycle(e.stored); // the pack copied it; its buffer is the read buffer, free for the next piece
+      return ref;
+    });
     this.pending.set(sha, p);
     return p;
   }

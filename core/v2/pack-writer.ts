@@ -1,4 +1,5 @@
 // Packs new blobs into objects of a few MiB, named by their own SHA-256, uploads them in parallel and proves each arrived.
+import { createHash } from "node:crypto";
 import { ChecksumMismatchError, ObjectExistsError } from "../errors.ts";
 import type { BlobRef } from "../manifest.ts";
 import type { Storage } from "../storage/storage.ts";
@@ -6,7 +7,9 @@ import { sha256Hex, type Encoding } from "./blob-codec.ts";
 
 /** A pack is sealed once it holds this much: few requests per byte, yet small enough to hold a few in memory. */
 export const PACK_TARGET = 4 * 1024 * 1024;
-/** Sealed packs uploading at once; memory is bounded by PACK_TARGET * (UPLOADS + 1) plus one piece. */
+/** Room for one more piece past the target (a stored piece is never larger than its 1 MiB plaintext). */
+const PACK_CAPACITY = PACK_TARGET + 1024 * 1024;
+/** Sealed packs uploading at once; memory is bounded by PACK_CAPACITY * (UPLOADS + 2). */
 const UPLOADS = 3;
 
 export const packKey = (sha256: string) => `data/packs/${sha256.slice(0, 2)}/${sha256}.pack`;
@@ -14,21 +17,26 @@ export const packKey = (sha256: string) => `data/packs/${sha256.slice(0, 2)}/${s
 export interface PackStats { packs: number; bytes: number; blobs: number }
 
 export class PackWriter {
-  private parts: Buffer[] = [];
+  /** The open pack: pieces are copied in, so a pack's buffer is reused once uploaded instead of becoming garbage. */
+  private body: Buffer | undefined;
   private size = 0;
   /** Refs of the open pack: their `pack` key is filled in when it is sealed (the key is the pack's hash). */
   private waiting: BlobRef[] = [];
+  private readonly spare: Buffer[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
   readonly stats: PackStats = { packs: 0, bytes: 0, blobs: 0 };
 
   constructor(private readonly storage: Storage) {}
 
-  /** Adds a stored blob; the returned ref is complete once finish() resolves. */
+  /** Adds a stored blob (copied: the caller may reuse `stored`); the returned ref is complete once finish() resolves. */
   async add(sha256: string, plainSize: number, stored: Buffer, encoding: Encoding): Promise<BlobRef> {
     if (this.failure) throw this.failure;
+    if (stored.length > PACK_CAPACITY) throw new Error(`pack blob ${sha256}: ${stored.length} bytes do not fit a pack`);
+    if (this.size + stored.length > PACK_CAPACITY) await this.seal();
+    this.body ??= this.spare.pop() ?? Buffer.allocUnsafeSlow(PACK_CAPACITY);
     const ref: BlobRef = { sha256, size: plainSize, pack: "", offset: this.size, length: stored.length, encoding };
-    this.parts.push(stored);
+    stored.copy(this.body, this.size);
     this.size += stored.length;
     this.waiting.push(ref);
     this.stats.blobs++;
@@ -43,22 +51,31 @@ export class PackWriter {
     if (this.failure) throw this.failure;
   }
 
+  /** Waits for every upload already started, whatever its outcome: after a failure, nothing writes behind the caller. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled(this.inFlight);
+  }
+
+  /** Closes the open pack at once (later adds start a new one), then waits for an upload slot to send it. */
   private async seal(): Promise<void> {
-    while (this.inFlight.size >= UPLOADS) await Promise.race(this.inFlight);
-    if (this.failure) throw this.failure;
-    if (this.size === 0) return; // another add sealed it while this one waited for an upload slot
-    const body = Buffer.concat(this.parts);
-    const sha = sha256Hex(body);
-    const key = packKey(sha);
-    for (const ref of this.waiting) ref.pack = key;
-    this.parts = [];
+    if (this.size === 0 || !this.body) return;
+    const full = this.body;
+    const body = full.subarray(0, this.size);
+    const refs = this.waiting;
+    this.body = undefined;
     this.waiting = [];
     this.size = 0;
+    while (this.inFlight.size >= UPLOADS) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
+    const sha = sha256Hex(body);
+    const key = packKey(sha);
+    for (const ref of refs) ref.pack = key;
     this.stats.packs++;
     this.stats.bytes += body.length;
-    const upload = this.upload(key, body, sha).catch((err) => {
-      this.failure ??= err;
-    });
+    const upload = this.upload(key, body, sha).then(
+      () => { if (this.spare.length < UPLOADS) this.spare.push(full); },
+      (err) => { this.failure ??= err; },
+    );
     const tracked = upload.finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
   }
@@ -69,16 +86,20 @@ export class PackWriter {
       // Never replaces a pack: on S3 the bucket policy refuses a pack put without If-None-Match (infra/store-policy.ts).
       await this.storage.put(key, body, { sha256: sha, ifAbsent: true });
     } catch (err) {
-      // A pack is named by the SHA-256 of its bytes, so the one already there holds exactly these.
-      if (err instanceof ObjectExistsError) return;
-      throw err;
+      // A pack is named by the SHA-256 of its bytes, so the one already there should hold exactly these; off S3 it is
+      // still read back below, so a damaged copy (which may not be replaced) fails this backup instead of being relied on.
+      if (!(err instanceof ObjectExistsError)) throw err;
     }
     if (this.storage.validatesChecksums) return;
-    const chunks: Buffer[] = [];
-    for await (const c of await this.storage.get(key)) chunks.push(c as Buffer);
-    const back = Buffer.concat(chunks);
-    if (back.length !== body.length || sha256Hex(back) !== sha) {
-      throw new ChecksumMismatchError(`verify stored pack ${key}: read back ${back.length} bytes that differ from the ${body.length} written; check the backup disk`);
+    // Hashed as it streams in: a second copy of the pack would only be garbage.
+    const hash = createHash("sha256");
+    let length = 0;
+    for await (const c of await this.storage.get(key)) {
+      hash.update(c as Buffer);
+      length += (c as Buffer).length;
+    }
+    if (length !== body.length || hash.digest("hex") !== sha) {
+      throw new ChecksumMismatchError(`verify stored pack ${key}: read back ${length} bytes that differ from the ${body.length} written; check the backup disk`);
     }
   }
 }

@@ -17,12 +17,20 @@ import {
 import { walkFiles } from "../sources/files.ts";
 import { snapshotDatabase } from "../sources/sqlite.ts";
 import { workName } from "../work-dir.ts";
-import { DB_CHUNK_SIZE } from "./blob-codec.ts";
+import { DB_CHUNK_SIZE, GZIP_LEVEL } from "./blob-codec.ts";
 import { BlobStore, identify } from "./blob-store.ts";
+import { mapInOrder } from "./bounded.ts";
+import { CompressPool } from "./compress-pool.ts";
 import { CountingStorage } from "./counting-storage.ts";
 import { PackWriter } from "./pack-writer.ts";
 import { storeGuide, STORE_GUIDE_KEY } from "./store-guide.ts";
 import { loadStoreIndex } from "./store-index.ts";
+
+/**
+ * Files handled at once: their stat, open and reads overlap (each a trip to libuv's pool), so many small files cost
+ * little more than their bytes; the byte budget in BlobStore, not this, bounds memory.
+ */
+const FILE_LANES = 8;
 
 /** Creates one v2 backup; the caller holds the store lock (runBackup, or a restore for its pre-restore backup). */
 export async function createBackupV2(engine: Engine, req: BackupRequest & { rehash?: boolean }, id: string, tool: string): Promise<BackupOutcome> {
@@ -37,10 +45,12 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
   const workDir = path.join(engine.workRoot, workName("work", id));
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true, mode: 0o700 });
+  const pool = new CompressPool();
+  let packs: PackWriter | undefined;
   try {
     const index = await loadStoreIndex(storage);
-    const packs = new PackWriter(storage);
-    const blobs = new BlobStore(index.blobs, packs, (done) => req.onProgress?.({ phase: "archive", done, total: 0 }));
+    packs = new PackWriter(storage);
+    const blobs = new BlobStore(index.blobs, packs, pool, (done) => req.onProgress?.({ phase: "archive", done, total: 0 }));
     const records: Record<string, ComponentRecordV2> = {};
     for (const name of components) {
       req.onProgress?.({ phase: name === "database" ? "snapshot" : "hash", done: 0, total: 0 });
@@ -76,8 +86,11 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     return { skipped: false, manifest, durationMs: Date.now() - started };
   } catch (err) {
     // Packs already written stay unreferenced until garbage collection; no manifest means nothing lists them.
+    // Uploads still running end first, so a retry never races this attempt's writes.
+    await packs?.settle();
     throw await nameFullDisk(err, engine.workRoot, "create backup");
   } finally {
+    await pool.close();
     await rm(workDir, { recursive: true, force: true });
   }
 }
@@ -100,12 +113,12 @@ async function gatherComponent(engine: Engine, name: ComponentName, workDir: str
     if (!walked) missing = `no ${name} folder at ${root}`;
     else {
       skipped = walked.skipped;
-      for (const rel of walked.files) {
+      files.push(...await mapInOrder(walked.files, FILE_LANES, async (rel) => {
         const file = path.join(root, rel);
         const id = await identify(file);
-        if (name === "uploads") files.push(await blobs.reuseOrStore({ entry: `uploads/${rel}`, file }, id, previous.get(`uploads/${rel}`), rehash));
-        else files.push(await storeLog(blobs, file, rel, id, workDir, previous.get(`logs/${rel}.gz`), rehash));
-      }
+        if (name === "uploads") return blobs.reuseOrStore({ entry: `uploads/${rel}`, file }, id, previous.get(`uploads/${rel}`), rehash);
+        return storeLog(blobs, file, rel, id, workDir, previous.get(`logs/${rel}.gz`), rehash);
+      }));
     }
   } else {
     const absent: string[] = [];
@@ -141,7 +154,7 @@ async function storeLog(blobs: BlobStore, file: string, rel: string, id: Awaited
   await mkdir(path.dirname(gz), { recursive: true });
   // Only the bytes present now: a log being appended to is captured up to this point.
   const input = id.size === 0 ? [] : createReadStream(file, { start: 0, end: id.size - 1 });
-  await pipeline(input, createGzip(), createWriteStream(gz));
+  await pipeline(input, createGzip({ level: GZIP_LEVEL }), createWriteStream(gz));
   const gzId = await identify(gz);
   const stored = await blobs.store({ entry, file, originalSize: id.size }, { ...gzId, mode: id.mode, mtime: id.mtime }, gz);
   // The identity recorded is the live .log's, so the next backup can recognise it unchanged.

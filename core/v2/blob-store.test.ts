@@ -1,0 +1,129 @@
+// The v2 write path on real files and real worker threads: pieces in order, deterministic stored bytes, a shrinking file caught.
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
+import { FileChangedError } from "../archive/write.ts";
+import type { FileEntryV2 } from "../manifest.ts";
+import { MemoryStorage } from "../storage/memory-storage.ts";
+import { CHUNK_SIZE, GZIP_LEVEL, decodeBlob } from "./blob-codec.ts";
+import { BlobStore, identify } from "./blob-store.ts";
+import { ByteBudget, mapInOrder } from "./bounded.ts";
+import { CompressPool } from "./compress-pool.ts";
+import { PackWriter } from "./pack-writer.ts";
+
+const dir = mkdtempSync(path.join(tmpdir(), "v2-blob-store-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const text = (n: number, seed: string) => Buffer.from(Array.from({ length: Math.ceil(n / 20) }, (_, i) => `${seed} line ${i} of a document\n`).join("")).subarray(0, n);
+
+/** Stores `files` into a fresh memory store; returns each record and the stored bytes of each blob. */
+async function storeAll(files: Record<string, Buffer>) {
+  const storage = new MemoryStorage();
+  const packs = new PackWriter(storage);
+  const pool = new CompressPool(2);
+  try {
+    const blobs = new BlobStore(new Map(), packs, pool);
+    const names = Object.keys(files);
+    for (const n of names) writeFileSync(path.join(dir, n), files[n]!);
+    const records = await mapInOrder(names, 4, async (n) => blobs.store({ entry: `uploads/${n}`, file: path.join(dir, n) }, await identify(path.join(dir, n))));
+    await packs.finish();
+    const stored = new Map<string, Buffer>();
+    for (const r of records) {
+      for (const b of r.blobs) stored.set(b.sha256, (await storage.getBuffer(b.pack)).subarray(b.offset, b.offset + b.length));
+    }
+    return { records, stored };
+  } finally {
+    await pool.close();
+  }
+}
+
+async function content(r: FileEntryV2, stored: Map<string, Buffer>): Promise<Buffer> {
+  return Buffer.concat(await Promise.all(r.blobs.map((b) => decodeBlob(stored.get(b.sha256)!, b, r.path))));
+}
+
+describe("BlobStore with the compression pool", () => {
+  const files = {
+    "big.csv": text(2 * CHUNK_SIZE + 12345, "big"),
+    "photo.jpg": randomBytes(300_000),
+    "blob.bin": randomBytes(200_000), // no telling name: entropy and a trial deflate say raw
+    "note.md": text(70_000, "note"),
+    "tiny.txt": Buffer.from("hi\n"),
+    "empty.txt": Buffer.alloc(0),
+  };
+
+  it("records every file in order with its SHA-256, pieces in file order, and text gzipped at the set level", async () => {
+    const { records, stored } = await storeAll(files);
+    expect(records.map((r) => r.path)).toEqual(Object.keys(files).map((n) => `uploads/${n}`));
+    for (const r of records) {
+      const plain = files[r.path.slice("uploads/".length) as keyof typeof files];
+      expect(r.sha256).toBe(sha(plain));
+      expect(r.size).toBe(plain.length);
+      expect((await content(r, stored)).equals(plain)).toBe(true);
+    }
+    const enc = Object.fromEntries(records.map((r) => [r.path, [...new Set(r.blobs.map((b) => b.encoding))]]));
+    expect(enc).toMatchObject({ "uploads/big.csv": ["gzip"], "uploads/photo.jpg": ["raw"], "uploads/blob.bin": ["raw"], "uploads/note.md": ["gzip"] });
+    const big = records[0]!;
+    expect(big.blobs).toHaveLength(3);
+    const firstPiece = files["big.csv"].subarray(0, CHUNK_SIZE);
+    expect(stored.get(big.blobs[0]!.sha256)!.equals(gzipSync(firstPiece, { level: GZIP_LEVEL }))).toBe(true);
+  });
+
+  it("stores the same bytes for the same plaintext, whatever order the threads finish in", async () => {
+    const a = await storeAll(files);
+    const b = await storeAll(Object.fromEntries(Object.entries(files).reverse()));
+    expect(b.stored.size).toBe(a.stored.size);
+    for (const [k, v] of a.stored) expect(b.stored.get(k)?.equals(v)).toBe(true);
+  });
+
+  it("fails with FileChangedError when a file shrinks between its stat and its read, after its pieces settle", async () => {
+    const file = path.join(dir, "shrinks.log");
+    writeFileSync(file, text(3 * CHUNK_SIZE, "log"));
+    const id = await identify(file);
+    truncateSync(file, CHUNK_SIZE + 10);
+    const pool = new CompressPool(2);
+    try {
+      const blobs = new BlobStore(new Map(), new PackWriter(new MemoryStorage()), pool);
+      await expect(blobs.store({ entry: "uploads/shrinks.log", file }, id)).rejects.toBeInstanceOf(FileChangedError);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe("bounds", () => {
+  it("ByteBudget holds a request until enough is released, first come first served, and lets an oversized one through alone", async () => {
+    const budget = new ByteBudget(10);
+    const order: string[] = [];
+    await budget.acquire(6);
+    const big = budget.acquire(20).then(() => order.push("big"));
+    const small = budget.acquire(1).then(() => order.push("small"));
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([]);
+    budget.release(6);
+    await big;
+    expect(order).toEqual(["big"]);
+    budget.release(20);
+    await small;
+    expect(order).toEqual(["big", "small"]);
+  });
+
+  it("mapInOrder keeps item order, starts nothing after a failure and throws once the started items settle", async () => {
+    const started: number[] = [];
+    let settled = 0;
+    const run = mapInOrder([1, 2, 3, 4, 5, 6], 2, async (n) => {
+      started.push(n);
+      await new Promise((r) => setTimeout(r, n === 2 ? 1 : 20));
+      settled++;
+      if (n === 2) throw new Error("two failed");
+      return n * 10;
+    });
+    await expect(run).rejects.toThrow("two failed");
+    expect(settled).toBe(started.length);
+    expect(started).not.toContain(6);
+    expect(await mapInOrder([3, 1, 2], 3, async (n) => { await new Promise((r) => setTimeout(r, n)); return n; })).toEqual([3, 1, 2]);
+  });
+});

@@ -1,0 +1,54 @@
+// Bounds on work in flight: a byte budget for pieces read but not yet packed, and an ordered map with a few lanes.
+
+/** Bytes held at once; a request larger than the whole budget still passes when nothing else is held. */
+export class ByteBudget {
+  private used = 0;
+  private readonly waiting: { n: number; go: () => void }[] = [];
+
+  constructor(readonly limit: number) {}
+
+  async acquire(n: number): Promise<void> {
+    if (this.waiting.length === 0 && this.fits(n)) {
+      this.used += n;
+      return;
+    }
+    // First come, first served: a big piece is not starved by a stream of small ones.
+    await new Promise<void>((go) => this.waiting.push({ n, go }));
+  }
+
+  release(n: number): void {
+    this.used -= n;
+    while (this.waiting.length > 0 && this.fits(this.waiting[0]!.n)) {
+      const next = this.waiting.shift()!;
+      this.used += next.n;
+      next.go();
+    }
+  }
+
+  private fits(n: number): boolean {
+    return this.used === 0 || this.used + n <= this.limit;
+  }
+}
+
+/**
+ * `fn` over `items` with at most `lanes` running, results in item order. After the first failure no new item starts,
+ * and the failure is thrown only once every started item has settled, so nothing keeps running behind the caller.
+ */
+export async function mapInOrder<T, R>(items: readonly T[], lanes: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const lane = async () => {
+    while (!failure && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
+  if (failure) throw failure.err;
+  return out;
+}
