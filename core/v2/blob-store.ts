@@ -28,10 +28,10 @@ export async function identify(file: string): Promise<SourceIdentity> {
 export const sameSource = (a: FileEntryV2["source"], b: SourceIdentity): boolean =>
   !!a && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino;
 
-export interface BlobStoreStats { filesRead: number; filesReused: number; bytesRead: number }
+export interface BlobStoreStats { filesRead: number; filesReused: number; bytesRead: number; bytesReused: number }
 
 export class BlobStore {
-  readonly stats: BlobStoreStats = { filesRead: 0, filesReused: 0, bytesRead: 0 };
+  readonly stats: BlobStoreStats = { filesRead: 0, filesReused: 0, bytesRead: 0, bytesReused: 0 };
   private readonly pending = new Map<string, Promise<BlobRef>>();
   private readonly budget: ByteBudget;
   private readonly spares = new Map<number, ArrayBuffer[]>();
@@ -48,6 +48,9 @@ export class BlobStore {
   async reuseOrStore(src: FileSource, id: SourceIdentity, previous: FileEntryV2 | undefined, rehash: boolean): Promise<FileEntryV2> {
     if (!rehash && previous && sameSource(previous.source, id)) {
       this.stats.filesReused++;
+      // Counted as done for the progress (the bar measures the data covered), though never read.
+      this.stats.bytesReused += id.size;
+      this.onBytes?.(this.stats.bytesRead + this.stats.bytesReused);
       return previous;
     }
     return this.store(src, id);
@@ -94,7 +97,7 @@ export class BlobStore {
           ref.catch(() => undefined); // handled: a failure surfaces through Promise.all below
           refs.push(ref);
           this.stats.bytesRead += want;
-          this.onBytes?.(this.stats.bytesRead);
+          this.onBytes?.(this.stats.bytesRead + this.stats.bytesReused);
         }
       } finally {
         await fh.close();

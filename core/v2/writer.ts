@@ -24,6 +24,7 @@ import { CompressPool } from "./compress-pool.ts";
 import { CountingStorage } from "./counting-storage.ts";
 import { PackWriter } from "./pack-writer.ts";
 import { storeGuide, STORE_GUIDE_KEY } from "./store-guide.ts";
+import { liveBytes } from "./live-size.ts";
 import { loadStoreIndex } from "./store-index.ts";
 
 /**
@@ -50,20 +51,26 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
   try {
     const index = await loadStoreIndex(storage);
     packs = new PackWriter(storage);
-    const blobs = new BlobStore(index.blobs, packs, pool, (done) => req.onProgress?.({ phase: "archive", done, total: 0 }));
+    // The live sizes, measured first, are the archive phase's total: reused files count as covered, never as read.
+    req.onProgress?.({ phase: "hash", done: 0, total: 0 });
+    let total = req.onProgress ? await liveBytes(engine, components) : 0;
+    const blobs = new BlobStore(index.blobs, packs, pool, (done) => req.onProgress?.({ phase: "archive", done, total: (total = Math.max(total, done)) }));
     const records: Record<string, ComponentRecordV2> = {};
     for (const name of components) {
-      req.onProgress?.({ phase: name === "database" ? "snapshot" : "hash", done: 0, total: 0 });
+      if (name === "database") req.onProgress?.({ phase: "snapshot", done: 0, total: 0 });
       records[name] = await gatherComponent(engine, name, workDir, blobs, index.previous, rehash);
     }
+    const covered = blobs.stats.bytesRead + blobs.stats.bytesReused;
+    req.onProgress?.({ phase: "archive", done: covered, total: covered });
     const missing = Object.entries(records).filter(([, r]) => r.status === "missing");
     if (missing.length === components.length && req.type !== "pre-restore") {
       throw new BackupError(`create backup: every requested component is missing (${missing.map(([n, r]) => `${n}: ${r.note}`).join("; ")}); check CRM_ROOT, UPLOADS_DIR and LOGS_DIR`);
     }
     // Listed only when every referenced blob is present: new packs are verified as they go in, old ones were listed.
-    // No byte count for this step: total 0 says "unmeasured" (a total of 1 showed as "0 B / 1 B").
+    // The bytes of the packs still being verified on their way in (read back, or S3's checksum) once they are.
     req.onProgress?.({ phase: "verify", done: 0, total: 0 });
     await packs.finish();
+    req.onProgress?.({ phase: "verify", done: packs.stats.bytes, total: packs.stats.bytes });
     await ensureStoreGuide(storage);
     const referenced = new Map<string, BlobRef>();
     for (const r of Object.values(records)) for (const f of r.files) for (const b of f.blobs) referenced.set(b.sha256, b);
@@ -81,7 +88,6 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     };
     // Written once: on S3 the bucket policy refuses a manifest put without If-None-Match (infra/store-policy.ts).
     await putOnce(storage, manifestKey(id), JSON.stringify(manifest, null, 2) + "\n");
-    req.onProgress?.({ phase: "verify", done: 0, total: 0 });
     engine.log.info("backup succeeded", { id, type: req.type, format: "v2", ...manifest.stored });
     return { skipped: false, manifest, durationMs: Date.now() - started };
   } catch (err) {
