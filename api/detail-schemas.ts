@@ -2,15 +2,8 @@
 import { z } from "@hono/zod-openapi";
 import { COMPONENTS } from "../core/manifest.ts";
 import { RUN_ACTIONS } from "../core/run-history.ts";
+import { whole } from "./schemas.ts";
 
-const whole = (name: string, min: number, max: number, fallback: number) =>
-  z.coerce
-    .number({ error: `${name} must be a whole number from ${min} to ${max}` })
-    .int({ error: `${name} must be a whole number from ${min} to ${max}` })
-    .min(min, { error: `${name} must be at least ${min}` })
-    .max(max, { error: `${name} must be at most ${max}` })
-    .default(fallback)
-    .openapi({ example: fallback });
 
 export const FilesQuery = z.object({
   q: z.string().max(500, { error: "q must be at most 500 characters (text the file's path contains)" }).optional().openapi({ example: ".png" }),

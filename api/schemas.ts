@@ -30,7 +30,8 @@ export const JobIdParams = z.object({
     .openapi({ param: { name: "id", in: "path" }, example: EXAMPLE_JOB_ID }),
 });
 
-const whole = (name: string, min: number, max: number, fallback: number) =>
+/** A whole-number query field with a range and a default; the messages name the field and the range. */
+export const whole = (name: string, min: number, max: number, fallback: number) =>
   z.coerce
     .number({ error: `${name} must be a whole number from ${min} to ${max}` })
     .int({ error: `${name} must be a whole number from ${min} to ${max}` })

@@ -10,7 +10,7 @@ import { runRestore } from "../../core/restore.ts";
 import { verifyBackup } from "../../core/verify.ts";
 import { makeCrm, makeTestEngine, tempDir } from "../helpers/crm.ts";
 import { sha256 } from "../../core/archive/test-archives.ts";
-import { addBulk, cli, crmState, json, restoreLeftovers, rng } from "./helpers.ts";
+import { addBulk, cliDamageTrials, crmState, restoreLeftovers, rng } from "./helpers.ts";
 import { recordFault } from "./record.ts";
 
 const crm = makeCrm();
@@ -101,19 +101,7 @@ describe("fault: damaged v2 stores", () => {
   ];
 
   it("truncated or missing packs and edited manifests through the CLI: verify exits 1, restore refuses, the CRM is unchanged", async () => {
-    const results: { name: string; verify: number | null; restore: number | null; unchanged: boolean; message: string }[] = [];
-    for (const d of DAMAGES) {
-      reset();
-      d.apply();
-      const before = crmState(crm.root);
-      const verify = await cli(["verify", m.id, "--json"], { cwd, env });
-      const restore = await cli(["restore", m.id, "--components", ALL.join(","), "--confirm", "CONFIRM_RESTORE", "--json"], { cwd, env });
-      const unchanged = JSON.stringify(crmState(crm.root)) === JSON.stringify(before) && restoreLeftovers(crm.root).length === 0;
-      const message = restore.code === 0 ? "restored" : (json<{ error?: { message?: string } }>(restore).error?.message ?? "");
-      results.push({ name: d.name, verify: verify.code, restore: restore.code, unchanged, message });
-    }
-    reset();
-    const bad = results.filter((r) => r.verify !== 1 || r.restore !== 1 || !r.unchanged);
+    const { results, bad } = await cliDamageTrials({ damages: DAMAGES, reset, id: m.id, crmRoot: crm.root, cwd, env });
     recordFault({
       suite: "corruption",
       fault: "truncated/missing v2 pack, edited v2 manifests (CLI)",

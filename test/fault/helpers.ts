@@ -135,3 +135,27 @@ export function tarExtract(archive: string, entry: string, dest: string): string
   execFileSync("tar", ["-xzf", archive, "-C", dest, entry]);
   return path.join(dest, entry);
 }
+
+export interface DamageTrial { name: string; verify: number | null; restore: number | null; unchanged: boolean; message: string }
+
+/**
+ * For each damage: reset the store and CRM, apply it, then `verify` and a full `restore` through the CLI. A trial held
+ * when verify exits 1, restore exits 1 and the CRM is exactly as before with no restore leftovers.
+ */
+export async function cliDamageTrials(o: {
+  damages: { name: string; apply: () => void }[]; reset: () => void; id: string; crmRoot: string; cwd: string; env: NodeJS.ProcessEnv;
+}): Promise<{ results: DamageTrial[]; bad: DamageTrial[] }> {
+  const results: DamageTrial[] = [];
+  for (const d of o.damages) {
+    o.reset();
+    d.apply();
+    const before = crmState(o.crmRoot);
+    const verify = await cli(["verify", o.id, "--json"], { cwd: o.cwd, env: o.env });
+    const restore = await cli(["restore", o.id, "--components", "database,uploads,config,logs", "--confirm", "CONFIRM_RESTORE", "--json"], { cwd: o.cwd, env: o.env });
+    const unchanged = JSON.stringify(crmState(o.crmRoot)) === JSON.stringify(before) && restoreLeftovers(o.crmRoot).length === 0;
+    const message = restore.code === 0 ? "restored" : (json<{ error?: { message?: string } }>(restore).error?.message ?? "");
+    results.push({ name: d.name, verify: verify.code, restore: restore.code, unchanged, message });
+  }
+  o.reset();
+  return { results, bad: results.filter((r) => r.verify !== 1 || r.restore !== 1 || !r.unchanged) };
+}
