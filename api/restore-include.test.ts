@@ -35,6 +35,21 @@ describe("POST /api/backup/restore with include", () => {
     expect(audit).toMatchObject({ backupId: id, result: "succeeded", components: ["uploads"], detail: { include: ["uploads/a.txt"] } });
   });
 
+  it("restores a chosen folder of a v1 backup: everything under it comes back, files beside it keep their changes", async () => {
+    api = await makeTestApi({}, { BACKUP_FORMAT: "v1" });
+    const id = await backupNow(api);
+    expect((await readManifest(api.deps.engine.storage, id)).formatVersion).toBe(1);
+    const inside = path.join(api.crm.root, "uploads/deep/nested/b.txt");
+    const beside = path.join(api.crm.root, "uploads/a.txt");
+    writeFileSync(inside, "changed b\n");
+    writeFileSync(beside, "changed a\n");
+    const res = await restore(api, { backupId: id, include: ["uploads/deep/"] });
+    expect(res.status).toBe(202);
+    await api.runner.idle();
+    expect(readFileSync(inside, "utf8")).toBe("bravo\n".repeat(1000));
+    expect(readFileSync(beside, "utf8")).toBe("changed a\n");
+  });
+
   it("refuses a path the backup does not hold with 400 naming the field, before any job starts", async () => {
     api = await makeTestApi({}, { BACKUP_FORMAT: "v2" });
     const id = await backupNow(api);
