@@ -69,6 +69,28 @@ describe("restoring chosen files from the file browser", () => {
     expect(audit).toMatchObject({ backupId: id, actor: "ada@colab.example", result: "succeeded", detail: { include: ["uploads/a.txt"] } });
   });
 
+  it("restores a folder ticked while open: everything under it comes back, a file beside it keeps its change", async () => {
+    const inside = path.join(served.crmRoot, "uploads/deep/nested/b.txt");
+    const beside = path.join(served.crmRoot, "uploads/a.txt");
+    writeFileSync(inside, "changed again\n");
+    writeFileSync(beside, "changed again\n");
+    await page.click(`button[aria-label="Details ${id}"]`);
+    await page.waitForSelector('#files tbody tr[data-path="uploads/deep/nested/b.txt"]');
+    // A new dialog starts with nothing chosen.
+    expect(await page.textContent("#files-selected")).toBe("None chosen.");
+    await page.click('button[aria-label="Open folder uploads/deep/nested/"]');
+    await page.check('input[aria-label="Select folder uploads/deep/nested/"]');
+    await page.click("#files-restore");
+    await expect.poll(() => page.isVisible("#restore-dialog")).toBe(true);
+    expect(await page.locator("#restore-include li").allTextContents()).toEqual(["uploads/deep/nested"]);
+    await page.fill("#restore-confirm", "CONFIRM_RESTORE");
+    await page.click("#restore-submit");
+    await expect.poll(async () => (await readAudit(served.runtime.engine.storage)).filter((a) => a.action === "restore").length, { timeout: 30_000 }).toBe(2);
+    expect((await readAudit(served.runtime.engine.storage)).find((a) => a.action === "restore")).toMatchObject({ result: "succeeded", detail: { include: ["uploads/deep/nested"] } });
+    expect(readFileSync(inside, "utf8")).toBe("bravo\n".repeat(1000));
+    expect(readFileSync(beside, "utf8")).toBe("changed again\n");
+  });
+
   it("did all of the above with no Content-Security-Policy violation", () => {
     expect(csp).toEqual([]);
   });
