@@ -59,6 +59,12 @@ export const CreateBackupBody = z
   })
   .openapi("CreateBackupRequest");
 
+const IncludePath = z
+  .string({ error: "must be a path inside the backup, e.g. uploads/photos" })
+  .min(1, { error: "must not be empty; give a path such as uploads/photos" })
+  .max(1000, { error: "must be at most 1000 characters" })
+  .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), { error: "must be a relative path inside the backup, without a leading / or .. (e.g. uploads/photos)" });
+
 export const RestoreBody = z
   .object({
     backupId: BackupId,
@@ -68,6 +74,12 @@ export const RestoreBody = z
     confirmToken: z
       .literal(CONFIRM_TOKEN, { error: `must be exactly "${CONFIRM_TOKEN}": a restore replaces live data` })
       .openapi({ description: `The exact text ${CONFIRM_TOKEN}` }),
+    include: z
+      .array(IncludePath, { error: "must be a list of paths as GET /api/backup/{id}/files shows them" })
+      .min(1, { error: "give at least one path, or leave include out to restore the whole components" })
+      .max(1000, { error: "give at most 1000 paths; choose a folder to restore everything under it" })
+      .optional()
+      .openapi({ description: "Only these files or folders (paths as GET /api/backup/{id}/files shows them); other live files stay as they are", example: ["uploads/photos/a.png"] }),
   })
   .openapi("RestoreRequest");
 

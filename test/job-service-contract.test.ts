@@ -1,4 +1,6 @@
 // One contract for JobService, run against the local runner and the event-driven service (in-process bus + the worker's core).
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Engine } from "../core/engine.ts";
 import { ConflictError } from "../core/errors.ts";
@@ -98,6 +100,21 @@ describe.each(IMPLEMENTATIONS)("JobService contract: $name", ({ make }) => {
     expect(job).toMatchObject({ kind: "cleanup", state: "queued", actor: "admin@example.com" });
     await svc.settle();
     expect(await svc.jobs.get(job.id)).toMatchObject({ state: "succeeded", result: { dryRun: false, removed: [], keep: [{ id: backup.backupId }] } });
+  });
+
+  it("carries a restore's include to the work: only the chosen file comes back", async () => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root, undefined, { BACKUP_FORMAT: "v2" });
+    const svc = make(engine, { lostAfterMs: 60_000, heartbeatMs: 1000 });
+    const backup = await svc.jobs.submitBackup({ type: "manual", actor: "admin" });
+    await svc.settle();
+    writeFileSync(path.join(crm.root, "uploads/a.txt"), "changed a\n");
+    writeFileSync(path.join(crm.root, "uploads/empty.txt"), "changed empty\n");
+    const job = await svc.jobs.submitRestore({ backupId: backup.backupId!, components: ["uploads"], confirm: "CONFIRM_RESTORE", actor: "admin", include: ["uploads/a.txt"] });
+    await svc.settle();
+    expect(await svc.jobs.get(job.id)).toMatchObject({ state: "succeeded", request: { include: ["uploads/a.txt"] } });
+    expect(readFileSync(path.join(crm.root, "uploads/a.txt"), "utf8")).toBe("alpha\n");
+    expect(readFileSync(path.join(crm.root, "uploads/empty.txt"), "utf8")).toBe("changed empty\n");
   });
 
   it("records a failure with the error's code and message", async () => {

@@ -3,6 +3,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { readManifest } from "../../core/catalog.ts";
 import { runCleanup } from "../../core/cleanup.ts";
 import { checkComponentsIncluded } from "../../core/restore.ts";
+import { includeErrors, includeRejection } from "../restore-include.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { SECURITY, errors, json } from "../openapi.ts";
 import { BackupIdParams, CleanupAccepted, CleanupBody, CleanupOutcome, JobAccepted, RestoreBody } from "../schemas.ts";
@@ -40,8 +41,13 @@ export function registerOperationRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps)
   app.openapi(restoreRoute, async (c) => {
     const body = c.req.valid("json");
     // Checked here so an unknown id or an absent component is a 4xx now rather than a failed job later.
-    checkComponentsIncluded(await readManifest(engine.storage, body.backupId), body.components);
-    const job = await deps.jobs.submitRestore({ backupId: body.backupId, components: body.components, confirm: body.confirmToken, actor: c.get("admin").actor });
+    const manifest = await readManifest(engine.storage, body.backupId);
+    checkComponentsIncluded(manifest, body.components);
+    if (body.include) {
+      const rejected = includeRejection(c, includeErrors(manifest, body.components, body.include));
+      if (rejected) return rejected as never;
+    }
+    const job = await deps.jobs.submitRestore({ backupId: body.backupId, components: body.components, confirm: body.confirmToken, actor: c.get("admin").actor, ...(body.include ? { include: body.include } : {}) });
     c.header("Location", `/api/backup/jobs/${job.id}`);
     return c.json({ jobId: job.id, backupId: body.backupId }, 202);
   });

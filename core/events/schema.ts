@@ -18,7 +18,7 @@ export const EventDetailSchemas = {
     durationMs: z.number(), archiveKey: z.string(), components: componentSummary,
   }),
   "backup.failed": z.object({ ...v1, jobId: z.string().optional(), backupId: z.string().optional(), type, error }),
-  "restore.requested": z.object({ ...v1, jobId: z.string(), backupId: z.string(), components, actor: z.string() }),
+  "restore.requested": z.object({ ...v1, jobId: z.string(), backupId: z.string(), components, actor: z.string(), include: z.array(z.string()).min(1).optional() }),
   "verify.requested": z.object({ ...v1, jobId: z.string(), backupId: z.string(), actor: z.string() }),
   "cleanup.requested": z.object({ ...v1, jobId: z.string(), actor: z.string() }),
   "export.requested": z.object({ ...v1, jobId: z.string(), backupId: z.string(), actor: z.string() }),

@@ -24,8 +24,10 @@ export class EventJobService implements JobService {
   async submitRestore(req: Parameters<JobService["submitRestore"]>[0]): Promise<Job> {
     const components = checkRestoreRequest(req);
     await refuseWhileLocked(this.engine, "restore");
-    const job = await this.record("restore", req.actor, req.backupId, { components });
-    await this.bus.publish("restore.requested", { version: 1, jobId: job.id, backupId: req.backupId, components, actor: req.actor });
+    const include = req.include ? { include: req.include } : {};
+    const job = await this.record("restore", req.actor, req.backupId, { components, ...include });
+    // The worker reads the job record; the event carries include too so subscribers see what was asked for.
+    await this.bus.publish("restore.requested", { version: 1, jobId: job.id, backupId: req.backupId, components, actor: req.actor, ...include });
     return job;
   }
 

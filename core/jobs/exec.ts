@@ -21,7 +21,7 @@ export function workFor(engine: Engine, job: Job): Work {
     return (onProgress) => runBackup(engine, { type: r.type as BackupType, description: r.description as string | undefined, components, scheduledAt, actor: job.actor, id: job.backupId, onProgress });
   }
   if (job.kind === "restore") {
-    return (onProgress) => runRestore(engine, { backupId: job.backupId!, components: components ?? [], confirm: CONFIRM_TOKEN, actor: job.actor, jobId: job.id, onProgress });
+    return (onProgress) => runRestore(engine, { backupId: job.backupId!, components: components ?? [], confirm: CONFIRM_TOKEN, actor: job.actor, jobId: job.id, onProgress, ...(Array.isArray(r.include) ? { include: r.include as string[] } : {}) });
   }
   if (job.kind === "verify") return (onProgress) => verifyBackup(engine, job.backupId!, onProgress, { actor: job.actor });
   if (job.kind === "cleanup") return () => runCleanup(engine, { dryRun: false, actor: job.actor });

@@ -46,9 +46,9 @@ export class LocalJobRunner implements JobService {
     return this.submit("backup", req.actor, request, newBackupId(req.type, this.engine.now()));
   }
 
-  async submitRestore(req: { backupId: string; components: string[]; confirm: string; actor: string }): Promise<Job> {
+  async submitRestore(req: Parameters<JobService["submitRestore"]>[0]): Promise<Job> {
     const components = checkRestoreRequest(req); // bad input is a 400 now, not a failed job later
-    return this.submit("restore", req.actor, { components }, req.backupId);
+    return this.submit("restore", req.actor, { components, ...(req.include ? { include: req.include } : {}) }, req.backupId);
   }
 
   async submitVerify(backupId: string, actor: string): Promise<Job> {

@@ -32,7 +32,7 @@ export interface Job {
 /** What an API needs to start and follow jobs: in-process locally, events and a worker on AWS. */
 export interface JobService {
   submitBackup(req: { type: "daily" | "weekly" | "monthly" | "manual"; description?: string; components?: readonly ("database" | "uploads" | "config" | "logs")[]; actor: string }): Promise<Job>;
-  submitRestore(req: { backupId: string; components: string[]; confirm: string; actor: string }): Promise<Job>;
+  submitRestore(req: { backupId: string; components: string[]; confirm: string; actor: string; include?: string[] }): Promise<Job>;
   submitVerify(backupId: string, actor: string): Promise<Job>;
   /** Retention applied for real (a dry run is read-only and fast, so it stays inside the request). */
   submitCleanup(actor: string): Promise<Job>;

@@ -77,7 +77,9 @@ async function loadList() {
       actions.append(
         button("Details", () => {
           const report = reporter(() => rowSlot(b.id), "details");
-          openDetails(b.id, { onError: failTo(report) }).catch(failTo(report));
+          const restored = reporter(() => rowSlot(b.id), "restore");
+          const restore = (include) => openRestore(b.id, { include, onStarted: (jobId) => followJob(jobId, `Restoring chosen files from ${b.id}`, restored), onError: failTo(restored) }).catch(failTo(restored));
+          openDetails(b.id, { onError: failTo(report), onRestore: restore }).catch(failTo(report));
         }, "secondary"),
         button("Download", () => { const report = reporter(() => rowSlot(b.id), "download"); download(b.id, report).catch(failTo(report)); }),
         button("Verify", () => startJob(`/api/backup/${b.id}/verify`, {}, `Verifying ${b.id}`, reporter(() => rowSlot(b.id), "verify"))),

@@ -97,7 +97,7 @@ async function downloadManifest(id) {
 }
 
 /** Opens the dialog for one backup; `onError(err)` reports a failure to load it beside the row that asked. */
-export async function openDetails(id, { onError }) {
+export async function openDetails(id, { onError, onRestore }) {
   const d = await api(`/api/backup/${encodeURIComponent(id)}/details`);
   const dialog = $("details-dialog");
   $("details-title").textContent = `Backup ${id}`;
@@ -119,7 +119,11 @@ export async function openDetails(id, { onError }) {
   );
   $("details-manifest").onclick = () => downloadManifest(id).catch(onError);
   $("details-close").onclick = () => dialog.close();
-  showFiles(id, Object.keys(d.components).filter((n) => d.components[n].status === "included"), { onError });
+  const restoreChosen = (paths) => {
+    dialog.close(); // the restore dialog takes over, as from the Restore button
+    onRestore(paths);
+  };
+  showFiles(id, Object.keys(d.components).filter((n) => d.components[n].status === "included"), { onError, onRestore: restoreChosen });
   dialog.showModal();
   $("details-close").focus();
 }

@@ -1,10 +1,30 @@
-// The file browser inside the details dialog: a filterable, paged list of one backup's files, read a page at a time from the API.
+// The file browser inside the details dialog: a filterable, paged list of one backup's files, read a page at a time from the API,
+// with files and folders chosen across pages for "Restore selected…".
 import { api, formatBytes, formatTime } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = 50;
-const HEAD = ["Path", "Size", "Modified", "SHA-256"];
-let current = { id: "", page: 1, under: "", seq: 0 };
+const HEAD = ["Select", "Path", "Size", "Modified", "SHA-256"];
+let current = { id: "", page: 1, under: "", seq: 0, selected: new Set() };
+
+/** A checkbox that adds or removes `p` (a file, or a folder ending in "/") from the selection. */
+function selectBox(p, label) {
+  const box = Object.assign(document.createElement("input"), { type: "checkbox", checked: current.selected.has(p) });
+  box.dataset.path = p;
+  box.setAttribute("aria-label", label);
+  box.onchange = () => {
+    if (box.checked) current.selected.add(p);
+    else current.selected.delete(p);
+    showSelection();
+  };
+  return box;
+}
+
+function showSelection() {
+  const n = current.selected.size;
+  $("files-restore").disabled = n === 0;
+  $("files-selected").textContent = n ? `${n} chosen: ${[...current.selected].join(", ")}` : "None chosen.";
+}
 
 /** Opens folder `under` ("" for all files): the list shows only what lies beneath it. */
 function openFolder(under) {
@@ -12,6 +32,7 @@ function openFolder(under) {
   current.page = 1;
   $("files-folder").hidden = !under;
   $("files-folder-name").textContent = under;
+  $("files-folder-pick").replaceChildren(...(under ? [selectBox(under, `Select folder ${under}`), " Select this folder"] : []));
   return load();
 }
 
@@ -31,11 +52,11 @@ function row(f) {
   tr.dataset.path = f.path;
   const size = formatBytes(f.size) + (f.originalSize !== undefined ? ` (${formatBytes(f.originalSize)} uncompressed)` : "");
   const hash = Object.assign(document.createElement("code"), { textContent: f.sha256.slice(0, 12), title: f.sha256 });
-  const cells = [pathCell(f.path), [size], [f.mtime ? formatTime(f.mtime) : "—"], [hash]];
+  const cells = [[selectBox(f.path, `Select ${f.path}`)], pathCell(f.path), [size], [f.mtime ? formatTime(f.mtime) : "—"], [hash]];
   cells.forEach((v, i) => {
     const td = tr.insertCell();
     td.dataset.label = HEAD[i];
-    if (i === 3) td.className = "hash";
+    if (i === 4) td.className = "hash";
     td.append(...v);
   });
   return tr;
@@ -54,7 +75,7 @@ async function load() {
   const body = $("files").tBodies[0];
   body.replaceChildren(...out.items.map(row));
   if (out.items.length === 0) {
-    const td = Object.assign(document.createElement("td"), { colSpan: 4, className: "muted empty", textContent: text ? `No file's path contains "${text}".` : "This backup holds no files here." });
+    const td = Object.assign(document.createElement("td"), { colSpan: 5, className: "muted empty", textContent: text ? `No file's path contains "${text}".` : "This backup holds no files here." });
     body.insertRow().append(td);
   }
   const pages = Math.max(1, Math.ceil(out.total / out.pageSize));
@@ -64,9 +85,15 @@ async function load() {
   $("files-next").disabled = out.page >= pages;
 }
 
-/** Shows the first page of backup `id`'s files; the component filter offers only the components it includes. */
-export function showFiles(id, components, { onError }) {
-  current = { id, page: 1, under: "", seq: current.seq, onError };
+/**
+ * Shows the first page of backup `id`'s files; the component filter offers only the components it includes.
+ * `onRestore(paths)` is called by "Restore selected…" with the chosen files and folders (folders without their "/").
+ */
+export function showFiles(id, components, { onError, onRestore }) {
+  current = { id, page: 1, under: "", seq: current.seq, onError, selected: new Set() };
+  $("files-folder-pick").replaceChildren();
+  showSelection();
+  $("files-restore").onclick = () => onRestore([...current.selected].map((p) => p.replace(/\/$/, "")));
   $("files-q").value = "";
   $("files-folder").hidden = true;
   const select = $("files-component");

@@ -1,4 +1,5 @@
-// The restore dialog: pick components from the backup's manifest, see what will be replaced, type the token, start the job.
+// The restore dialog: pick components from the backup's manifest (or restore files chosen in the file browser), see what
+// will be replaced, type the token, start the job.
 import { api, formatBytes, formatTime } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -14,8 +15,21 @@ function describe(name, c) {
   return `${c.fileCount} log files of the same names`;
 }
 
-/** Opens the dialog for one backup; `onStarted(jobId)` is called once the restore job is accepted. */
-export async function openRestore(id, { onStarted, onError }) {
+/** The impact of restoring only `include`: each chosen path, and what stays. */
+function describeChosen(include) {
+  const list = document.createElement("ul");
+  list.id = "restore-include";
+  list.append(...include.map((p) => Object.assign(document.createElement("li"), { textContent: p })));
+  const head = Object.assign(document.createElement("p"), { textContent: `Replaces only these ${include.length} chosen files or folders with the backup's copies:` });
+  const rest = Object.assign(document.createElement("p"), { textContent: "Every other live file stays as it is." });
+  return [head, list, rest];
+}
+
+/**
+ * Opens the dialog for one backup; `onStarted(jobId)` is called once the restore job is accepted. With `include`
+ * (paths from the file browser) the components are those of the chosen paths and only those paths are restored.
+ */
+export async function openRestore(id, { onStarted, onError, include }) {
   const dialog = $("restore-dialog");
   const manifest = await api(`/api/backup/${encodeURIComponent(id)}`);
   $("restore-id").textContent = id;
@@ -28,7 +42,9 @@ export async function openRestore(id, { onStarted, onError }) {
     input.type = "checkbox";
     input.name = "component";
     input.value = name;
-    input.disabled = c.status !== "included";
+    input.disabled = c.status !== "included" || Boolean(include);
+    // A path's component is its first segment (uploads/…, config/…, logs/…, database/…), as the browser lists it.
+    input.checked = Boolean(include?.some((p) => p.split("/")[0] === name));
     label.append(input, ` ${name}${c.status === "included" ? ` (${c.fileCount} files, ${formatBytes(c.totalSize)})` : ` (not in this backup${c.note ? `: ${c.note}` : ""})`}`);
     box.append(label);
   }
@@ -39,7 +55,9 @@ export async function openRestore(id, { onStarted, onError }) {
   const refresh = () => {
     const names = chosen();
     $("restore-impact").replaceChildren(
-      ...(names.length
+      ...(include
+        ? describeChosen(include)
+        : names.length
         ? names.map((n) => {
             const p = document.createElement("p");
             p.textContent = `Replaces ${n}: ${describe(n, manifest.components[n])}.`;
@@ -57,7 +75,7 @@ export async function openRestore(id, { onStarted, onError }) {
     event.preventDefault();
     submit.disabled = true;
     try {
-      const { jobId } = await api("/api/backup/restore", { method: "POST", body: { backupId: id, components: chosen(), confirmToken: confirm.value } });
+      const { jobId } = await api("/api/backup/restore", { method: "POST", body: { backupId: id, components: chosen(), confirmToken: confirm.value, ...(include ? { include } : {}) } });
       dialog.close();
       onStarted(jobId);
     } catch (err) {
@@ -66,5 +84,5 @@ export async function openRestore(id, { onStarted, onError }) {
     }
   };
   dialog.showModal();
-  box.querySelector("input:not(:disabled)")?.focus();
+  (box.querySelector("input:not(:disabled)") ?? confirm).focus();
 }
