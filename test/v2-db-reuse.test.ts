@@ -3,6 +3,7 @@ import { utimesSync } from "node:fs";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
+import { readManifest } from "../core/catalog.ts";
 import type { Engine } from "../core/engine.ts";
 import type { StoredManifestV2 } from "../core/manifest.ts";
 import { runRestore } from "../core/restore.ts";
@@ -121,6 +122,18 @@ describe("v2 backup of an unchanged database (BACKUP_FORMAT=v2)", () => {
     const after = await backup(engine);
     expect(after.stored.filesRead).toBe(0);
     expect(after.components.database!.database!.tables.Customer).toBe(501);
+  });
+
+  it("reuses in the pre-restore backup too when the database is unchanged", async () => {
+    const crm = makeCrm();
+    settle(crm);
+    const engine = makeTestEngine(crm.root, undefined, V2);
+    const first = await backup(engine, "manual");
+    const out = await runRestore(engine, { backupId: first.id, components: ["uploads", "database"], confirm: "CONFIRM_RESTORE" });
+    const pre = (await readManifest(engine.storage, out.preRestoreBackupId!)) as StoredManifestV2;
+    expect(pre.type).toBe("pre-restore");
+    expect(pre.components.database).toEqual(first.components.database);
+    expect(pre.stored.filesRead).toBe(0);
   });
 
   it("does not trust a database written moments ago: the next backup snapshots again", async () => {

@@ -50,14 +50,16 @@ export async function takeLiveSource(dbPath: string, now = Date.now): Promise<Li
  */
 export async function reuseUnchangedDatabase(engine: Engine, storage: Storage, index: StoreIndex, blobs: BlobStore): Promise<ComponentRecordV2 | null> {
   if (!index.previousId) return null;
+  // First the live identity: a database written moments ago cannot be reused, so its previous record is not even read.
+  const now = await takeLiveSource(engine.config.paths.database);
+  if (!now) return null;
   const previous = await readManifest(storage, index.previousId).catch(() => null);
   if (previous?.formatVersion !== 2 || previous.host !== engine.host) return null;
   const record = previous.components.database;
   const file = record?.files.length === 1 ? record.files[0] : undefined;
   if (!record || record.status !== "included" || !file || file.path !== DATABASE_ENTRY || !record.liveSource) return null;
   if (record.database?.integrityCheck !== "ok" || record.database.sourcePath !== engine.config.paths.database) return null;
-  const now = await takeLiveSource(engine.config.paths.database);
-  if (!now || !sameIdentity(now.db, record.liveSource.db) || !sameWal(now.wal, record.liveSource.wal)) return null;
+  if (!sameIdentity(now.db, record.liveSource.db) || !sameWal(now.wal, record.liveSource.wal)) return null;
   // Each piece by its content: when the recorded copy's pack is not the one the index trusts, a present copy of the
   // same bytes serves (what a fresh snapshot would have deduplicated to); a piece with no present copy means snapshot.
   const refs: BlobRef[] = [];
