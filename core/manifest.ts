@@ -83,14 +83,27 @@ export const BlobRefSchema = z.object({
   encoding: z.enum(["gzip", "raw"]),
 });
 
+/** A live file's size, mtime, ctime (ns) and inode; equal next time means "not changed". */
+export const FileIdentitySchema = z.object({ size: count, mtimeNs: z.string(), ctimeNs: z.string(), ino: z.string() });
+
 /** A v2 file: the v1 entry plus its pieces in order, and the source's identity for change detection. */
 export const FileEntryV2Schema = FileEntrySchema.extend({
   blobs: z.array(BlobRefSchema),
-  /** The live file's size, mtime, ctime (ns) and inode when it was read; equal next time means "not changed". */
-  source: z.object({ size: count, mtimeNs: z.string(), ctimeNs: z.string(), ino: z.string() }).optional(),
+  /** The live file's identity when it was read. */
+  source: FileIdentitySchema.optional(),
 });
 
-export const ComponentRecordV2Schema = ComponentRecordSchema.extend({ files: z.array(FileEntryV2Schema) });
+/**
+ * The live database's identity taken just before it was snapshotted (core/v2/db-reuse.ts): the database file and its
+ * -wal (null when absent or empty). A later backup finding both equal reuses the record instead of snapshotting again.
+ */
+export const LiveDatabaseSourceSchema = z.object({ db: FileIdentitySchema, wal: FileIdentitySchema.nullable() });
+
+export const ComponentRecordV2Schema = ComponentRecordSchema.extend({
+  files: z.array(FileEntryV2Schema),
+  /** Database component only, and only when the identity was settled (not written within the last moments). */
+  liveSource: LiveDatabaseSourceSchema.optional(),
+});
 
 /** What a v2 backup cost: it has no archive, so this takes the place of archive.sizeBytes in listings. */
 export const StoredSummarySchema = z.object({
@@ -122,6 +135,8 @@ export const AnyManifestSchema = z.discriminatedUnion("formatVersion", [Manifest
 
 export type BlobRef = z.infer<typeof BlobRefSchema>;
 export type FileEntryV2 = z.infer<typeof FileEntryV2Schema>;
+export type FileIdentity = z.infer<typeof FileIdentitySchema>;
+export type LiveDatabaseSource = z.infer<typeof LiveDatabaseSourceSchema>;
 export type ComponentRecordV2 = z.infer<typeof ComponentRecordV2Schema>;
 export type StoredSummary = z.infer<typeof StoredSummarySchema>;
 export type ManifestV2 = z.infer<typeof ManifestV2Schema>;

@@ -25,6 +25,7 @@ import { CountingStorage } from "./counting-storage.ts";
 import { PackWriter } from "./pack-writer.ts";
 import { storeGuide, STORE_GUIDE_KEY } from "./store-guide.ts";
 import { liveBytes } from "./live-size.ts";
+import { dbReuseHooks, reuseUnchangedDatabase, takeLiveSource } from "./db-reuse.ts";
 import { loadStoreIndex } from "./store-index.ts";
 
 /**
@@ -58,7 +59,9 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     const records: Record<string, ComponentRecordV2> = {};
     for (const name of components) {
       if (name === "database") req.onProgress?.({ phase: "snapshot", done: 0, total: 0 });
-      records[name] = await gatherComponent(engine, name, workDir, blobs, index.previous, rehash);
+      // Weekly, monthly and --rehash backups read everything, the database included.
+      const reused = name === "database" && !rehash ? await reuseUnchangedDatabase(engine, storage, index, blobs) : null;
+      records[name] = reused ?? await gatherComponent(engine, name, workDir, blobs, index.previous, rehash);
     }
     const covered = blobs.stats.bytesRead + blobs.stats.bytesReused;
     req.onProgress?.({ phase: "archive", done: covered, total: covered });
@@ -107,8 +110,12 @@ async function gatherComponent(engine: Engine, name: ComponentName, workDir: str
   let missing: string | undefined;
   let skipped: string[] = [];
   let database: ComponentRecordV2["database"];
+  let liveSource: ComponentRecordV2["liveSource"];
   if (name === "database") {
     const snap = path.join(workDir, "dev.db");
+    // Before the snapshot starts, never after: db-reuse.ts says why that order cannot hide a write.
+    liveSource = await takeLiveSource(paths.database);
+    await dbReuseHooks.afterIdentity?.();
     // The online backup API keeps page positions, so page-aligned pieces of unchanged pages are unchanged blobs.
     database = await snapshotDatabase(paths.database, snap, { busyTimeoutMs: engine.config.dbBusyTimeoutMs, method: "backup-api" });
     const { source: _source, ...entry } = await blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE);
@@ -146,7 +153,7 @@ async function gatherComponent(engine: Engine, name: ComponentName, workDir: str
     status: missing ? "missing" : "included",
     ...(missing ? { note: missing } : skipped.length ? { note: skipped.join("; ") } : {}),
     fileCount: files.length, totalSize: files.reduce((n, f) => n + f.size, 0), files,
-    ...(database ? { database } : {}),
+    ...(database ? { database } : {}), ...(liveSource ? { liveSource } : {}),
   };
 }
 
