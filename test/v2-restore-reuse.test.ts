@@ -81,6 +81,8 @@ describe("v2 restore writes only what differs", () => {
     const m = await backup(engine);
     await settle();
     const before = liveFiles(crm.root);
+    // A database written since the backup (its mtime moved) is snapshotted again, whatever the clock says: filesRead counts it.
+    utimesSync(crm.db, new Date(), new Date());
 
     const out = await runRestore(engine, { backupId: m.id, components: ALL, confirm: "CONFIRM_RESTORE" });
     const pre = (await readManifest(engine.storage, out.preRestoreBackupId)) as StoredManifestV2;
@@ -122,6 +124,8 @@ describe("v2 restore writes only what differs", () => {
     writeFileSync(path.join(crm.root, "uploads/batch/added-later.dat"), "not in the backup");
     const owners = liveFiles(crm.root);
     await settle();
+    // A database written since the backup (its mtime moved) is snapshotted again, whatever the clock says: filesRead counts it.
+    utimesSync(crm.db, new Date(), new Date());
 
     const out = await runRestore(engine, { backupId: m.id, components: ["uploads", "config"], confirm: "CONFIRM_RESTORE" });
     const uploads = m.components.uploads!.files;
