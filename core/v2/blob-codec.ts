@@ -13,10 +13,13 @@ export type Encoding = BlobRef["encoding"];
 /** Files are cut into pieces of this size: memory stays bounded, and a change to a big file stores one piece. */
 export const CHUNK_SIZE = 1024 * 1024;
 /**
- * Database snapshots are cut finer: a multiple of every SQLite page size (512 B to 64 KiB), so a piece is whole pages,
- * and small enough that a day's scattered page changes touch few pieces. Packing keeps the request count low.
+ * Database snapshots are cut finer, at a power of two, so a piece is whole pages for page sizes up to 32 KiB (the
+ * default is 4 KiB) and a 64 KiB page is two pieces. A day's changed rows land on pages all over the file (index pages
+ * above all), so the pieces must be small: on the bench's 104 MB database with 1% of rows changed, 256 KiB pieces
+ * stored 24.3 MB again, 32 KiB pieces 7.1 MB (2.6% of the whole store), for a manifest about 650 KB larger. Packing
+ * keeps the request count low.
  */
-export const DB_CHUNK_SIZE = 256 * 1024;
+export const DB_CHUNK_SIZE = 32 * 1024;
 const SAMPLE_BYTES = 64 * 1024;
 
 // Already-compressed formats: deflate would spend CPU to gain nothing (or grow them), so they are stored raw.
