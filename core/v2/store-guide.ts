@@ -1,6 +1,11 @@
 // The RESTORE.txt at the root of a store holding v2 backups: how to rebuild any file by hand with standard tools.
 export const STORE_GUIDE_KEY = "RESTORE.txt";
 
+/**
+ * Lines starting with "$ " are shell commands (deeper-indented lines after one continue it), run in order from an
+ * empty folder with /path/to/store, /path/to/crm and <id> filled in. test/restore-guide-steps.test.ts runs exactly
+ * these lines with bash on a real store, so the guide cannot drift from what works.
+ */
 export function storeGuide(): string {
   return `colab-backup store, format v2 (content-addressed)
 ===================================================
@@ -12,34 +17,41 @@ LAYOUT
   <type>/<id>.tar.gz          an older (format 1) backup: a plain tar.gz, see the RESTORE.txt inside it
   data/packs/<aa>/<sha>.pack  pieces of files, concatenated; <sha> is the SHA-256 of the whole pack file
 In a manifest with "formatVersion": 2, components.<name>.files[] lists every file: "path" (as in a tar.gz backup),
-"size", "sha256" of its content, "mode", and "blobs": its pieces in order. Each piece has "pack", "offset" and "length"
-(where its stored bytes are in the pack), "encoding" ("gzip": one gzip member; "raw": the bytes as they are), "size"
-and "sha256" of the piece's content.
+"size", "sha256" of its content, "mode", and "blobs": its pieces in order. Each piece has "pack" (its path in the
+store), "offset" and "length" (where its stored bytes are in the pack), "encoding" ("gzip": one gzip member; "raw":
+the bytes as they are), "size" and "sha256" of the piece's content.
 
-HOW TO RESTORE ONE FILE BY HAND (run in the store's folder; for S3, download data/packs and the manifest first)
-  1. For each piece of the file, in order, cut its bytes out of the pack and decode them:
-       tail -c +$((OFFSET + 1)) PACK | head -c LENGTH > piece            # OFFSET, LENGTH from the manifest
-       gunzip -c < piece >> restored-file      # encoding "gzip"
-       cat piece >> restored-file              # encoding "raw"
-     sha256sum piece-content checks a piece against its "sha256" if you want to check each one.
-  2. Check the whole file: echo "SHA256  restored-file" | sha256sum -c      # SHA256 = the file's "sha256"
-  This one-liner prints the commands for every file of a backup (python3 only reads the JSON):
-    python3 -c 'import json,sys;m=json.load(open(sys.argv[1]))
-    for c in m["components"].values():
-      for f in c["files"]:
-        out="restore/"+f["path"];print("mkdir -p \\"$(dirname \\""+out+"\\")\\" && : > \\""+out+"\\"")
-        for b in f["blobs"]:print("tail -c +%d %s | head -c %d | %s >> \\"%s\\"" % (b["offset"]+1,b["pack"],b["length"],"gunzip -c" if b["encoding"]=="gzip" else "cat",out))
-        print("echo \\"%s  %s\\" | sha256sum -c" % (f["sha256"],out))' daily/<id>.json > restore.sh
-    sh restore.sh
-  The result has the layout of a format 1 archive: database/dev.db, uploads/..., config/..., logs/<name>.log.gz.
+HOW TO RESTORE BY HAND
+Stop the CRM. Run the lines starting with "$" in order (without the "$"), from an empty folder, with /path/to/store
+replaced by the store's folder (for S3, download the manifest and data/packs first), /path/to/crm by the CRM's folder,
+daily/<id> by the backup's type and id (\`colab-backup list\` shows them).
+One file by hand: for each of its pieces in order, cut the stored bytes out of the pack and decode them, then check:
+    tail -c +$((OFFSET + 1)) PACK | head -c LENGTH | gunzip -c >> FILE    # encoding "gzip" (for "raw": no gunzip)
+    echo "SHA256  FILE" | sha256sum -c                                   # SHA256 = the file's "sha256"
+For every file of a backup, this writes those commands into restore.sh (python3 only reads the JSON), then runs it;
+it stops at the first file whose SHA-256 does not match:
+    $ python3 -c 'if 1:  # "if 1:" lets the lines below keep their indent when pasted
+      import json,os,shlex,sys;m=json.load(open(sys.argv[1]));q=shlex.quote
+      for c in m["components"].values():
+        for f in c["files"]:
+          out="restore/"+f["path"];print("mkdir -p "+q(os.path.dirname(out))+" && : > "+q(out))
+          for b in f["blobs"]:print("tail -c +%d %s | head -c %d | %s >> %s" % (b["offset"]+1,q(sys.argv[2]+"/"+b["pack"]),b["length"],"gunzip -c" if b["encoding"]=="gzip" else "cat",q(out)))
+          print("echo %s | sha256sum -c" % q(f["sha256"]+"  "+out))' /path/to/store/daily/<id>.json /path/to/store > restore.sh
+    $ sh -e restore.sh
+The result, in restore/, has the layout of a format 1 archive: database/dev.db, uploads/..., config/..., logs/....log.gz.
 
-DATABASE
-  database/dev.db is a snapshot taken with SQLite's online backup API and checked with integrity_check:
-    sqlite3 restore/database/dev.db 'PRAGMA integrity_check;'              # must print: ok
-    sqlite3 /path/to/crm/prisma/dev.db ".restore restore/database/dev.db"  # copies through SQLite, stop the CRM first
-UPLOADS, CONFIG, LOGS
-  Move the live uploads folder aside and the restored one in; config files are relative to the CRM folder (.env is never
-  backed up); logs are gzipped: gunzip restore/logs/*.log.gz.
+DATABASE: restore/database/dev.db is a snapshot taken with SQLite's online backup API and checked with integrity_check.
+".restore" copies it through SQLite, so no old -wal/-shm/-journal file can pair with the restored data:
+    $ sqlite3 restore/database/dev.db 'PRAGMA integrity_check;'              # must print: ok
+    $ sqlite3 /path/to/crm/prisma/dev.db ".restore restore/database/dev.db"
+UPLOADS: move the live folder aside and the restored one in:
+    $ mv /path/to/crm/uploads /path/to/crm/uploads.old && mv restore/uploads /path/to/crm/uploads
+CONFIG: files are relative to the CRM folder (.env is never backed up):
+    $ cp -R restore/config/. /path/to/crm/
+LOGS are gzipped, some in sub-folders: unpack them all, then copy them in (same-named logs are replaced):
+    $ find restore/logs -name '*.log.gz' -exec gunzip {} +
+    $ mkdir -p /path/to/crm/logs && cp -R restore/logs/. /path/to/crm/logs/
+Skip a step whose folder is not in restore/ (a backup made without that component).
 Pieces are shared between backups: never edit or delete files under data/ by hand.
 `;
 }

@@ -1,0 +1,107 @@
+// Both RESTORE.txt guides, run literally: every "$ " line through bash with tar, gzip, sha256sum, python3 and sqlite3.
+import { execFileSync } from "node:child_process";
+import { cpSync, createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { runBackup } from "../core/backup.ts";
+import { exportStream } from "../core/v2/export.ts";
+import { dbContent, makeCrm, makeTestEngine, tempDir, treeDigest } from "./helpers/crm.ts";
+
+/** The guide's commands: each "$ " line, plus the deeper-indented lines after it (a multi-line command), as written. */
+function guideCommands(guide: string): string[] {
+  const out: string[] = [];
+  let column = -1;
+  for (const line of guide.split("\n")) {
+    const hit = /^( *)\$ (.*)$/.exec(line);
+    if (hit) {
+      out.push(hit[2]!);
+      column = hit[1]!.length;
+    } else if (column >= 0 && line.trim() && line.length - line.trimStart().length > column) {
+      out[out.length - 1] += "\n" + line;
+    } else column = -1;
+  }
+  return out;
+}
+
+/** Runs the commands as one bash script that stops at the first failure; returns what they printed. */
+function runGuide(commands: string[], cwd: string, fill: Record<string, string>): string {
+  let script = commands.join("\n");
+  for (const [from, to] of Object.entries(fill)) script = script.split(from).join(to);
+  return execFileSync("bash", ["-c", `set -euo pipefail\n${script}`], { cwd, encoding: "utf8" });
+}
+
+/** A copy of the CRM after things went wrong: rows deleted, an upload lost and one added, a log and a config file lost. */
+function damagedCopy(root: string): string {
+  const target = tempDir("guide-target-");
+  cpSync(root, target, { recursive: true });
+  const db = new Database(path.join(target, "prisma/dev.db"));
+  db.exec(`DELETE FROM "Deal" WHERE id > 10; UPDATE "Customer" SET name = 'wrong'`);
+  db.close();
+  rmSync(path.join(target, "uploads/deep/nested/b.txt"));
+  writeFileSync(path.join(target, "uploads/stray.txt"), "not in the backup\n");
+  rmSync(path.join(target, "logs/archive/error-2026-10-01.log"));
+  rmSync(path.join(target, "prisma/schema.prisma"));
+  return target;
+}
+
+/** Every file's SHA-256, leaving out the database (compared by content) and the set-aside uploads. */
+function shas(dir: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(treeDigest(dir))
+    .filter(([rel]) => !rel.startsWith("prisma/dev.db") && !rel.startsWith("uploads.old/"))
+    .map(([rel, d]) => [rel, d.sha256]));
+}
+
+function expectRestored(target: string, crm: { root: string; db: string }): void {
+  expect(shas(target)).toEqual(shas(crm.root));
+  expect(readFileSync(path.join(target, "logs/archive/error-2026-10-01.log"), "utf8")).toBe("old error\n"); // a sub-folder log, uncompressed
+  expect(existsSync(path.join(target, "uploads.old/stray.txt"))).toBe(true);
+  expect(dbContent(path.join(target, "prisma/dev.db"))).toEqual(dbContent(crm.db));
+  expect(execFileSync("sqlite3", [path.join(target, "prisma/dev.db"), "PRAGMA integrity_check;"], { encoding: "utf8" }).trim()).toBe("ok");
+}
+
+describe("RESTORE.txt run as written", () => {
+  it.each(["v1", "v2"])("the archive's guide restores a %s backup's export into a damaged CRM", async (format) => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root, undefined, { BACKUP_FORMAT: format });
+    const out = await runBackup(engine, { type: "manual" });
+    if (out.skipped) throw new Error("expected a backup");
+    const m = out.manifest;
+    expect(m.formatVersion).toBe(format === "v1" ? 1 : 2);
+    const work = tempDir("guide-work-");
+    const archive = path.join(work, `${m.id}.tar.gz`);
+    await pipeline(await exportStream(engine.storage, m), createWriteStream(archive));
+    const guide = execFileSync("tar", ["-xzOf", archive, "RESTORE.txt"], { encoding: "utf8" });
+    const commands = guideCommands(guide);
+    expect(commands.length).toBeGreaterThanOrEqual(10); // every step's commands were found, not just a few
+
+    const target = damagedCopy(crm.root);
+    const printed = runGuide(commands, work, { "/path/to/crm": target });
+    const files = Object.values(m.components).reduce((n, c) => n + c.files.length, 0);
+    expect(printed.split("\n").filter((l) => l.endsWith(": OK"))).toHaveLength(files); // sha256sum -c checked every file
+    expect(printed).toMatch(/^ok$/m); // integrity_check of the unpacked database
+    expect(execFileSync("find", [path.join(work, "restore/logs"), "-name", "*.gz"], { encoding: "utf8" })).toBe("");
+    expectRestored(target, crm);
+  });
+
+  it("the v2 store's guide rebuilds every file from the packs and restores a damaged CRM", async () => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root, undefined, { BACKUP_FORMAT: "v2" });
+    await runBackup(engine, { type: "daily" }); // a second backup shares the first one's pieces: the guide must follow offsets
+    writeFileSync(path.join(crm.root, "uploads/a.txt"), "alpha, changed\n");
+    const out = await runBackup(engine, { type: "daily" });
+    if (out.skipped || out.manifest.formatVersion !== 2) throw new Error("expected a v2 backup");
+    const store = engine.config.backupDir;
+    const commands = guideCommands(readFileSync(path.join(store, "RESTORE.txt"), "utf8"));
+    expect(commands.length).toBeGreaterThanOrEqual(8);
+
+    const work = tempDir("guide-store-work-");
+    const target = damagedCopy(crm.root);
+    const printed = runGuide(commands, work, { "/path/to/store": store, "/path/to/crm": target, "daily/<id>": `daily/${out.manifest.id}` });
+    const files = Object.values(out.manifest.components).reduce((n, c) => n + c.files.length, 0);
+    expect(printed.split("\n").filter((l) => l.endsWith(": OK"))).toHaveLength(files);
+    expect(printed).toMatch(/^ok$/m);
+    expectRestored(target, crm);
+  });
+});
