@@ -12,7 +12,7 @@ import { addBulk, archivesWithoutManifest, json, listFiles, rng, spawnCli, type 
 import { recordFault } from "./record.ts";
 
 const TRIALS = 10;
-const MAX_ATTEMPTS = 16;
+const MAX_ATTEMPTS = 24;
 const SEED = 7;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -72,6 +72,9 @@ describe("fault: kill -9 during backup", () => {
     // Until TRIALS kills have landed mid-run (a run that finished first is still checked), with a bound on attempts.
     for (let i = 0; trials.filter((t) => t.killed).length < TRIALS && i < MAX_ATTEMPTS; i++) {
       const at = Math.round(random() * workMs * 0.7);
+      // New bulk data each time: a v2 backup of unchanged data reuses everything and ends before most kills land, and
+      // the kill must be able to hit the pack writes.
+      addBulk(crm.root, 4_000_000, SEED + 1 + i);
       const killedRun = await backup(cwd, env, store, at);
       const halfListed = await checkListed();
       const next = await backup(cwd, env, store);
