@@ -93,7 +93,8 @@ const backup: Command<{ type: BackupType; components?: ComponentName[]; descript
   },
   async run(ctx, { type, components, description, scheduledAt, rehash }) {
     const bar = progressBar(ctx.tty);
-    const outcome = await runBackup(ctx.runtime.engine, { type, description, components, scheduledAt, rehash, actor: "cli", onProgress: bar.update }).finally(bar.done);
+    // No progress callback off a terminal: the v2 writer then skips measuring the tree for the bar's total.
+    const outcome = await runBackup(ctx.runtime.engine, { type, description, components, scheduledAt, rehash, actor: "cli", ...(ctx.tty ? { onProgress: bar.update } : {}) }).finally(bar.done);
     if (outcome.skipped) return { json: { ok: true, ...outcome, id: outcome.existingId }, text: `Skipped: ${outcome.reason} (backup ${outcome.existingId}).` };
     const m = outcome.manifest;
     const parts = Object.entries(m.components).map(([n, c]) => `  ${n.padEnd(9)} ${c.status === "included" ? `${c.fileCount} files, ${humanSize(c.totalSize)}` : `missing: ${c.note}`}`);

@@ -77,6 +77,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
   const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `restore-${req.backupId}`, operation: "restore" });
   let preRestoreBackupId: string | undefined;
   let staged: StagingStats | undefined;
+  const began = Date.now();
   try {
     const recovered = await recoverUnderLock(engine);
     if (recovered) req.onRecovered?.(recovered);
@@ -116,7 +117,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
     return outcome;
   } catch (err) {
     const result = err instanceof RestoreError && err.rolledBack ? "rolled-back" : "failed";
-    await appendAudit(engine.storage, { actor, action: "restore", backupId: req.backupId, components, result, error: errorMessage(err), detail: { preRestoreBackupId, ...(req.include ? { include: req.include } : {}) } }, engine.now()).catch(() => undefined);
+    await appendAudit(engine.storage, { actor, action: "restore", backupId: req.backupId, components, result, error: errorMessage(err), detail: { preRestoreBackupId, durationMs: Date.now() - began, ...(req.include ? { include: req.include } : {}) } }, engine.now()).catch(() => undefined);
     throw err;
   } finally {
     await lock.release();

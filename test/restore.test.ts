@@ -106,7 +106,7 @@ describe.each(["v2", "v1"] as const)("restore (format %s)", (format) => {
     await expect(runRestore(engine, { backupId: m.id, components: ["uploads"], confirm: "CONFIRM_RESTORE" })).rejects.toThrow();
     expect(readFileSync(path.join(crm.root, "uploads/a.txt"), "utf8")).toBe("changed after backup");
     const [audit] = await readAudit(engine.storage);
-    expect(audit).toMatchObject({ action: "restore", result: "failed" });
+    expect(audit).toMatchObject({ action: "restore", result: "failed", detail: { durationMs: expect.any(Number) } }); // the run history shows how long it ran
   });
 
   it("rolls back uploads already swapped when the database swap fails", async () => {
