@@ -1,5 +1,4 @@
 // `restore --include` keeps the full restore's rollback: chosen files already swapped in are put back when a later step fails.
-import { fork, type ChildProcess } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -8,11 +7,9 @@ import { readAudit } from "../core/catalog.ts";
 import { RestoreError } from "../core/errors.ts";
 import { runRestore } from "../core/restore.ts";
 import { makeCrm, makeTestEngine, treeDigest } from "./helpers/crm.ts";
+import { holdDatabase, killHolders } from "./helpers/db-holder.ts";
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill("SIGKILL");
-});
+afterEach(killHolders);
 
 describe.each(["v1", "v2"])("restore --include with BACKUP_FORMAT=%s", (format) => {
   it("rolls back the chosen uploads, new folders' files included, when the database step fails", async () => {
@@ -24,9 +21,7 @@ describe.each(["v1", "v2"])("restore --include with BACKUP_FORMAT=%s", (format) 
     rmSync(path.join(crm.root, "uploads/deep"), { recursive: true });
     const liveUploads = treeDigest(path.join(crm.root, "uploads"));
     // A writer holding an exclusive transaction longer than the busy timeout makes the database step fail for real.
-    const holder = fork(path.join(import.meta.dirname, "fixtures/db-holder.ts"), [crm.db], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    children.push(holder);
-    const ask = (cmd: object) => new Promise<unknown>((resolve) => { holder.once("message", resolve); holder.send(cmd); });
+    const { ask } = holdDatabase(crm.db);
     await ask({ op: "lock" });
     const include = ["uploads/a.txt", "uploads/deep", "database/dev.db"];
     const err = await runRestore(engine, { backupId: out.manifest.id, components: ["database", "uploads", "config", "logs"], include, confirm: "CONFIRM_RESTORE" }).catch((e) => e);

@@ -1,5 +1,4 @@
 // Restores on a real CRM folder: byte-identical round trip, pre-restore backup, live database held open, tampering, rollback.
-import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -12,6 +11,7 @@ import { runCleanup } from "../core/cleanup.ts";
 import type { StoredManifest } from "../core/manifest.ts";
 import { dbContent, makeCrm, makeTestEngine as makeEngineOf, treeDigest } from "./helpers/crm.ts";
 import { flipStoredByte } from "./helpers/damage-backup.ts";
+import { holdDatabase, killHolders } from "./helpers/db-holder.ts";
 
 async function backupOf(engine: ReturnType<typeof makeEngineOf>): Promise<StoredManifest> {
   const out = await runBackup(engine, { type: "daily" });
@@ -19,10 +19,7 @@ async function backupOf(engine: ReturnType<typeof makeEngineOf>): Promise<Stored
   return out.manifest;
 }
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill("SIGKILL");
-});
+afterEach(killHolders);
 
 // Every restore guarantee holds for both store formats: v2 (the default) and v1 archives kept from before.
 describe.each(["v2", "v1"] as const)("restore (format %s)", (format) => {
@@ -82,9 +79,7 @@ describe.each(["v2", "v1"] as const)("restore (format %s)", (format) => {
     const engine = makeTestEngine(crm.root);
     const m = await backupOf(engine);
     const inode = statSync(crm.db).ino;
-    const holder = fork(path.join(import.meta.dirname, "fixtures/db-holder.ts"), [crm.db], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    children.push(holder);
-    const ask = (cmd: object) => new Promise<any>((resolve) => { holder.once("message", resolve); holder.send(cmd); });
+    const { ask } = holdDatabase(crm.db);
     await ask({ op: "exec", sql: `DELETE FROM "Deal"` });
     expect(await ask({ op: "count", table: "Deal" })).toEqual({ count: 0 });
 
@@ -116,9 +111,7 @@ describe.each(["v2", "v1"] as const)("restore (format %s)", (format) => {
     writeFileSync(path.join(crm.root, "uploads/a.txt"), "live version");
     const liveUploads = treeDigest(path.join(crm.root, "uploads"));
     // A writer holding an exclusive transaction longer than the busy timeout makes the database step fail for real.
-    const holder = fork(path.join(import.meta.dirname, "fixtures/db-holder.ts"), [crm.db], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    children.push(holder);
-    const ask = (cmd: object) => new Promise<any>((resolve) => { holder.once("message", resolve); holder.send(cmd); });
+    const { ask } = holdDatabase(crm.db);
     await ask({ op: "exec", sql: `DELETE FROM "Deal"` });
     await ask({ op: "lock" });
     const err = await runRestore(engine, { backupId: m.id, components: ["uploads", "database"], confirm: "CONFIRM_RESTORE" }).catch((e) => e);

@@ -1,5 +1,5 @@
 // Restoring a v2 backup writes only what differs: unchanged live files are copied, not decoded; result, modes, owners, rollback stay exact.
-import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -11,6 +11,7 @@ import { RestoreError } from "../core/errors.ts";
 import type { StoredManifestV2 } from "../core/manifest.ts";
 import { runRestore } from "../core/restore.ts";
 import { dbContent, makeCrm, makeTestEngine } from "./helpers/crm.ts";
+import { holdDatabase, killHolders } from "./helpers/db-holder.ts";
 
 const V2 = { BACKUP_FORMAT: "v2" };
 const ALL = ["database", "uploads", "config", "logs"];
@@ -68,10 +69,7 @@ function expectEqualsBackup(root: string, m: StoredManifestV2): void {
   }
 }
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill("SIGKILL");
-});
+afterEach(killHolders);
 
 describe("v2 restore writes only what differs", () => {
   it("when live data equals a recent backup, the pre-restore backup reads only the database and staging decodes only database and logs", async () => {
@@ -169,9 +167,7 @@ describe("v2 restore writes only what differs", () => {
     await settle();
     const before = liveFiles(crm.root);
     // A writer holding an exclusive transaction longer than the busy timeout makes the database step fail for real.
-    const holder = fork(path.join(import.meta.dirname, "fixtures/db-holder.ts"), [crm.db], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    children.push(holder);
-    const ask = (cmd: object) => new Promise<any>((resolve) => { holder.once("message", resolve); holder.send(cmd); });
+    const { ask } = holdDatabase(crm.db);
     await ask({ op: "exec", sql: `DELETE FROM "Deal"` });
     await ask({ op: "lock" });
     const err = await runRestore(engine, { backupId: m.id, components: ["uploads", "database"], confirm: "CONFIRM_RESTORE" }).catch((e) => e);

@@ -55,6 +55,22 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** Makes reads of a backup's archive (v1) or packs (v2) wait until the returned function is called, which also undoes it. */
+function holdReads(id: string): () => void {
+  const storage = runtime.engine.storage;
+  const get = storage.get;
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  storage.get = async (key, range) => {
+    if (key === archiveKey(id) || key.startsWith("data/packs/")) await gate;
+    return get.call(storage, key, range);
+  };
+  return () => {
+    open();
+    storage.get = get;
+  };
+}
+
 describe("dashboard", () => {
   it("is served with a Content-Security-Policy that blocks inline script, and a watcher that sees violations", async () => {
     const res = await page.goto(server.url + "/");
@@ -191,15 +207,8 @@ describe("dashboard", () => {
   it("keeps a refused restore's error beside its row while a verify's result arrives, until it is dismissed", async () => {
     const [m] = await listBackups(runtime.engine.storage, "manual");
     const row = `#result-${m!.id}`;
-    const storage = runtime.engine.storage;
-    const get = storage.get;
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    // Holds the verify at its archive (v1) or pack (v2) read, so the restore below starts while it runs, as an admin clicking quickly would.
-    storage.get = async (key, range) => {
-      if (key === archiveKey(m!.id) || key.startsWith("data/packs/")) await gate;
-      return get.call(storage, key, range);
-    };
+    // Holds the verify at its data reads, so the restore below starts while it runs, as an admin clicking quickly would.
+    const release = holdReads(m!.id);
     try {
       await page.click(`button[aria-label="Verify ${m!.id}"]`);
       await expect.poll(() => page.textContent("#job-label")).toContain(`Verifying ${m!.id}`);
@@ -210,7 +219,6 @@ describe("dashboard", () => {
       await expect.poll(() => page.textContent(`${row} .result.error`)).toMatch(/start restore: verify job \S+ is running/);
     } finally {
       release();
-      storage.get = get;
     }
     await expect.poll(() => page.textContent(row), { timeout: 30_000 }).toContain(`Verification of ${m!.id} succeeded`);
     // The job's success sits beside the error; it does not replace it.
@@ -259,21 +267,13 @@ describe("dashboard", () => {
 
   it("follows a job started elsewhere (another admin's verify) and shows its result in the job box", async () => {
     const [m] = await listBackups(runtime.engine.storage, "manual");
-    const storage = runtime.engine.storage;
-    const get = storage.get;
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    // Holds the verify at its archive (v1) or pack (v2) read, so it is still running when the page next polls.
-    storage.get = async (key, range) => {
-      if (key === archiveKey(m!.id) || key.startsWith("data/packs/")) await gate;
-      return get.call(storage, key, range);
-    };
+    // Holds the verify at its data reads, so it is still running when the page next polls.
+    const release = holdReads(m!.id);
     try {
       await server.runner.submitVerify(m!.id, "bob@colab.example");
       await expect.poll(() => page.textContent("#job-label"), { timeout: 15_000 }).toBe("verify job: running");
     } finally {
       release();
-      storage.get = get;
     }
     await expect.poll(() => page.textContent("#job-result"), { timeout: 15_000 }).toContain(`Verification of ${m!.id} succeeded`);
     await expect.poll(() => page.textContent("#stats")).toContain("by bob@colab.example");
