@@ -30,6 +30,11 @@ export function validationBody(err: ZodError, target?: string): ErrorBody {
     path: i.path.length ? i.path.map(String).join(".") : (TARGET_NAMES[target ?? ""] ?? "request"),
     message: i.message,
   }));
+  return fieldErrorsBody(fields);
+}
+
+/** The 400 body for field errors, from a schema or from a check against stored data (a restore's include paths). */
+export function fieldErrorsBody(fields: FieldError[]): ErrorBody {
   const summary = fields.map((f) => `${f.path}: ${f.message}`).join("; ");
   return { error: { code: "validation_error", message: `invalid request: ${summary}`, fields } };
 }

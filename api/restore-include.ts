@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { chooseFiles } from "../core/browse.ts";
 import { ValidationError } from "../core/errors.ts";
 import type { ComponentName, StoredManifest } from "../core/manifest.ts";
-import type { FieldError } from "./errors.ts";
+import { fieldErrorsBody, type FieldError } from "./errors.ts";
 
 /** One field error per path that matches no file or folder among the chosen components (chooseFiles' own message). */
 export function includeErrors(manifest: StoredManifest, components: readonly ComponentName[], include: readonly string[]): FieldError[] {
@@ -19,9 +19,7 @@ export function includeErrors(manifest: StoredManifest, components: readonly Com
   return fields;
 }
 
-/** The same 400 shape as a schema failure (api/errors.ts validationBody), or null when every path matches. */
+/** The same 400 shape as a schema failure, or null when every path matches. */
 export function includeRejection(c: Context, fields: FieldError[]): Response | null {
-  if (fields.length === 0) return null;
-  const summary = fields.map((f) => `${f.path}: ${f.message}`).join("; ");
-  return c.json({ error: { code: "validation_error", message: `invalid request: ${summary}`, fields } }, 400);
+  return fields.length === 0 ? null : c.json(fieldErrorsBody(fields), 400);
 }
