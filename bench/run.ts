@@ -12,12 +12,32 @@ const REPO = path.dirname(BENCH_DIR);
 const CLI = path.join(REPO, "bin", "colab-backup.js");
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const { values: args } = parseArgs({
-  options: {
-    scale: { type: "string", default: "1" }, dir: { type: "string" }, repeat: { type: "string", default: "1" }, keep: { type: "boolean" }, out: { type: "string" },
-    format: { type: "string", default: "v2" }, days: { type: "string", default: "30" },
-  },
-});
+const USAGE = `usage: npm run bench -- [options]
+  --scale N     size of the generated CRM (1 = about 500 MB); default 1
+  --dir DIR     where the generated CRM lives (reused when its scale matches)
+  --repeat N    rounds to run; medians are reported; default 1
+  --format F    v2, v1 or both; default v2
+  --days N      daily backups at 1% churn after the first (0 skips the series); default 30
+  --out FILE    results JSON; default bench/results/latest.json
+  --keep        keep the work folders for inspection`;
+function readArgs() {
+  try {
+    return parseArgs({
+      options: {
+        scale: { type: "string", default: "1" }, dir: { type: "string" }, repeat: { type: "string", default: "1" }, keep: { type: "boolean" }, out: { type: "string" },
+        format: { type: "string", default: "v2" }, days: { type: "string", default: "30" }, help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+}
+const args = readArgs();
+if (args.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const scale = Number(args.scale);
 const repeat = Number(args.repeat);
 if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a positive integer; got ${args.repeat}`);
