@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../../core/backup.ts";
 import { listBackups, readManifest } from "../../core/catalog.ts";
@@ -11,9 +11,9 @@ import { verifyBackup } from "../../core/verify.ts";
 import { exportStream } from "../../core/v2/export.ts";
 import { archiveKey, manifestKey } from "../../core/ids.ts";
 import { mintAdminToken } from "../../cli/local-auth.ts";
-import { buildRuntime } from "../../cli/runtime.ts";
-import { startServer, type Server } from "../../cli/serve.ts";
-import { makeCrm, tempDir } from "../helpers/crm.ts";
+import type { Server } from "../../cli/serve.ts";
+import { tempDir } from "../helpers/crm.ts";
+import { launchChromium, serveDashboard, watchCsp, type ServedDashboard } from "../helpers/browser.ts";
 
 const ARTIFACTS = path.join(import.meta.dirname, "..", "..", "test-artifacts");
 const SECRET = "browser-test-secret-that-is-at-least-32-chars";
@@ -22,32 +22,16 @@ let browser: Browser;
 let server: Server;
 let page: Page;
 let crmRoot: string;
-let runtime: Awaited<ReturnType<typeof buildRuntime>>;
+let runtime: ServedDashboard["runtime"];
 /** Every Content-Security-Policy violation any page reported, from the DOM event and from the console. */
 const cspViolations: string[] = [];
 
-/** The dashboard must run under its CSP: record whatever the policy blocks, so a test can demand there was nothing. */
-async function watchCsp(p: Page): Promise<void> {
-  await p.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));
-  });
-  p.on("console", (m) => {
-    if (m.type() === "error" && /CSP violation|Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-  });
-}
-
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  crmRoot = makeCrm().root;
-  runtime = await buildRuntime({ cwd: tempDir("serve-"), env: { CRM_ROOT: crmRoot, JWT_SECRET: SECRET, PATH: process.env.PATH } });
-  server = await startServer(runtime, { port: 0 });
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  ({ crmRoot, runtime, server } = await serveDashboard(SECRET));
+  browser = await launchChromium();
   page = await browser.newPage({ acceptDownloads: true });
-  await watchCsp(page);
+  await watchCsp(page, cspViolations);
 });
 
 afterAll(async () => {
@@ -179,7 +163,7 @@ describe("dashboard", () => {
     await expect.poll(() => page.textContent("#create-result"), { timeout: 30_000 }).toContain(`Backup ${newest.id} succeeded`);
 
     const phone = await browser.newPage({ viewport: { width: 375, height: 740 } });
-    await watchCsp(phone);
+    await watchCsp(phone, cspViolations);
     await phone.goto(`${server.url}/frontend/backup.html#token=${await mintAdminToken(SECRET)}`);
     await expect.poll(() => phone.isVisible("#app")).toBe(true);
     await expect.poll(() => phone.locator("#backups tbody tr[data-id]").count()).toBeGreaterThan(0);
