@@ -1,7 +1,7 @@
 // The API Lambda adapter, fed real API Gateway HTTP API (payload format 2.0) events.
 import { describe, expect, it } from "vitest";
 import type { APIGatewayProxyResult, LambdaEvent } from "hono/aws-lambda";
-import { backupNow, makeTestApi } from "../api/test-support.ts";
+import { backupNow, makeTestApi } from "../test/helpers/test-api.ts";
 import { handler, makeHandler } from "./api.ts";
 
 /** An event as API Gateway sends it for `$default` with payload format 2.0. */
