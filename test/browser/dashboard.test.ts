@@ -10,8 +10,8 @@ import { listBackups, readManifest } from "../../core/catalog.ts";
 import { verifyBackup } from "../../core/verify.ts";
 import { exportStream } from "../../core/v2/export.ts";
 import { archiveKey, manifestKey } from "../../core/ids.ts";
-import { mintAdminToken } from "../../cli/local-auth.ts";
-import { buildRuntime } from "../../cli/runtime.ts";
+import { mintAdminToken } from "../../runtime/local-auth.ts";
+import { buildRuntime } from "../../runtime/local.ts";
 import { startServer, type Server } from "../../cli/serve.ts";
 import { makeCrm, tempDir } from "../helpers/crm.ts";
 
