@@ -2,6 +2,7 @@
 import { config } from "./config.ts";
 import { efsPolicy } from "./efs-policy.ts";
 import { functionEnvironments, type FunctionName } from "./environment.ts";
+import { LAMBDA_RUNTIME } from "./native-build.ts";
 import type { Network } from "./network.ts";
 import { permissions } from "./permissions.ts";
 
@@ -32,7 +33,8 @@ export function environments({ bucket, bus, email, dashboardUrl }: Pick<Function
 /** Settings every function shares; `environment` is that function's entry of environments(). */
 export function baseArgs(environment: Record<string, $util.Input<string>>) {
   return {
-    runtime: "nodejs22.x",
+    // The Node.js major `sst deploy` must run on too, or better-sqlite3 is installed for the wrong ABI (infra/native-build.ts).
+    runtime: LAMBDA_RUNTIME,
     architecture: "x86_64",
     logging: { retention: "3 months", format: "json" },
     environment,
@@ -62,7 +64,8 @@ export function backgroundFunctions(deps: FunctionDeps) {
       // The access point, by ARN: the functions act as the CRM's user (infra/network.ts), never root.
       volume: { efs: network.accessPointArn, path: config.crm.mountPath },
       permissions: statements,
-      // better-sqlite3 is native: installed into the bundle for Lambda's x86_64 Linux instead of bundled.
+      // better-sqlite3 is native: not bundled, but installed into the bundle by SST with `npm install --platform=linux
+      // --arch=x64`, for the ABI of the deployer's Node (sst.config.ts refuses a deployer whose Node is not LAMBDA_RUNTIME's).
       nodejs: { ...base(name).nodejs, install: ["better-sqlite3"] },
       retries,
       transform: {
