@@ -12,6 +12,10 @@ export default $config({
     };
   },
   async run() {
+    // Before anything is built: SST installs better-sqlite3 (native) with the deployer's Node, which must be the functions'
+    // (infra/native-build.ts). `sst dev` runs functions locally on local node_modules and installs nothing.
+    const { refuseForeignNativeBuild } = await import("./infra/native-build.ts");
+    if (!$dev) refuseForeignNativeBuild();
     // Imported here, not at the top: SST's globals ($app, sst, aws) exist only while run() executes.
     const { deploy } = await import("./infra/index.ts");
     return deploy();

@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["core/**/*.test.ts", "cli/**/*.test.ts", "api/**/*.test.ts", "functions/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["core/**/*.test.ts", "cli/**/*.test.ts", "api/**/*.test.ts", "runtime/**/*.test.ts", "functions/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",

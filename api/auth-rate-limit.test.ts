@@ -1,7 +1,7 @@
 // The failed sign-in limit: the limiter's window and memory cap, and through the app 429 with Retry-After for one address only.
 import { afterEach, describe, expect, it } from "vitest";
 import { AuthFailureLimiter } from "./auth-rate-limit.ts";
-import { hsToken, makeTestApi, type TestApi } from "./test-support.ts";
+import { hsToken, makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 let api: TestApi | undefined;
 afterEach(async () => {

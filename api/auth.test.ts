@@ -7,7 +7,7 @@ import { ConfigError } from "../core/errors.ts";
 import { createApp } from "./app.ts";
 import { makeVerifier } from "./auth.ts";
 import { AuthFailureLimiter } from "./auth-rate-limit.ts";
-import { TEST_SECRET, adminClaims, hsToken, makeTestApi, type TestApi } from "./test-support.ts";
+import { TEST_SECRET, adminClaims, hsToken, makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
 

@@ -6,7 +6,7 @@ import { readManifest } from "../core/catalog.ts";
 import { runCleanup } from "../core/cleanup.ts";
 import { verifyBackup } from "../core/verify.ts";
 import { makeTestEngine } from "../test/helpers/crm.ts";
-import { hsToken, makeTestApi, type TestApi } from "./test-support.ts";
+import { hsToken, makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 let api: TestApi;
 let v1Id: string;

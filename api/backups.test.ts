@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { readAudit } from "../core/catalog.ts";
 import { LOCK_KEY } from "../core/ids.ts";
 import { acquireLock } from "../core/lock.ts";
-import { backupNow, makeTestApi, type TestApi } from "./test-support.ts";
+import { backupNow, makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 let api: TestApi | undefined;
 afterEach(async () => {

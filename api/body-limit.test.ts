@@ -1,7 +1,7 @@
 // The body limit through app.request: 413 in our error shape for a declared or a streamed (chunked) oversized body, read no further than the limit.
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_BODY_BYTES } from "./body-limit.ts";
-import { makeTestApi, type TestApi } from "./test-support.ts";
+import { makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 let api: TestApi | undefined;
 afterEach(async () => {

@@ -9,7 +9,7 @@ import { deleteBackup } from "../core/cleanup.ts";
 import { LocalJobRunner } from "../core/jobs/local-runner.ts";
 import { PACK_GRACE_MS } from "../core/v2/gc.ts";
 import { makeCrm, makeTestEngine } from "../test/helpers/crm.ts";
-import { makeTestApi } from "./test-support.ts";
+import { makeTestApi } from "../test/helpers/test-api.ts";
 
 interface Outcome { dryRun: boolean; freedBytes: number; packs: { packsRemoved: string[]; freedBytes: number; blockedBy: string | null } }
 

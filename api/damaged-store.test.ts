@@ -4,7 +4,7 @@ import { createBackup } from "../core/backup.ts";
 import { readAudit } from "../core/catalog.ts";
 import { archiveKey, manifestKey } from "../core/ids.ts";
 import { plantDamage } from "../test/helpers/store-damage.ts";
-import { makeTestApi, type TestApi } from "./test-support.ts";
+import { makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 let api: TestApi | undefined;
 afterEach(async () => {

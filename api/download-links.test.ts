@@ -6,7 +6,7 @@ import { readManifest } from "../core/catalog.ts";
 import { exportStream } from "../core/v2/export.ts";
 import { makeTestEngine } from "../test/helpers/crm.ts";
 import { LINK_SECONDS } from "./download-links.ts";
-import { makeTestApi, type TestApi } from "./test-support.ts";
+import { makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -78,7 +78,7 @@ describe("POST /api/backup/{id}/download-link (local store)", () => {
     const api = await makeTestApi();
     const id = await backupIn(api, "v1");
     expect((await api.app.request(`/api/backup/${id}/download-link`, { method: "POST" })).status).toBe(401);
-    const { hsToken } = await import("./test-support.ts");
+    const { hsToken } = await import("../test/helpers/test-api.ts");
     const user = await hsToken({ sub: "u2", role: "USER" });
     expect((await api.app.request(`/api/backup/${id}/download-link`, { method: "POST", headers: { authorization: `Bearer ${user}` } })).status).toBe(403);
     const missing = await api.call(`/api/backup/manual-20200101T000000Z-deadbe/download-link`, { method: "POST" });

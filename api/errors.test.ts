@@ -6,7 +6,7 @@ import { ConfigError, StoreError, ValidationError } from "../core/errors.ts";
 import { manifestKey, newBackupId } from "../core/ids.ts";
 import { S3Storage } from "../core/storage/s3-storage.ts";
 import { CREDENTIALS } from "../test/localstack/config.ts";
-import { backupNow, makeTestApi, type TestApi } from "./test-support.ts";
+import { backupNow, makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 let api: TestApi | undefined;
 afterEach(async () => {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readAudit } from "../core/catalog.ts";
 import { newJobId, saveJob } from "../core/jobs/records.ts";
-import { backupNow, makeTestApi, type TestApi } from "./test-support.ts";
+import { backupNow, makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 let api: TestApi | undefined;
 afterEach(async () => {

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readAudit, readManifest } from "../core/catalog.ts";
-import { backupNow, makeTestApi, type TestApi } from "./test-support.ts";
+import { backupNow, makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 let api: TestApi | undefined;
 afterEach(async () => {

@@ -1,7 +1,7 @@
 // Security headers on every /api answer (successes, auth failures, validation errors, 404s, 500s, preflights) and the dashboard's CSP.
 import { afterEach, describe, expect, it } from "vitest";
 import { dashboardCsp } from "./security-headers.ts";
-import { makeTestApi, type TestApi } from "./test-support.ts";
+import { makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 let api: TestApi | undefined;
 afterEach(async () => {

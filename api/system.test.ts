@@ -5,7 +5,7 @@ import { isBackupId, newBackupId } from "../core/ids.ts";
 import { verifyBackup } from "../core/verify.ts";
 import { BACKUP_TYPES } from "../core/manifest.ts";
 import { createApp } from "./app.ts";
-import { backupNow, makeTestApi, type TestApi } from "./test-support.ts";
+import { backupNow, makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 let api: TestApi | undefined;
 afterEach(async () => {

@@ -4,7 +4,7 @@ import { runBackup } from "../core/backup.ts";
 import { readManifest } from "../core/catalog.ts";
 import { exportStream } from "../core/v2/export.ts";
 import { makeTestEngine } from "../test/helpers/crm.ts";
-import { makeTestApi, type TestApi } from "./test-support.ts";
+import { makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 let api: TestApi;
 

@@ -6,8 +6,8 @@ import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { runBackup } from "../core/backup.ts";
 import { manifestKey, archiveKey } from "../core/ids.ts";
-import { mintAdminToken } from "../cli/local-auth.ts";
-import { buildRuntime } from "../cli/runtime.ts";
+import { mintAdminToken } from "../runtime/local-auth.ts";
+import { buildRuntime } from "../runtime/local.ts";
 import { startServer } from "../cli/serve.ts";
 import { makeCrm, tempDir } from "../test/helpers/crm.ts";
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const SOURCES = ["cli", "core", "api"];
+const SOURCES = ["cli", "core", "api", "runtime"];
 
 /** When dist/ was last built completely (the build writes dist/.built after tsc succeeds), or -1 if it never was. */
 function builtAt() {

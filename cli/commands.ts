@@ -17,7 +17,7 @@ import { verifyBackup } from "../core/verify.ts";
 import { formatBackupList, formatCleanupProblems, formatStatus, formatStoreProblems, formatVerify } from "./format.ts";
 import { humanSize } from "../core/units.ts";
 import { progressBar } from "./progress.ts";
-import type { Runtime } from "./runtime.ts";
+import type { Runtime } from "../runtime/local.ts";
 import { backupSha256, backupSizeBytes } from "../core/manifest.ts";
 import { exportCommand } from "./export-command.ts";
 import { diff, ls } from "./browse-commands.ts";

@@ -2,7 +2,7 @@
 import { BackupError, ConfigError, ValidationError, errorMessage } from "../core/errors.ts";
 import { startupRecovery } from "../core/startup.ts";
 import type { Command, CommandContext } from "./commands.ts";
-import { buildRuntime } from "./runtime.ts";
+import { buildRuntime } from "../runtime/local.ts";
 
 export async function runCommand(name: string, command: Command, parsed: { values: Record<string, unknown>; positionals: string[] }): Promise<number> {
   const json = parsed.values.json === true;

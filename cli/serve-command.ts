@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, ValidationError, errorMessage } from "../core/errors.ts";
 import { jsonLogger } from "../core/engine.ts";
-import { buildRuntime } from "./runtime.ts";
+import { buildRuntime } from "../runtime/local.ts";
 import { startServer } from "./serve.ts";
 
 export const SERVE_OPTIONS = { port: { type: "string" }, host: { type: "string" } } as const;

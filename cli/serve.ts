@@ -1,25 +1,16 @@
-// `colab-backup serve`: the local runtime. Dashboard and API on PORT, schedules in-process, jobs off the request path.
+// `colab-backup serve`: the HTTP server of the local runtime (runtime/local.ts builds what it serves). Dashboard and API on PORT, schedules in-process.
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve, type ServerType } from "@hono/node-server";
-import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { Hono } from "hono";
 import { createApp } from "../api/app.ts";
-import type { ApiDeps } from "../api/deps.ts";
-import { downloadFrom } from "../api/download.ts";
 import { dashboardSecurityHeaders } from "../api/security-headers.ts";
-import { LocalJobRunner } from "../core/jobs/local-runner.ts";
-import { localMailer } from "../core/notify/mailer.ts";
-import { Notifications } from "../core/notify/notifications.ts";
-import { saveEmailStatus } from "../core/notify/email-status.ts";
-import { InProcessBus } from "../core/events/bus.ts";
-import { eventForJob } from "../core/events/job-events.ts";
-import { NOTIFIER_PATTERN } from "../core/events/patterns.ts";
-import { localJwtSecret, mintAdminToken } from "./local-auth.ts";
-import type { Runtime } from "./runtime.ts";
-import { Scheduler } from "./scheduler.ts";
+import type { LocalJobRunner } from "../core/jobs/local-runner.ts";
+import { mintAdminToken } from "../runtime/local-auth.ts";
+import { buildLocalServices, type Runtime } from "../runtime/local.ts";
+import type { Scheduler } from "../runtime/scheduler.ts";
 import { startupRecovery } from "../core/startup.ts";
 import type { Recovery } from "../core/restore-recovery.ts";
 
@@ -42,40 +33,8 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
   const { engine, config } = runtime;
   // Before anything can read or back up the CRM: a restore that died with the last process is ended now.
   const recovered = await startupRecovery(engine);
-  const notifications = new Notifications(config.email, localMailer(config), engine.log, (r) => saveEmailStatus(engine.storage, r));
-  // The same flow as on AWS, in one process: finished jobs become events, a rule-like subscription turns them into mail.
-  const bus = new InProcessBus(engine.log);
-  bus.subscribe(NOTIFIER_PATTERN, (event) => notifications.forEvent(event).then(() => undefined));
-  const runner = new LocalJobRunner(engine, {
-    async onFinished(job) {
-      const event = eventForJob(job);
-      if (event) await bus.publish(event.type, event.detail as never);
-    },
-  });
-  const scheduler = new Scheduler(engine, runner, bus);
-  const auth = config.server.jwksUrl ? { jwksUrl: config.server.jwksUrl } : { jwtSecret: (await localJwtSecret(config.backupDir, config.server.jwtSecret)).secret };
-  const generatedSecret = !config.server.jwksUrl && !config.server.jwtSecret;
-
-  const deps: ApiDeps = {
-    engine,
-    jobs: runner,
-    auth,
-    download: downloadFrom(engine.storage),
-    notifications: {
-      sendTest: (actor) => notifications.sendTest(actor),
-      lastResult: () => notifications.lastResult(),
-      get enabled() {
-        return notifications.enabled;
-      },
-      transport: notifications.transport,
-    },
-    scheduler,
-    corsOrigin: config.server.dashboardOrigin,
-    healthMaxAgeHours: config.server.healthMaxAgeHours,
-    localDir: config.backupDir,
-    // The socket's peer: behind a reverse proxy that is the proxy, so all clients share its allowance (see README).
-    clientAddress: (c) => getConnInfo(c).remote.address,
-  };
+  // Bus, notifications, job runner, scheduler and the API's deps: built once, in the local composition root.
+  const { bus, runner, scheduler, api: deps, generatedSecret } = await buildLocalServices(runtime);
 
   const app = new Hono();
   app.route("/", createApp(deps));
@@ -99,7 +58,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
     await bus.publish("system.initialized", { version: 1, host: engine.host, schedules: config.schedules, timeZone: config.timeZone, store: engine.storage.description });
   }
   const url = `http://${host === "0.0.0.0" ? "localhost" : host}:${actualPort}`;
-  const signInUrl = generatedSecret && auth.jwtSecret ? `${url}/#token=${await mintAdminToken(auth.jwtSecret)}` : null;
+  const signInUrl = generatedSecret && deps.auth.jwtSecret ? `${url}/#token=${await mintAdminToken(deps.auth.jwtSecret)}` : null;
 
   return {
     url,

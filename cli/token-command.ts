@@ -2,7 +2,7 @@
 import { decodeJwt } from "jose";
 import { ValidationError } from "../core/errors.ts";
 import type { Command } from "./commands.ts";
-import { localJwtSecret, mintAdminToken } from "./local-auth.ts";
+import { localJwtSecret, mintAdminToken } from "../runtime/local-auth.ts";
 
 /** A day at most: the token is a bearer credential that cannot be revoked before it expires, short is the point. */
 export const MAX_TTL_SECONDS = 24 * 3600;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { extractArchive } from "./archive/extract.ts";
-import { backupEntries, buildArchive, manifestFor } from "./archive/test-archives.ts";
+import { backupEntries, buildArchive, manifestFor } from "../test/helpers/test-archives.ts";
 import { entryProblem, manifestProblem, ownerOf } from "./component-rules.ts";
 import { UnsafeArchiveError } from "./errors.ts";
 

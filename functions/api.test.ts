@@ -1,7 +1,8 @@
 // The API Lambda adapter, fed real API Gateway HTTP API (payload format 2.0) events.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { APIGatewayProxyResult, LambdaEvent } from "hono/aws-lambda";
-import { backupNow, makeTestApi } from "../api/test-support.ts";
+import { tempDir } from "../test/helpers/crm.ts";
+import { backupNow, makeTestApi } from "../test/helpers/test-api.ts";
 import { handler, makeHandler } from "./api.ts";
 
 /** An event as API Gateway sends it for `$default` with payload format 2.0. */
@@ -102,8 +103,34 @@ describe("makeHandler: failed sign-ins", () => {
   });
 });
 
-describe("handler", () => {
-  it("refuses to start without its AWS settings, naming the one that is missing", async () => {
-    await expect(handler(httpApiEvent("GET", "/api/health"))).rejects.toThrow(/BACKUP_EVENT_BUS must name the event bus/);
+describe("handler: a misconfigured function", () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  /** Calls the real entry point, which builds its deps from process.env as on Lambda. */
+  async function answer(path = "/api/backup") {
+    const res = (await handler(httpApiEvent("GET", path, { headers: { authorization: "Bearer x" } }))) as APIGatewayProxyResult;
+    return { status: res.statusCode, body: JSON.parse(res.body) as { error: { code: string; message: string } } };
+  }
+
+  it("answers 503 config_error naming the missing setting, on every path, not API Gateway's bare 500", async () => {
+    for (const path of ["/api/backup", "/api/health"]) {
+      const { status, body } = await answer(path);
+      expect(status, path).toBe(503);
+      expect(body.error.code).toBe("config_error");
+      expect(body.error.message).toMatch(/^the server is misconfigured: start API: BACKUP_EVENT_BUS must name the event bus/);
+    }
+  });
+
+  it("names the JwtSecret link and how to set it when the function has no JWT secret", async () => {
+    // Everything else in place (S3 store, bus), as infra/ sets it; no JWT_SECRET, no JWKS_URL, and no JwtSecret link.
+    vi.stubEnv("BACKUP_STORAGE", "s3");
+    vi.stubEnv("BACKUP_BUCKET", "colab-backups-test");
+    vi.stubEnv("BACKUP_EVENT_BUS", "colab-backup-events");
+    vi.stubEnv("BACKUP_DIR", tempDir("api-fn-"));
+    vi.stubEnv("JWT_SECRET", undefined);
+    vi.stubEnv("JWKS_URL", undefined);
+    const { status, body } = await answer();
+    expect(status).toBe(503);
+    expect(body.error.message).toMatch(/start API: no JWT secret: the JwtSecret link is missing .* `npx sst secret set JwtSecret <secret> --stage <stage>`/);
   });
 });

@@ -4,7 +4,7 @@ import { EVENT_SOURCE, parseEvent } from "../core/events/schema.ts";
 import { handleWorkEvent } from "../core/jobs/worker.ts";
 import { parseScheduledEvent } from "../core/schedule-event.ts";
 import { runSchedule } from "../core/scheduled.ts";
-import { buildDeps, lazy } from "./deps.ts";
+import { buildDeps, lazy } from "../runtime/aws.ts";
 
 const deps = lazy(() => buildDeps());
 

@@ -1,6 +1,6 @@
 // Notifier: lifecycle events in (from a rule, an SQS queue, or a VPC function's Lambda destination), emails out.
 import { notificationEvents } from "../core/notify/incoming.ts";
-import { buildDeps, lazy } from "./deps.ts";
+import { buildDeps, lazy } from "../runtime/aws.ts";
 
 const deps = lazy(() => buildDeps());
 

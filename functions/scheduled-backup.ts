@@ -2,7 +2,7 @@
 import { backupSucceededLine } from "../core/metrics.ts";
 import { parseScheduledEvent } from "../core/schedule-event.ts";
 import { runSchedule } from "../core/scheduled.ts";
-import { buildDeps, lazy } from "./deps.ts";
+import { buildDeps, lazy } from "../runtime/aws.ts";
 
 const deps = lazy(() => buildDeps());
 

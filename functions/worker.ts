@@ -2,7 +2,7 @@
 import { parseEvent } from "../core/events/schema.ts";
 import { startupRecovery } from "../core/startup.ts";
 import { handleWorkEvent } from "../core/jobs/worker.ts";
-import { buildDeps, lazy } from "./deps.ts";
+import { buildDeps, lazy } from "../runtime/aws.ts";
 
 const deps = lazy(() => buildDeps());
 

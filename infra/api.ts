@@ -1,13 +1,12 @@
 // The HTTP API (API Gateway v2, $default to the Hono app on Lambda) and the dashboard (StaticSite of web/ with the API URL injected).
-import { baseArgs, environments, type FunctionDeps, type links } from "./functions.ts";
+import { baseArgs, environments, type FunctionDeps } from "./functions.ts";
 
 export interface ApiDeps extends Pick<FunctionDeps, "bucket" | "bus" | "email"> {
-  linked: ReturnType<typeof links>;
   statements: sst.aws.FunctionPermissionArgs[];
   jwtSecret?: sst.Secret;
 }
 
-export function apiAndDashboard({ bucket, bus, email, linked, statements, jwtSecret }: ApiDeps) {
+export function apiAndDashboard({ bucket, bus, email, statements, jwtSecret }: ApiDeps) {
   // CORS is answered by the app itself (DASHBOARD_ORIGIN, api/app.ts), so API Gateway passes OPTIONS through.
   const api = new sst.aws.ApiGatewayV2("Api", { cors: false });
 
@@ -30,8 +29,9 @@ export function apiAndDashboard({ bucket, bus, email, linked, statements, jwtSec
     // API Gateway gives up after 30 s; long work is a job on the bus, never done in the request.
     timeout: "29 seconds",
     memory: "1024 MB",
-    // JwtSecret reaches the handler as Resource.JwtSecret.value (encrypted in the bundle), not as a plain env var.
-    link: [linked.store, linked.events, ...(jwtSecret ? [jwtSecret] : [])],
+    // The only link: JwtSecret reaches the handler as Resource.JwtSecret.value (encrypted in the bundle), not as a plain
+    // env var; runtime/aws.ts reads it. Everything else the handler needs is in its environment.
+    link: jwtSecret ? [jwtSecret] : [],
     permissions: statements,
   });
   api.route("$default", fn.arn);

@@ -105,7 +105,7 @@ export function readInfraConfig(source: Env) {
     monthlyColdAfterDays: Number(env("BACKUP_MONTHLY_GLACIER_IR_DAYS") ?? "30"),
     /** Days a replaced or deleted object version is kept (the bucket is versioned) before S3 expires it. */
     noncurrentDays: Number(env("BACKUP_NONCURRENT_VERSION_DAYS") ?? "30"),
-    /** Key prefix of the store inside the bucket (core's S3 storage `prefix`); keys are <prefix><type>/<id>.tar.gz. */
+    /** Key prefix of the store inside the bucket (core's S3 storage `prefix`); the layout below it is in infra/store-policy.ts. */
     storePrefix: "backups/",
   };
 

@@ -15,8 +15,8 @@ const busPattern = (p: EventPattern) => ({ source: p.source, detailType: p["deta
  * invocation record from outside the VPC. Success records carry it as detail.responsePayload; failure
  * records carry detail.responsePayload.errorMessage and the original event as detail.requestPayload.
  * functionArn in the record is qualified ("...:function:name:$LATEST"), hence the prefix with ":".
- * TODO(core/events/patterns.ts): export this beside NOTIFIER_PATTERN once the notifier parses these records,
- * so its tests use the same pattern.
+ * The notifier unwraps these records (core/notify/incoming.ts). test/aws-pipeline.test.ts writes the same pattern out
+ * by hand for its LocalStack rule, since this file needs SST's globals and cannot be imported there.
  */
 export function destinationPattern(functionArns: $util.Input<string>[]) {
   return $util.all(functionArns).apply((arns) => ({
@@ -41,7 +41,7 @@ export function subscribe(bus: sst.aws.Bus, { notifier, worker, cleanup, inVpc }
   bus.subscribe("NotifyLifecycle", notifier.arn, { pattern: busPattern(NOTIFIER_PATTERN) });
   // The same events from the backup and worker functions, wrapped in Lambda destination records.
   bus.subscribe("NotifyResults", notifier.arn, { pattern: destinationPattern(inVpc.map((f) => f.arn)) });
-  // backup.requested and restore.requested, published by the API.
+  // backup.requested, restore.requested, verify.requested and export.requested, published by the API.
   bus.subscribe("Work", worker.arn, { pattern: busPattern(WORKER_PATTERN) });
   // cleanup.requested, published by the API: cleanup outside the request, by the function that may delete.
   bus.subscribe("Cleanup", cleanup.arn, { pattern: busPattern(CLEANUP_PATTERN) });

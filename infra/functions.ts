@@ -1,7 +1,8 @@
-// The Lambda functions (backup, worker, cleanup, notifier; the API's in infra/api.ts): handlers, environment, links, VPC and EFS, retries, destinations.
+// The Lambda functions (backup, worker, cleanup, notifier; the API's in infra/api.ts): handlers, environment, VPC and EFS, retries, destinations.
 import { config } from "./config.ts";
 import { efsPolicy } from "./efs-policy.ts";
 import { functionEnvironments, type FunctionName } from "./environment.ts";
+import { LAMBDA_RUNTIME } from "./native-build.ts";
 import type { Network } from "./network.ts";
 import { permissions } from "./permissions.ts";
 
@@ -13,20 +14,12 @@ export interface FunctionDeps {
 }
 
 /*
- * What the handlers (functions/*.ts, built from functions/deps.ts) can rely on:
- * - environment: exactly functionEnvironments() in infra/environment.ts (test/aws-environment.test.ts loads
- *   core/config.ts from each function's);
- * - links (`import { Resource } from "sst"`): BackupStore {bucket, prefix}, BackupEvents {name, arn} and,
- *   for the API, JwtSecret {value}. The links carry no permissions of their own (sst.Linkable without
- *   `include`): each function's IAM statements come from infra/permissions.ts, not from linking.
+ * What the handlers (functions/*.ts, built by runtime/aws.ts) can rely on: their environment, exactly
+ * functionEnvironments() in infra/environment.ts (test/aws-environment.test.ts loads core/config.ts from each
+ * function's). No links: the bucket, prefix and bus reach them as BACKUP_BUCKET, BACKUP_S3_PREFIX and BACKUP_EVENT_BUS,
+ * and the one link is the API's JwtSecret (infra/api.ts), which runtime/aws.ts reads (test/aws-links.test.ts).
+ * Each function's IAM statements come from infra/permissions.ts.
  */
-export function links({ bucket, bus }: Pick<FunctionDeps, "bucket" | "bus">) {
-  return {
-    store: new sst.Linkable("BackupStore", { properties: { bucket: bucket.name, prefix: config.storePrefix } }),
-    events: new sst.Linkable("BackupEvents", { properties: { name: bus.name, arn: bus.arn } }),
-  };
-}
-
 /** Each function's environment, from the deployed bucket, bus, mail configuration set and dashboard URL. */
 export function environments({ bucket, bus, email, dashboardUrl }: Pick<FunctionDeps, "bucket" | "bus" | "email"> & { dashboardUrl?: $util.Input<string> }) {
   return functionEnvironments<$util.Input<string>>(config, {
@@ -40,7 +33,8 @@ export function environments({ bucket, bus, email, dashboardUrl }: Pick<Function
 /** Settings every function shares; `environment` is that function's entry of environments(). */
 export function baseArgs(environment: Record<string, $util.Input<string>>) {
   return {
-    runtime: "nodejs22.x",
+    // The Node.js major `sst deploy` must run on too, or better-sqlite3 is installed for the wrong ABI (infra/native-build.ts).
+    runtime: LAMBDA_RUNTIME,
     architecture: "x86_64",
     logging: { retention: "3 months", format: "json" },
     environment,
@@ -52,7 +46,6 @@ export function backgroundFunctions(deps: FunctionDeps) {
   const { bucket, bus, network, email } = deps;
   const env = environments(deps);
   const base = (name: FunctionName) => baseArgs(env[name]);
-  const linked = links(deps);
   const perms = permissions({ bucket, bus, efsArn: network.efsArn, email });
 
   // Only these two read or write CRM data, so only they sit in the VPC and mount EFS. They cannot reach
@@ -70,9 +63,9 @@ export function backgroundFunctions(deps: FunctionDeps) {
       vpc: network.functionVpc,
       // The access point, by ARN: the functions act as the CRM's user (infra/network.ts), never root.
       volume: { efs: network.accessPointArn, path: config.crm.mountPath },
-      link: [linked.store, linked.events],
       permissions: statements,
-      // better-sqlite3 is native: installed into the bundle for Lambda's x86_64 Linux instead of bundled.
+      // better-sqlite3 is native: not bundled, but installed into the bundle by SST with `npm install --platform=linux
+      // --arch=x64`, for the ABI of the deployer's Node (sst.config.ts refuses a deployer whose Node is not LAMBDA_RUNTIME's).
       nodejs: { ...base(name).nodejs, install: ["better-sqlite3"] },
       retries,
       transform: {
@@ -94,7 +87,6 @@ export function backgroundFunctions(deps: FunctionDeps) {
     description: "colab-backup retention (S3 only, outside the VPC)",
     timeout: "5 minutes",
     memory: "512 MB",
-    link: [linked.store, linked.events],
     permissions: perms.cleanup,
     retries: 1,
   });
@@ -117,6 +109,6 @@ export function backgroundFunctions(deps: FunctionDeps) {
     ),
   });
 
-  return { backup, worker, cleanup, notifier, inVpc: [backup, worker], perms, linked };
+  return { backup, worker, cleanup, notifier, inVpc: [backup, worker], perms };
 }
 

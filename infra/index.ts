@@ -20,7 +20,7 @@ export function deploy() {
   const fns = backgroundFunctions({ bucket, bus, network: net, email });
   subscribe(bus, { notifier: fns.notifier, worker: fns.worker, cleanup: fns.cleanup, inVpc: fns.inVpc });
   const crons = schedules({ backup: fns.backup, cleanup: fns.cleanup });
-  const { api, site, fn: apiFn } = apiAndDashboard({ bucket, bus, email, linked: fns.linked, statements: fns.perms.api, jwtSecret });
+  const { api, site, fn: apiFn } = apiAndDashboard({ bucket, bus, email, statements: fns.perms.api, jwtSecret });
 
   alarms({
     all: { ScheduledBackup: fns.backup, Worker: fns.worker, Cleanup: fns.cleanup, Notifier: fns.notifier, Api: apiFn },

@@ -11,7 +11,7 @@ import { WORKER_PATTERN } from "../core/events/patterns.ts";
 import { exportStream } from "../core/v2/export.ts";
 import { readInfraConfig } from "../infra/config.ts";
 import { functionEnvironments, type FunctionName } from "../infra/environment.ts";
-import { mintAdminToken } from "../cli/local-auth.ts";
+import { mintAdminToken } from "../runtime/local-auth.ts";
 import { CREDENTIALS } from "./localstack/config.ts";
 import { inFunction, localLambdaEnvs } from "./localstack/lambda-env.ts";
 import { adminS3, deletePrefix } from "./localstack/resources.ts";
@@ -74,7 +74,7 @@ beforeAll(async () => {
   token = await mintAdminToken(SECRET, { email: "ada@colab.example" });
 
   // One backup in each format, written in the worker's environment with the format set explicitly.
-  const { buildDeps } = await import("../functions/deps.ts");
+  const { buildDeps } = await import("../runtime/aws.ts");
   for (const format of ["v1", "v2"] as const) {
     const { engine } = await buildDeps({ ...env.Worker, BACKUP_FORMAT: format });
     const out = await runBackup(engine, { type: "manual" });
@@ -98,7 +98,7 @@ describe("downloads on S3 (LocalStack)", () => {
     const got = await fetch(link.url);
     expect(got.status).toBe(200);
     expect(got.headers.get("content-disposition")).toBe(`attachment; filename="${ids.v1}.tar.gz"`);
-    const m = await readManifest((await (await import("../functions/deps.ts")).buildDeps(env.Api)).engine.storage, ids.v1);
+    const m = await readManifest((await (await import("../runtime/aws.ts")).buildDeps(env.Api)).engine.storage, ids.v1);
     if (m.formatVersion !== 1) throw new Error("expected v1");
     expect(sha256(new Uint8Array(await got.arrayBuffer()))).toBe(m.archive.sha256);
     // The original contract on S3: a redirect to the same kind of URL.
@@ -132,7 +132,7 @@ describe("downloads on S3 (LocalStack)", () => {
     expect(got.headers.get("content-disposition")).toBe(`attachment; filename="${ids.v2}.tar.gz"`);
     const bytes = new Uint8Array(await got.arrayBuffer());
     // The same bytes as the CLI's export of that backup.
-    const { engine } = await (await import("../functions/deps.ts")).buildDeps(env.Api);
+    const { engine } = await (await import("../runtime/aws.ts")).buildDeps(env.Api);
     const chunks: Buffer[] = [];
     for await (const c of await exportStream(engine.storage, await readManifest(engine.storage, ids.v2))) chunks.push(c as Buffer);
     expect(sha256(bytes)).toBe(sha256(Buffer.concat(chunks)));

@@ -14,7 +14,7 @@ import { CREDENTIALS } from "./localstack/config.ts";
 import { inFunction, localLambdaEnvs } from "./localstack/lambda-env.ts";
 import { adminS3, deletePrefix } from "./localstack/resources.ts";
 import { makeCrm, tempDir } from "./helpers/crm.ts";
-import { mintAdminToken } from "../cli/local-auth.ts";
+import { mintAdminToken } from "../runtime/local-auth.ts";
 
 const ls = inject("localstack");
 const run = randomBytes(4).toString("hex");
@@ -202,7 +202,7 @@ describe("AWS pipeline on LocalStack", () => {
     // The same slot delivered again (at-least-once): no second backup, no second event, and not a failure.
     expect(await call.scheduled({ ...event, id: "redelivery" })).toBeNull();
     const { listBackups } = await import("../core/catalog.ts");
-    const { buildDeps } = await import("../functions/deps.ts");
+    const { buildDeps } = await import("../runtime/aws.ts");
     const { engine } = await inFunction(env.ScheduledBackup, () => buildDeps());
     expect((await listBackups(engine.storage, "daily")).map((b) => b.id)).toEqual([detail.backupId]);
   });

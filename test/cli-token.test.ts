@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { TEST_SECRET, makeTestApi } from "../api/test-support.ts";
+import { TEST_SECRET, makeTestApi } from "./helpers/test-api.ts";
 import { makeCrm, tempDir } from "./helpers/crm.ts";
 import { cli } from "./helpers/run-cli.ts";
 

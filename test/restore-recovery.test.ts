@@ -8,7 +8,7 @@ import { runBackup } from "../core/backup.ts";
 import { readAudit } from "../core/catalog.ts";
 import { LOCK_KEY } from "../core/ids.ts";
 import { readJob, saveJob } from "../core/jobs/records.ts";
-import { buildRuntime } from "../cli/runtime.ts";
+import { buildRuntime } from "../runtime/local.ts";
 import { startServer } from "../cli/serve.ts";
 import { acquireLock } from "../core/lock.ts";
 import { journalPath, readJournal, writeJournal, type Journal } from "../core/restore-journal.ts";

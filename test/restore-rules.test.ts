@@ -4,7 +4,7 @@ import { lstatSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import type { TestFile } from "../core/archive/test-archives.ts";
+import type { TestFile } from "./helpers/test-archives.ts";
 import { runBackup } from "../core/backup.ts";
 import { COMPONENT_RULES } from "../core/component-rules.ts";
 import { UnsafeArchiveError } from "../core/errors.ts";

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mintAdminToken } from "../cli/local-auth.ts";
+import { mintAdminToken } from "../runtime/local-auth.ts";
 import { dashboardCsp } from "../api/security-headers.ts";
 import { makeCrm, tempDir } from "./helpers/crm.ts";
 

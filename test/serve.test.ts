@@ -4,9 +4,9 @@ import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { listBackups } from "../core/catalog.ts";
-import { buildRuntime } from "../cli/runtime.ts";
+import { buildRuntime } from "../runtime/local.ts";
 import { startServer } from "../cli/serve.ts";
-import { mintAdminToken } from "../cli/local-auth.ts";
+import { mintAdminToken } from "../runtime/local-auth.ts";
 import { makeCrm, tempDir } from "./helpers/crm.ts";
 
 const BIN = path.join(import.meta.dirname, "..", "bin", "colab-backup.js");

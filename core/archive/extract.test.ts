@@ -12,7 +12,7 @@ import { BackupError, ChecksumMismatchError, UnsafeArchiveError, ValidationError
 import { extractArchive, type ExtractLimits, type ExtractOptions } from "./extract.ts";
 import {
   backupEntries, buildArchive, gzipMembers, manifestFor, rawHeader, sha256, tarEntries, type TestEntry, type TestFile,
-} from "./test-archives.ts";
+} from "../../test/helpers/test-archives.ts";
 
 const FILES: TestFile[] = [
   { path: "database/dev.db", data: randomBytes(200_000), mode: 0o600 },

@@ -8,7 +8,7 @@ import { PassThrough } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StoreError, ValidationError } from "../errors.ts";
 import { FsStorage } from "./fs-storage.ts";
-import { describeStorageContract, failingStream } from "./storage-contract.ts";
+import { describeStorageContract, failingStream } from "../../test/helpers/storage-contract.ts";
 
 async function tempRoot(): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), "colab-fs-storage-"));

@@ -1,7 +1,7 @@
 // Runs the Storage contract against MemoryStorage, plus the few things only the memory store promises.
 import { describe, expect, it } from "vitest";
 import { MemoryStorage } from "./memory-storage.ts";
-import { describeStorageContract } from "./storage-contract.ts";
+import { describeStorageContract } from "../../test/helpers/storage-contract.ts";
 
 describeStorageContract("MemoryStorage", async () => ({ storage: new MemoryStorage(), cleanup: async () => {} }));
 

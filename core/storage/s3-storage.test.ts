@@ -6,7 +6,7 @@ import { NotFoundError } from "../errors.ts";
 import { CREDENTIALS } from "../../test/localstack/config.ts";
 import { adminS3, deletePrefix, headObject, incompleteUploads } from "../../test/localstack/resources.ts";
 import { S3Storage, type S3StorageOptions } from "./s3-storage.ts";
-import { describeStorageContract, readAll, sha256 } from "./storage-contract.ts";
+import { describeStorageContract, readAll, sha256 } from "../../test/helpers/storage-contract.ts";
 
 const ls = inject("localstack");
 if (!ls?.endpoint) throw new Error("the LocalStack globalSetup did not run (see vitest.config.ts): S3 tests cannot be skipped");

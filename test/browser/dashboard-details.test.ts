@@ -6,7 +6,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../../core/backup.ts";
 import { readManifest } from "../../core/catalog.ts";
-import { mintAdminToken } from "../../cli/local-auth.ts";
+import { mintAdminToken } from "../../runtime/local-auth.ts";
 import { launchChromium, serveDashboard, sideways, watchCsp, type ServedDashboard } from "../helpers/browser.ts";
 import { makeTestEngine, tempDir } from "../helpers/crm.ts";
 

@@ -6,7 +6,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../../core/backup.ts";
 import { readAudit } from "../../core/catalog.ts";
-import { mintAdminToken } from "../../cli/local-auth.ts";
+import { mintAdminToken } from "../../runtime/local-auth.ts";
 import { launchChromium, serveDashboard, watchCsp, type ServedDashboard } from "../helpers/browser.ts";
 
 const SECRET = "restore-chosen-browser-test-secret-32-chars";

@@ -10,7 +10,7 @@ import { listBackups, readManifest } from "../../core/catalog.ts";
 import { verifyBackup } from "../../core/verify.ts";
 import { exportStream } from "../../core/v2/export.ts";
 import { archiveKey, manifestKey } from "../../core/ids.ts";
-import { mintAdminToken } from "../../cli/local-auth.ts";
+import { mintAdminToken } from "../../runtime/local-auth.ts";
 import type { Server } from "../../cli/serve.ts";
 import { tempDir } from "../helpers/crm.ts";
 import { launchChromium, serveDashboard, watchCsp, type ServedDashboard } from "../helpers/browser.ts";

@@ -9,7 +9,7 @@ import type { StoredManifestV2 } from "../../core/manifest.ts";
 import { runRestore } from "../../core/restore.ts";
 import { verifyBackup } from "../../core/verify.ts";
 import { makeCrm, makeTestEngine, tempDir } from "../helpers/crm.ts";
-import { sha256 } from "../../core/archive/test-archives.ts";
+import { sha256 } from "../helpers/test-archives.ts";
 import { addBulk, cliDamageTrials, crmState, restoreLeftovers, rng } from "./helpers.ts";
 import { recordFault } from "./record.ts";
 

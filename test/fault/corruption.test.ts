@@ -11,7 +11,7 @@ import { MANIFEST_ENTRY } from "../../core/manifest.ts";
 import { runRestore } from "../../core/restore.ts";
 import { verifyBackup } from "../../core/verify.ts";
 import { makeCrm, makeTestEngine, tempDir } from "../helpers/crm.ts";
-import { sha256 } from "../../core/archive/test-archives.ts";
+import { sha256 } from "../helpers/test-archives.ts";
 import { cliDamageTrials, crmState, restoreLeftovers, rng } from "./helpers.ts";
 import { recordFault } from "./record.ts";
 

@@ -11,7 +11,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { extractArchive } from "../../core/archive/extract.ts";
-import { backupEntries, buildArchive, manifestFor, rawHeader, tarEntries, type TestEntry, type TestFile } from "../../core/archive/test-archives.ts";
+import { backupEntries, buildArchive, manifestFor, rawHeader, tarEntries, type TestEntry, type TestFile } from "../helpers/test-archives.ts";
 import { BackupError } from "../../core/errors.ts";
 import { recordFault } from "./record.ts";
 

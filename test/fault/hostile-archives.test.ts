@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { backupEntries, manifestFor, rawHeader, sha256, tarEntries, type TestEntry, type TestFile } from "../../core/archive/test-archives.ts";
+import { backupEntries, manifestFor, rawHeader, sha256, tarEntries, type TestEntry, type TestFile } from "../helpers/test-archives.ts";
 import { BackupError } from "../../core/errors.ts";
 import { runRestore } from "../../core/restore.ts";
 import type { Manifest } from "../../core/manifest.ts";

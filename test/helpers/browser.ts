@@ -2,7 +2,7 @@
 /// <reference lib="dom" />
 import type { Browser, Page } from "playwright-core";
 import { chromium } from "playwright-core";
-import { buildRuntime } from "../../cli/runtime.ts";
+import { buildRuntime } from "../../runtime/local.ts";
 import { startServer, type Server } from "../../cli/serve.ts";
 import { makeCrm, tempDir } from "./crm.ts";
 

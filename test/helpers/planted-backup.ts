@@ -1,6 +1,6 @@
 // Plants a backup in a store the way an attacker with write access would: archive, manifest and SHA-256s all consistent.
 import { createHash } from "node:crypto";
-import { backupEntries, buildArchive, sha256, type TestFile } from "../../core/archive/test-archives.ts";
+import { backupEntries, buildArchive, sha256, type TestFile } from "./test-archives.ts";
 import type { Engine } from "../../core/engine.ts";
 import { archiveKey, manifestKey, newBackupId } from "../../core/ids.ts";
 import type { Manifest, StoredManifest } from "../../core/manifest.ts";

@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import tar, { type Header } from "tar-stream";
-import { MANIFEST_ENTRY, RESTORE_GUIDE_ENTRY, type Manifest } from "../manifest.ts";
+import { MANIFEST_ENTRY, RESTORE_GUIDE_ENTRY, type Manifest } from "../../core/manifest.ts";
 
 export interface TestEntry {
   name: string;

@@ -1,7 +1,7 @@
-// The one place that builds AWS-backed dependencies for the Lambda functions, from the environment SST sets.
+// The AWS runtime's composition root: what each Lambda function runs on (config, engine, bus, notifications; for the API its jobs and deps), built once per container from the environment infra/ sets.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import type { ApiDeps } from "../api/deps.ts";
+import type { ApiDeps, AuthSettings } from "../api/deps.ts";
 import { downloadFrom } from "../api/download.ts";
 import { loadConfig, type Config } from "../core/config.ts";
 import { jsonLogger, makeEngine, type Engine } from "../core/engine.ts";
@@ -57,30 +57,32 @@ export async function buildApiDeps(env: NodeJS.ProcessEnv = process.env): Promis
   if (!bus) throw new ConfigError("start API: BACKUP_EVENT_BUS must name the event bus that carries job requests to the worker");
   const storage = engine.storage;
   if (!(storage instanceof S3Storage)) throw new ConfigError("start API: BACKUP_STORAGE must be s3 on AWS");
-  const jwtSecret = config.server.jwtSecret ?? (await linkedJwtSecret());
+  const auth: AuthSettings = config.server.jwksUrl ? { jwksUrl: config.server.jwksUrl } : { jwtSecret: config.server.jwtSecret ?? (await linkedJwtSecret()) };
+  if (!auth.jwksUrl && !auth.jwtSecret) {
+    throw new ConfigError(
+      "start API: no JWT secret: the JwtSecret link is missing or empty and neither JWT_SECRET nor JWKS_URL is set; " +
+        "set the CRM's secret with `npx sst secret set JwtSecret <secret> --stage <stage>` and deploy again (or set JWKS_URL for RS256 tokens)",
+    );
+  }
   return {
     engine,
     // A job silent past the worker's timeout plus a margin has no worker left: readers fail it as worker_lost.
     jobs: new EventJobService(engine, bus, { lostAfterMs: LAMBDA_LOST_AFTER_MS }),
-    auth: config.server.jwksUrl ? { jwksUrl: config.server.jwksUrl } : { jwtSecret },
+    auth,
     download: downloadFrom(storage),
-    notifications: {
-      sendTest: (actor) => notifications.sendTest(actor),
-      lastResult: () => notifications.lastResult(),
-      enabled: notifications.enabled,
-      transport: notifications.transport,
-    },
+    notifications,
     scheduler: null,
     corsOrigin: config.server.dashboardOrigin,
     healthMaxAgeHours: config.server.healthMaxAgeHours,
   };
 }
 
+/**
+ * The API's one SST link (infra/api.ts): SST puts it in the bundle encrypted, and `Resource` decrypts it at first use.
+ * Asked with `in`, because reading a link that is not there throws. Without a link (JWKS_URL set) it is undefined.
+ */
 async function linkedJwtSecret(): Promise<string | undefined> {
-  try {
-    const { Resource } = (await import("sst")) as unknown as { Resource: { JwtSecret?: { value: string } } };
-    return Resource.JwtSecret?.value;
-  } catch {
-    return undefined;
-  }
+  const { Resource } = (await import("sst")) as unknown as { Resource: Record<string, { value?: unknown } | undefined> };
+  const value = "JwtSecret" in Resource ? Resource.JwtSecret?.value : undefined;
+  return typeof value === "string" && value !== "" ? value : undefined;
 }

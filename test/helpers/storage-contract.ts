@@ -2,8 +2,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { NotFoundError, ObjectExistsError } from "../errors.ts";
-import type { Storage } from "./storage.ts";
+import { NotFoundError, ObjectExistsError } from "../../core/errors.ts";
+import type { Storage } from "../../core/storage/storage.ts";
 
 export interface StorageFixture {
   storage: Storage;

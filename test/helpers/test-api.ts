@@ -1,12 +1,12 @@
 // Test fixtures for the API: an app over a real engine and job runner on a temp CRM, admin tokens, and captured logs.
 import { SignJWT, type JWTPayload } from "jose";
 import type { Hono } from "hono";
-import type { Logger } from "../core/engine.ts";
-import { LocalJobRunner } from "../core/jobs/local-runner.ts";
-import { makeCrm, makeTestEngine, type CrmFixture } from "../test/helpers/crm.ts";
-import { createApp } from "./app.ts";
-import type { ApiDeps, AppEnv } from "./deps.ts";
-import { streamFromStorage } from "./download.ts";
+import type { Logger } from "../../core/engine.ts";
+import { LocalJobRunner } from "../../core/jobs/local-runner.ts";
+import { makeCrm, makeTestEngine, type CrmFixture } from "./crm.ts";
+import { createApp } from "../../api/app.ts";
+import type { ApiDeps, AppEnv } from "../../api/deps.ts";
+import { streamFromStorage } from "../../api/download.ts";
 
 export const TEST_SECRET = "test-secret-for-hs256-at-least-32-bytes!";
 
