@@ -73,6 +73,9 @@ describe("the JobTask's environment as infra builds it", () => {
 
   it("is the Worker's plus the bus, which the task reaches itself (public IP, no Lambda destination)", () => {
     expect(env).toEqual({ ...worker, BACKUP_EVENT_BUS: DEPLOYED.bus });
+    // infra/tasks.ts passes exactly this mapping and sets no other variable on the task.
+    const tasksTs = readFileSync(new URL("../infra/tasks.ts", import.meta.url), "utf8");
+    expect(tasksTs.match(/^\s*environment:.*$/gm)).toEqual(["    environment: taskEnvironment<$util.Input<string>>(config, { bucket: bucket.name, bus: bus.name }) as Record<string, $util.Input<string>>,"]);
   });
 
   it("loads in core/config.ts: the S3 store, the CRM on the EFS mount, SES, the bus", () => {
