@@ -64,8 +64,8 @@ async function receive(url: string, want: (body: Record<string, any>) => boolean
 }
 
 /** The RunTask overrides the rule produced, as the container's extra environment. */
-const overridesEnv = (body: { containerOverrides: { environment: { name: string; value: string }[] }[] }) =>
-  Object.fromEntries(body.containerOverrides[0]!.environment.map((e) => [e.name, e.value]));
+const overridesEnv = (body: Record<string, any>): Record<string, string> =>
+  Object.fromEntries((body as { containerOverrides: { environment: { name: string; value: string }[] }[] }).containerOverrides[0]!.environment.map((e) => [e.name, e.value]));
 
 /** Runs the container's command, `node --import tsx functions/task.ts`, in the task's environment. */
 function startTask(extra: Record<string, string>) {
