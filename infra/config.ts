@@ -91,6 +91,8 @@ export function readInfraConfig(source: Env) {
       securityGroupIds: list("BACKUP_SECURITY_GROUP_IDS"),
       /** "existing": the VPC already has an S3 gateway endpoint on those subnets' route tables; do not add one. */
       s3Endpoint: env("BACKUP_S3_ENDPOINT") === "existing" ? ("existing" as const) : ("create" as const),
+      /** Subnets for the JobTask (Fargate) in that VPC; default BACKUP_SUBNET_IDS. They must reach ECR, CloudWatch Logs and EventBridge. */
+      taskSubnetIds: list("BACKUP_TASK_SUBNET_IDS"),
     },
     /**
      * SSE-KMS key for the bucket's default encryption, and the functions' BACKUP_KMS_KEY_ID (the store then names it on

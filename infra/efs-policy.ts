@@ -26,6 +26,8 @@ export interface EfsPolicyTargets<T = string> {
   accessPointArn: T;
   backupRoleArn: T;
   workerRoleArn: T;
+  /** The JobTask's role (Fargate, infra/tasks.ts): runs restores, so it is treated as the worker. */
+  taskRoleArn?: T;
 }
 
 /**
@@ -36,7 +38,8 @@ export interface EfsPolicyTargets<T = string> {
  * - both functions must come through the CRM's access point, so they act as the CRM's user and restored files are its.
  */
 export function efsPolicy<T>(t: EfsPolicyTargets<T>) {
-  const roles = [t.backupRoleArn, t.workerRoleArn];
+  const writers = t.taskRoleArn === undefined ? [t.workerRoleArn] : [t.workerRoleArn, t.taskRoleArn];
+  const roles = [t.backupRoleArn, ...writers];
   return {
     Version: "2012-10-17",
     Statement: [
@@ -50,7 +53,7 @@ export function efsPolicy<T>(t: EfsPolicyTargets<T>) {
       },
       { Sid: "TlsOnly", Effect: "Deny", Principal: { AWS: "*" }, Action: "*", Resource: t.fileSystemArn, Condition: { Bool: { "aws:SecureTransport": "false" } } },
       { Sid: "BackupReadOnly", Effect: "Deny", Principal: { AWS: [t.backupRoleArn] }, Action: ["elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"], Resource: t.fileSystemArn },
-      { Sid: "WorkerNoRoot", Effect: "Deny", Principal: { AWS: [t.workerRoleArn] }, Action: ["elasticfilesystem:ClientRootAccess"], Resource: t.fileSystemArn },
+      { Sid: "WorkerNoRoot", Effect: "Deny", Principal: { AWS: writers }, Action: ["elasticfilesystem:ClientRootAccess"], Resource: t.fileSystemArn },
       {
         Sid: "FunctionsOnlyThroughCrmAccessPoint",
         Effect: "Deny",

@@ -66,3 +66,13 @@ export function functionEnvironments<T>(config: Settings, deployed: Deployed<T>)
     Api: { ...base, ...bus, ...mail, ...origin },
   };
 }
+
+/**
+ * The JobTask's environment (infra/tasks.ts, Fargate): the Worker's, since it runs the Worker's jobs on the same EFS
+ * and store, plus the bus. The task runs in a public subnet with a public IP (no NAT), so unlike the Worker it reaches
+ * EventBridge itself and publishes the job's lifecycle event; there is no Lambda destination for a task. ECS adds
+ * AWS_REGION and the task role's credentials; the bus rule adds JOB_ID and JOB_EVENT_TYPE per run (infra/placement.ts).
+ */
+export function taskEnvironment<T>(config: Settings, deployed: Deployed<T>): Record<string, string | T> {
+  return { ...functionEnvironments(config, deployed).Worker, BACKUP_EVENT_BUS: deployed.bus };
+}

@@ -1,5 +1,6 @@
 // The event bus and its rules: lifecycle events to the notifier, requested work to the worker, VPC functions' results via Lambda destinations.
-import { CLEANUP_PATTERN, NOTIFIER_PATTERN, WORKER_PATTERN, type EventPattern } from "../core/events/patterns.ts";
+import { CLEANUP_PATTERN, NOTIFIER_PATTERN, type EventPattern } from "../core/events/patterns.ts";
+import { workPatterns } from "./placement.ts";
 
 export function eventBus() {
   return new sst.aws.Bus("Events");
@@ -41,8 +42,8 @@ export function subscribe(bus: sst.aws.Bus, { notifier, worker, cleanup, inVpc }
   bus.subscribe("NotifyLifecycle", notifier.arn, { pattern: busPattern(NOTIFIER_PATTERN) });
   // The same events from the backup and worker functions, wrapped in Lambda destination records.
   bus.subscribe("NotifyResults", notifier.arn, { pattern: destinationPattern(inVpc.map((f) => f.arn)) });
-  // backup.requested, restore.requested, verify.requested and export.requested, published by the API.
-  bus.subscribe("Work", worker.arn, { pattern: busPattern(WORKER_PATTERN) });
+  // The requested jobs that hold 2x Lambda's limit (infra/placement.ts); restore.requested goes to the JobTask (infra/tasks.ts).
+  bus.subscribe("Work", worker.arn, { pattern: busPattern(workPatterns().lambda) });
   // cleanup.requested, published by the API: cleanup outside the request, by the function that may delete.
   bus.subscribe("Cleanup", cleanup.arn, { pattern: busPattern(CLEANUP_PATTERN) });
 }

@@ -5,12 +5,15 @@ import { functionEnvironments, type FunctionName } from "./environment.ts";
 import { LAMBDA_RUNTIME } from "./native-build.ts";
 import type { Network } from "./network.ts";
 import { permissions } from "./permissions.ts";
+import { EFS_LAMBDA_MEMORY_MB } from "./placement.ts";
 
 export interface FunctionDeps {
   bucket: sst.aws.Bucket;
   bus: sst.aws.Bus;
   network: Network;
   email?: sst.aws.Email;
+  /** The JobTask's role (infra/tasks.ts): the EFS policy lets it write through the access point, as the Worker. */
+  jobTaskRoleArn?: $util.Output<string>;
 }
 
 /*
@@ -57,7 +60,8 @@ export function backgroundFunctions(deps: FunctionDeps) {
       handler,
       description: `colab-backup ${name} (EFS ${config.crm.mountPath})`,
       timeout: "15 minutes",
-      memory: "2048 MB",
+      // The limits model (infra/limits-model.ts) gives every job it keeps on Lambda this memory's vCPUs.
+      memory: `${EFS_LAMBDA_MEMORY_MB} MB`,
       // The database snapshot and gzipped logs are staged here before they go into the archive.
       storage: "10 GB",
       vpc: network.functionVpc,
@@ -78,7 +82,8 @@ export function backgroundFunctions(deps: FunctionDeps) {
   // Scheduled backups are idempotent per slot (core: one backup per type and scheduled time), so one retry is safe;
   // a failed backup fails the invocation (core/scheduled.ts), so the retry runs it again and the Errors alarm fires.
   const backup = inVpc("ScheduledBackup", "functions/scheduled-backup.handler", perms.backup, 1);
-  // No automatic retry of a restore: a failed restore has rolled back and must be looked at by a person.
+  // backup/verify/export.requested; restores run as the JobTask (infra/placement.ts). No automatic retry: a failed job
+  // is looked at by a person, and the next invocation first rolls back any restore a killed run left unfinished.
   const worker = inVpc("Worker", "functions/worker.handler", perms.worker, 0);
 
   const cleanup = new sst.aws.Function("Cleanup", {
@@ -105,7 +110,7 @@ export function backgroundFunctions(deps: FunctionDeps) {
   new aws.efs.FileSystemPolicy("CrmFilesPolicy", {
     fileSystemId: network.efs.id,
     policy: $jsonStringify(
-      efsPolicy({ fileSystemArn: network.efsArn, accessPointArn: network.accessPointArn, backupRoleArn: backup.nodes.role.arn, workerRoleArn: worker.nodes.role.arn }),
+      efsPolicy({ fileSystemArn: network.efsArn, accessPointArn: network.accessPointArn, backupRoleArn: backup.nodes.role.arn, workerRoleArn: worker.nodes.role.arn, taskRoleArn: deps.jobTaskRoleArn }),
     ),
   });
 

@@ -9,6 +9,7 @@ import { backgroundFunctions } from "./functions.ts";
 import { network } from "./network.ts";
 import { secrets } from "./secrets.ts";
 import { backupBucket } from "./storage.ts";
+import { jobTask } from "./tasks.ts";
 
 export function deploy() {
   const bucket = backupBucket();
@@ -17,7 +18,9 @@ export function deploy() {
   const email = emailIdentity();
   const { jwtSecret } = secrets();
 
-  const fns = backgroundFunctions({ bucket, bus, network: net, email });
+  // Restores run on Fargate (infra/placement.ts); the task's role joins the EFS policy the functions' file creates.
+  const jobs = jobTask({ bucket, bus, network: net, email });
+  const fns = backgroundFunctions({ bucket, bus, network: net, email, jobTaskRoleArn: jobs.task.nodes.taskRole.arn });
   subscribe(bus, { notifier: fns.notifier, worker: fns.worker, cleanup: fns.cleanup, inVpc: fns.inVpc });
   const crons = schedules({ backup: fns.backup, cleanup: fns.cleanup });
   const { api, site, fn: apiFn } = apiAndDashboard({ bucket, bus, email, statements: fns.perms.api, jwtSecret });
@@ -34,6 +37,7 @@ export function deploy() {
     bucket: bucket.name,
     bus: bus.name,
     efs: net.efs.id,
+    jobsCluster: jobs.cluster.nodes.cluster.name,
     mailFrom: email?.sender,
     schedules: Object.fromEntries(
       Object.entries(config.schedules).map(([type, s]) => [type, `${s.expression} ${s.timezone}`]),

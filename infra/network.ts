@@ -10,6 +10,10 @@ export interface Network {
   efsArn: $util.Output<string>;
   /** The access point the functions mount: POSIX user BACKUP_CRM_UID:BACKUP_CRM_GID, root directory "/". */
   accessPointArn: $util.Output<string>;
+  /** Its id, which an ECS task definition's EFS volume takes (infra/tasks.ts). */
+  accessPointId: $util.Output<string>;
+  /** What sst.aws.Cluster's `vpc` takes for the JobTask: the Vpc created here (public subnets, public IP), or the CRM's. */
+  clusterVpc: sst.aws.Vpc | { id: string; securityGroups: string[]; containerSubnets: string[]; loadBalancerSubnets: string[] };
 }
 
 /**
@@ -39,10 +43,10 @@ export function network(bucket: sst.aws.Bucket): Network {
       const efs = sst.aws.Efs.get("CrmFiles", config.efsId);
       // The CRM's own file system: never "its first access point" (which may be anyone's), but one of ours.
       const accessPoint = new aws.efs.AccessPoint("CrmAccessPoint", { fileSystemId: efs.id, ...crmAccessPoint() });
-      return { functionVpc: { privateSubnets: subnetIds, securityGroups: securityGroupIds }, efs, efsArn: fileSystemArn(efs), accessPointArn: accessPoint.arn };
+      return { functionVpc: { privateSubnets: subnetIds, securityGroups: securityGroupIds }, efs, efsArn: fileSystemArn(efs), accessPointArn: accessPoint.arn, accessPointId: accessPoint.id, clusterVpc: crmClusterVpc(vpcId, subnetIds, securityGroupIds) };
     }
     const efs = newEfs({ vpc: { id: vpcId, subnets: subnetIds } });
-    return { functionVpc: { privateSubnets: subnetIds, securityGroups: securityGroupIds }, efs, efsArn: fileSystemArn(efs), accessPointArn: efs.nodes.accessPoint.arn };
+    return { functionVpc: { privateSubnets: subnetIds, securityGroups: securityGroupIds }, efs, efsArn: fileSystemArn(efs), accessPointArn: efs.nodes.accessPoint.arn, accessPointId: efs.accessPoint, clusterVpc: crmClusterVpc(vpcId, subnetIds, securityGroupIds) };
   }
 
   // No `nat`: private subnets without internet access (see above).
@@ -59,8 +63,16 @@ export function network(bucket: sst.aws.Bucket): Network {
     }),
   });
   const efs = newEfs({ vpc });
-  return { functionVpc: vpc, efs, efsArn: fileSystemArn(efs), accessPointArn: efs.nodes.accessPoint.arn };
+  // The JobTask runs in this VPC's public subnets with a public IP (sst.aws.Task's default for an SST Vpc): it pulls its
+  // image and ships its logs without a NAT, and reaches the EFS mount targets inside the VPC.
+  return { functionVpc: vpc, efs, efsArn: fileSystemArn(efs), accessPointArn: efs.nodes.accessPoint.arn, accessPointId: efs.accessPoint, clusterVpc: vpc };
 }
+
+/**
+ * The CRM's VPC for the JobTask: BACKUP_TASK_SUBNET_IDS (default BACKUP_SUBNET_IDS). Those subnets must reach ECR and
+ * CloudWatch Logs (a NAT, or interface endpoints) to start the task, and EventBridge for its result (infra/README.md).
+ */
+const crmClusterVpc = (id: string, subnetIds: string[], securityGroups: string[]) => ({ id, securityGroups, containerSubnets: config.network.taskSubnetIds ?? subnetIds, loadBalancerSubnets: [] as string[] });
 
 /** The access point's user and root: the CRM's uid/gid, so every file the functions create or restore is the CRM's. */
 const crmAccessPoint = () => ({ posixUser: { uid: config.crm.owner.uid, gid: config.crm.owner.gid }, rootDirectory: { path: "/" } });
@@ -69,6 +81,10 @@ const crmAccessPoint = () => ({ posixUser: { uid: config.crm.owner.uid, gid: con
 function newEfs(args: sst.aws.EfsArgs): sst.aws.Efs {
   return new sst.aws.Efs("CrmFiles", {
     ...args,
+    // Bursting, not SST's default Elastic: Elastic bills every byte read ($0.03/GB), and a daily backup reads the whole
+    // database; Bursting bills none and bursts to 100 MiB/s on credits a 5 GB CRM earns many times over (README
+    // "Deploying to AWS": the limits model assumes that rate, the cost statement assumes no per-GB reads).
+    throughput: "bursting",
     transform: {
       accessPoint: (ap) => {
         Object.assign(ap, crmAccessPoint());
