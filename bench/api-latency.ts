@@ -10,6 +10,7 @@ import { mintAdminToken } from "../runtime/local-auth.ts";
 import { buildRuntime } from "../runtime/local.ts";
 import { startServer } from "../cli/serve.ts";
 import { makeCrm, tempDir } from "../test/helpers/crm.ts";
+import { encodeManifest, isGzipped, manifestJsonText } from "../core/manifest-codec.ts";
 
 const { values } = parseArgs({ options: { backups: { type: "string", default: "1000" }, requests: { type: "string", default: "200" } } });
 const N = Number(values.backups);
@@ -24,7 +25,9 @@ const first = await runBackup(engine, { type: "daily" });
 if (first.skipped) throw new Error("unexpected skip");
 const m = first.manifest;
 const root = engine.config.backupDir;
-const raw: string = readFileSync(path.join(root, manifestKey(m.id)), "utf8");
+// v2 manifests are stored gzipped (core/manifest-codec.ts): edited as text, written back as the writer wrote it.
+const stored = readFileSync(path.join(root, manifestKey(m.id)));
+const raw: string = manifestJsonText(stored);
 for (let i = 1; i < N; i++) {
   const at = new Date(Date.parse(m.createdAt) - i * 3_600_000);
   const type = (["daily", "weekly", "monthly", "manual"] as const)[i % 4]!;
@@ -32,9 +35,9 @@ for (let i = 1; i < N; i++) {
   mkdirSync(path.join(root, type), { recursive: true });
   copyFileSync(path.join(root, archiveKey(m.id)), path.join(root, archiveKey(id)));
   const copy = raw.replaceAll(m.id, id).replace(`"type": "daily"`, `"type": "${type}"`).replaceAll(m.createdAt, at.toISOString());
-  writeFileSync(path.join(root, manifestKey(id)), copy);
+  writeFileSync(path.join(root, manifestKey(id)), isGzipped(stored) ? encodeManifest(JSON.parse(copy)) : copy);
 }
-const manifestBytes = Buffer.byteLength(raw);
+const manifestBytes = stored.length;
 
 const server = await startServer(runtime, { port: 0, schedule: false });
 const token = await mintAdminToken(SECRET);

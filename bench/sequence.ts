@@ -4,6 +4,7 @@ import path from "node:path";
 import { churnCrm } from "./churn.ts";
 import { StepError, measure, run, treeStats, type Measured } from "./measure.ts";
 import type { Operation, Series } from "./report.ts";
+import { manifestJsonText } from "../core/manifest-codec.ts"; // v2 manifests are stored gzipped
 
 export type Format = "v1" | "v2";
 export const oursTool = (f: Format) => (f === "v2" ? "colab-backup" : "colab-backup v1");
@@ -129,7 +130,7 @@ export async function runRound(c: RoundConfig): Promise<RoundResult> {
     await step({ tool: oursTool(f), operation: "restore", ...ours(f, ["restore", firstIds.get(f)!, "--components", "database,uploads,config,logs", "--confirm", "CONFIRM_RESTORE"], target),
       after: async (m, s) => {
         const id = (JSON.parse(m.stdout) as { preRestoreBackupId: string }).preRestoreBackupId;
-        const pre = JSON.parse(readFileSync(path.join(stores.get(f)!, "pre-restore", `${id}.json`), "utf8")) as { completedAt: string };
+        const pre = JSON.parse(manifestJsonText(readFileSync(path.join(stores.get(f)!, "pre-restore", `${id}.json`)))) as { completedAt: string };
         s.preDone = Date.parse(pre.completedAt);
         await expectFiles(path.join(target, "uploads"), path.join(live, "uploads"), `${oursTool(f)} restore`);
         rmSync(path.dirname(target), { recursive: true, force: true });

@@ -22,6 +22,7 @@ import { backupSha256, backupSizeBytes } from "../core/manifest.ts";
 import { exportCommand } from "./export-command.ts";
 import { diff, ls } from "./browse-commands.ts";
 import { token } from "./token-command.ts";
+import { backupSummary } from "./backup-json.ts";
 
 /** What the command line said, before anything is touched. */
 export interface CommandInput {
@@ -99,7 +100,7 @@ const backup: Command<{ type: BackupType; components?: ComponentName[]; descript
     const m = outcome.manifest;
     const parts = Object.entries(m.components).map(([n, c]) => `  ${n.padEnd(9)} ${c.status === "included" ? `${c.fileCount} files, ${humanSize(c.totalSize)}` : `missing: ${c.note}`}`);
     return {
-      json: { ok: true, skipped: false, id: m.id, durationMs: outcome.durationMs, manifest: m },
+      json: { ok: true, skipped: false, id: m.id, durationMs: outcome.durationMs, manifest: backupSummary(m) }, // without per-file lists: MBs at CRM size
       text: `Backup ${m.id} complete and verified in ${(outcome.durationMs / 1000).toFixed(1)} s\n${parts.join("\n")}\n${m.formatVersion === 1
         ? `  archive   ${ctx.runtime.engine.storage.description}/${m.archive.key} (${humanSize(m.archive.sizeBytes)})\n  sha256    ${m.archive.sha256}`
         : `  stored    ${humanSize(m.stored.bytesAdded)} new in ${m.stored.packsAdded} packs (${m.stored.blobsAdded} blobs); ${humanSize(m.stored.referencedBytes)} referenced\n  files     ${m.stored.filesRead} read, ${m.stored.filesReused} unchanged (not read)\n  requests  ${m.stored.requests}`}`,

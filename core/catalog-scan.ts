@@ -2,6 +2,7 @@
 import { ZodError } from "zod";
 import { NotFoundError, errorMessage } from "./errors.ts";
 import { PENDING_PREFIX, archiveKey, isBackupId, manifestKey, pendingKey, typeOfId } from "./ids.ts";
+import { manifestJsonText } from "./manifest-codec.ts";
 import { AnyManifestSchema, BACKUP_TYPES, type BackupType, type ComponentRecord, type StoredManifest, type StoredManifestV1, type StoredManifestV2 } from "./manifest.ts";
 import type { ObjectInfo, Storage } from "./storage/storage.ts";
 
@@ -52,9 +53,15 @@ const ARCHIVE_SUFFIX = ".tar.gz";
 
 /** Parses a stored manifest; returns why it is unusable instead of throwing, so one bad object never stops a listing. */
 export function checkManifest(raw: Buffer, id: string): { manifest: StoredManifest } | { reason: string } {
+  let text: string;
+  try {
+    text = manifestJsonText(raw); // gzipped (v2 since the manifest codec) or plain JSON
+  } catch (err) {
+    return { reason: errorMessage(err) };
+  }
   let json: unknown;
   try {
-    json = JSON.parse(raw.toString("utf8"));
+    json = JSON.parse(text);
   } catch (err) {
     return { reason: `it is not valid JSON (${errorMessage(err)})` };
   }

@@ -3,11 +3,12 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { describe, expect, inject, it } from "vitest";
 import { adminS3 } from "./localstack/resources.ts";
 import { awsEnv } from "./localstack/config.ts";
 import { makeCrm, tempDir } from "./helpers/crm.ts";
+import { isGzipped, manifestJsonText } from "../core/manifest-codec.ts";
 
 const ls = inject("localstack");
 const BIN = path.join(import.meta.dirname, "..", "bin", "colab-backup.js");
@@ -33,8 +34,13 @@ describe("CLI on S3", () => {
     const keys = (await adminS3(ls).send(new ListObjectsV2Command({ Bucket: ls.bucket, Prefix: prefix }))).Contents!.map((o) => o.Key!);
     // A v2 backup (the default): its manifest, the store's RESTORE.txt and the packs every blob it references sits in.
     expect(manifest.formatVersion).toBe(2);
+    // --json prints a summary; the stored manifest (gzipped JSON) lists the pieces.
+    const stored = await (await adminS3(ls).send(new GetObjectCommand({ Bucket: ls.bucket, Key: `${prefix}daily/${id}.json` }))).Body!.transformToByteArray();
+    expect(isGzipped(stored)).toBe(true);
+    const full = JSON.parse(manifestJsonText(Buffer.from(stored)));
+    expect(full).toMatchObject({ id, stored: manifest.stored });
     const packs = new Set<string>();
-    for (const c of Object.values(manifest.components) as { files: { blobs: { pack: string }[] }[] }[]) for (const f of c.files) for (const b of f.blobs) packs.add(`${prefix}${b.pack}`);
+    for (const c of Object.values(full.components) as { files: { blobs: { pack: string }[] }[] }[]) for (const f of c.files) for (const b of f.blobs) packs.add(`${prefix}${b.pack}`);
     expect(packs.size).toBeGreaterThan(0);
     expect(keys.filter((k) => !k.startsWith(`${prefix}audit/`)).sort()).toEqual([`${prefix}daily/${id}.json`, `${prefix}RESTORE.txt`, ...packs].sort());
 

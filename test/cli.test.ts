@@ -6,6 +6,8 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { Writer } from "./fixtures/sqlite-children.ts";
 import type { Engine } from "../core/engine.ts";
+import { readManifest } from "../core/catalog.ts";
+import { FsStorage } from "../core/storage/fs-storage.ts";
 import { makeCrm, tempDir } from "./helpers/crm.ts";
 import { flipStoredByte } from "./helpers/damage-backup.ts";
 
@@ -106,7 +108,10 @@ describe("colab-backup CLI", () => {
   it.each(["v2", "v1"])("exits 1 when verify finds a damaged backup (%s)", async (format) => {
     const cwd = tempDir("cli-damaged-");
     const { id, manifest } = JSON.parse((await cli(["backup", "--json"], { cwd, env: { BACKUP_FORMAT: format } })).stdout);
-    flipStoredByte({ config: { backupDir: path.join(cwd, "backups") } } as Engine, manifest, "uploads");
+    // --json prints the manifest without its file lists; the stored one names the pieces to damage.
+    expect(manifest.components.uploads).not.toHaveProperty("files");
+    const backupDir = path.join(cwd, "backups");
+    flipStoredByte({ config: { backupDir } } as Engine, await readManifest(new FsStorage(backupDir), id), "uploads");
     const run = await cli(["verify", id, "--json"], { cwd });
     expect(run.code).toBe(1);
     expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, report: { ok: false } });

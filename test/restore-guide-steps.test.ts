@@ -7,6 +7,7 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { exportStream } from "../core/v2/export.ts";
+import { isGzipped } from "../core/manifest-codec.ts";
 import { dbContent, makeCrm, makeTestEngine, tempDir, treeDigest } from "./helpers/crm.ts";
 
 /** The guide's commands: each "$ " line, plus the deeper-indented lines after it (a multi-line command), as written. */
@@ -93,6 +94,7 @@ describe("RESTORE.txt run as written", () => {
     const out = await runBackup(engine, { type: "daily" });
     if (out.skipped || out.manifest.formatVersion !== 2) throw new Error("expected a v2 backup");
     const store = engine.config.backupDir;
+    expect(isGzipped(readFileSync(path.join(store, "daily", `${out.manifest.id}.json`)))).toBe(true); // the guide unpacks it
     const commands = guideCommands(readFileSync(path.join(store, "RESTORE.txt"), "utf8"));
     expect(commands.length).toBeGreaterThanOrEqual(8);
 

@@ -7,13 +7,13 @@ import type { ObjectInfo, Storage } from "./storage.ts";
  * retries a put whose response was lost, and the retry of a put that did land meets its own object (412). Different
  * bytes there still throw ObjectExistsError: nothing is ever replaced.
  */
-export async function putOnce(storage: Storage, key: string, body: string): Promise<ObjectInfo | null> {
+export async function putOnce(storage: Storage, key: string, body: string | Buffer): Promise<ObjectInfo | null> {
   try {
     return await storage.put(key, body, { ifAbsent: true });
   } catch (err) {
     if (!(err instanceof ObjectExistsError)) throw err;
     const there = await storage.getBuffer(key).catch(() => null);
-    if (there?.equals(Buffer.from(body))) return null;
+    if (there?.equals(typeof body === "string" ? Buffer.from(body) : body)) return null;
     throw err;
   }
 }

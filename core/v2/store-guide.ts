@@ -13,7 +13,8 @@ Prefer the tool: \`colab-backup restore <id> --components ... --confirm CONFIRM_
 verifies every piece, rolls back on failure), or \`colab-backup export <id> --output backup.tar.gz\` for a standard archive.
 
 LAYOUT
-  <type>/<id>.json            a backup's manifest (type: daily, weekly, monthly, manual, pre-restore)
+  <type>/<id>.json            a backup's manifest (type: daily, weekly, monthly, manual, pre-restore): JSON, stored
+                              gzipped; read it with \`gzip -dcf daily/<id>.json\` (-f: older ones are plain JSON)
   <type>/<id>.tar.gz          an older (format 1) backup: a plain tar.gz, see the RESTORE.txt inside it
   data/packs/<aa>/<sha>.pack  pieces of files, concatenated; <sha> is the SHA-256 of the whole pack file
 In a manifest with "formatVersion": 2, components.<name>.files[] lists every file: "path" (as in a tar.gz backup),
@@ -28,15 +29,15 @@ daily/<id> by the backup's type and id (\`colab-backup list\` shows them).
 One file by hand: for each of its pieces in order, cut the stored bytes out of the pack and decode them, then check:
     tail -c +$((OFFSET + 1)) PACK | head -c LENGTH | gunzip -c >> FILE    # encoding "gzip" (for "raw": no gunzip)
     echo "SHA256  FILE" | sha256sum -c                                   # SHA256 = the file's "sha256"
-For every file of a backup, this writes those commands into restore.sh (python3 only reads the JSON), then runs it;
-it stops at the first file whose SHA-256 does not match:
-    $ python3 -c 'if 1:  # "if 1:" lets the lines below keep their indent when pasted
-      import json,os,shlex,sys;m=json.load(open(sys.argv[1]));q=shlex.quote
+For every file of a backup, this writes those commands into restore.sh (gzip unpacks the manifest, python3 only reads
+the JSON), then runs it; it stops at the first file whose SHA-256 does not match:
+    $ gzip -dcf /path/to/store/daily/<id>.json | python3 -c 'if 1:  # "if 1:" lets the lines below keep their indent when pasted
+      import json,os,shlex,sys;m=json.load(sys.stdin);q=shlex.quote
       for c in m["components"].values():
         for f in c["files"]:
           out="restore/"+f["path"];print("mkdir -p "+q(os.path.dirname(out))+" && : > "+q(out))
-          for b in f["blobs"]:print("tail -c +%d %s | head -c %d | %s >> %s" % (b["offset"]+1,q(sys.argv[2]+"/"+b["pack"]),b["length"],"gunzip -c" if b["encoding"]=="gzip" else "cat",q(out)))
-          print("echo %s | sha256sum -c" % q(f["sha256"]+"  "+out))' /path/to/store/daily/<id>.json /path/to/store > restore.sh
+          for b in f["blobs"]:print("tail -c +%d %s | head -c %d | %s >> %s" % (b["offset"]+1,q(sys.argv[1]+"/"+b["pack"]),b["length"],"gunzip -c" if b["encoding"]=="gzip" else "cat",q(out)))
+          print("echo %s | sha256sum -c" % q(f["sha256"]+"  "+out))' /path/to/store > restore.sh
     $ sh -e restore.sh
 The result, in restore/, has the layout of a format 1 archive: database/dev.db, uploads/..., config/..., logs/....log.gz.
 

@@ -10,6 +10,7 @@ import { nameFullDisk } from "../disk-full.ts";
 import type { Engine } from "../engine.ts";
 import { BackupError, ValidationError } from "../errors.ts";
 import { manifestKey } from "../ids.ts";
+import { encodeManifest } from "../manifest-codec.ts";
 import {
   COMPONENTS, DATABASE_ENTRY, MANIFEST_FORMAT_V2,
   type BlobRef, type ComponentName, type ComponentRecordV2, type FileEntryV2, type StoredManifestV2,
@@ -90,7 +91,8 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
       },
     };
     // Written once: on S3 the bucket policy refuses a manifest put without If-None-Match (infra/store-policy.ts).
-    await putOnce(storage, manifestKey(id), JSON.stringify(manifest, null, 2) + "\n");
+    // Gzipped (core/manifest-codec.ts): every backup writes one, and it is most of what a quiet day adds to the store.
+    await putOnce(storage, manifestKey(id), encodeManifest(manifest));
     engine.log.info("backup succeeded", { id, type: req.type, format: "v2", ...manifest.stored });
     return { skipped: false, manifest, durationMs: Date.now() - started };
   } catch (err) {

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../../core/backup.ts";
 import { BackupError } from "../../core/errors.ts";
 import type { StoredManifestV2 } from "../../core/manifest.ts";
+import { encodeManifest, manifestJsonText } from "../../core/manifest-codec.ts";
 import { runRestore } from "../../core/restore.ts";
 import { verifyBackup } from "../../core/verify.ts";
 import { makeCrm, makeTestEngine, tempDir } from "../helpers/crm.ts";
@@ -21,7 +22,7 @@ const engine = makeTestEngine(crm.root, store, { BACKUP_FORMAT: "v2" });
 const env = { CRM_ROOT: crm.root, BACKUP_FORMAT: "v2" };
 let m: StoredManifestV2;
 let manifestFile = "";
-let pristine: { packs: Map<string, Buffer>; manifest: string };
+let pristine: { packs: Map<string, Buffer>; manifest: Buffer };
 const ALL = ["database", "uploads", "config", "logs"];
 
 beforeAll(async () => {
@@ -32,7 +33,7 @@ beforeAll(async () => {
   const packs = new Map<string, Buffer>();
   for (const c of Object.values(m.components)) for (const f of c?.files ?? []) for (const b of f.blobs) packs.set(b.pack, Buffer.alloc(0));
   for (const key of packs.keys()) packs.set(key, readFileSync(path.join(store, key)));
-  pristine = { packs, manifest: readFileSync(manifestFile, "utf8") };
+  pristine = { packs, manifest: readFileSync(manifestFile) }; // gzipped JSON (core/manifest-codec.ts)
 });
 
 function reset(): void {
@@ -86,11 +87,11 @@ describe("fault: damaged v2 stores", () => {
 
   const firstUpload = (x: Record<string, any>) => x.components.uploads.files.find((f: { blobs: unknown[] }) => f.blobs.length > 0);
   const edit = (patch: (x: Record<string, any>) => void) => () => {
-    const x = JSON.parse(pristine.manifest);
+    const x = JSON.parse(manifestJsonText(pristine.manifest));
     patch(x);
-    writeFileSync(manifestFile, JSON.stringify(x, null, 2));
+    writeFileSync(manifestFile, encodeManifest(x as StoredManifestV2)); // stored as the writer stores it
   };
-  const someUploadPack = () => path.join(store, firstUpload(JSON.parse(pristine.manifest)).blobs[0].pack);
+  const someUploadPack = () => path.join(store, firstUpload(JSON.parse(manifestJsonText(pristine.manifest))).blobs[0].pack);
   const DAMAGES: { name: string; apply: () => void }[] = [
     { name: "a pack truncated to 60%", apply: () => { const p = someUploadPack(); writeFileSync(p, readFileSync(p).subarray(0, Math.floor(readFileSync(p).length * 0.6))); } },
     { name: "a pack deleted", apply: () => rmSync(someUploadPack()) },
