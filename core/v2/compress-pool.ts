@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { BackupError } from "../errors.ts";
 import type { Encoding } from "./blob-codec.ts";
+import { THREAD_GC_SOURCE } from "./thread-gc.ts";
 
 /**
  * The worker is plain JavaScript evaluated from this string, so the same code runs under tsx, vitest and the compiled
@@ -12,6 +13,7 @@ import type { Encoding } from "./blob-codec.ts";
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { gzipSync } = require("node:zlib");
+${THREAD_GC_SOURCE}
 const owned = (b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b));
 parentPort.on("message", ({ id, plain, level, orRaw }) => {
   try {
@@ -22,6 +24,7 @@ parentPort.on("message", ({ id, plain, level, orRaw }) => {
     const inPlace = plain.byteOffset === 0 && gz.length <= plain.buffer.byteLength;
     const out = raw ? plain : inPlace ? new Uint8Array(plain.buffer, 0, gz.length) : owned(gz);
     if (!raw && inPlace) out.set(gz);
+    noteGarbage(gz.length);
     parentPort.postMessage({ id, out, raw }, [out.buffer]);
   } catch (err) {
     parentPort.postMessage({ id, error: String(err && err.message || err) });

@@ -25,7 +25,8 @@ export class PackReader {
   private readonly cache = new Map<string, Promise<Buffer | null>>();
   private readonly sizes = new Map<string, number>();
   private readonly large = new Set<string>();
-  constructor(private readonly storage: Storage) {}
+  /** `cacheBytes`: whole packs kept in memory (a verify, reading packs nearly in order, needs fewer). */
+  constructor(private readonly storage: Storage, private readonly cacheBytes = CACHE_BYTES) {}
 
   /** The checked plaintext of one piece. */
   async read(ref: BlobRef, where: string): Promise<Buffer> {
@@ -66,7 +67,7 @@ export class PackReader {
   private evict(): void {
     let held = [...this.sizes.values()].reduce((n, s) => n + s, 0);
     for (const key of this.cache.keys()) {
-      if (held <= CACHE_BYTES) break;
+      if (held <= this.cacheBytes) break;
       const size = this.sizes.get(key);
       if (size === undefined) continue; // still on its way: its readers hold it anyway
       this.cache.delete(key);
