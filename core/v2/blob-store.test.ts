@@ -50,6 +50,7 @@ describe("BlobStore with the compression pool", () => {
     "big.csv": text(2 * CHUNK_SIZE + 12345, "big"),
     "photo.jpg": randomBytes(300_000),
     "blob.bin": randomBytes(200_000), // no telling name: entropy and a trial deflate say raw
+    "noise.csv": randomBytes(150_000), // a text name is gzipped outright, but a piece deflate cannot shrink is stored raw
     "note.md": text(70_000, "note"),
     "tiny.txt": Buffer.from("hi\n"),
     "empty.txt": Buffer.alloc(0),
@@ -65,7 +66,7 @@ describe("BlobStore with the compression pool", () => {
       expect((await content(r, stored)).equals(plain)).toBe(true);
     }
     const enc = Object.fromEntries(records.map((r) => [r.path, [...new Set(r.blobs.map((b) => b.encoding))]]));
-    expect(enc).toMatchObject({ "uploads/big.csv": ["gzip"], "uploads/photo.jpg": ["raw"], "uploads/blob.bin": ["raw"], "uploads/note.md": ["gzip"] });
+    expect(enc).toMatchObject({ "uploads/big.csv": ["gzip"], "uploads/photo.jpg": ["raw"], "uploads/blob.bin": ["raw"], "uploads/noise.csv": ["raw"], "uploads/note.md": ["gzip"] });
     const big = records[0]!;
     expect(big.blobs).toHaveLength(3);
     const firstPiece = files["big.csv"].subarray(0, CHUNK_SIZE);

@@ -17,7 +17,7 @@ import {
 import { walkFiles } from "../sources/files.ts";
 import { snapshotDatabase } from "../sources/sqlite.ts";
 import { workName } from "../work-dir.ts";
-import { DB_CHUNK_SIZE, GZIP_LEVEL } from "./blob-codec.ts";
+import { DB_CHUNK_SIZE, LOG_GZIP_LEVEL } from "./blob-codec.ts";
 import { BlobStore, identify } from "./blob-store.ts";
 import { mapInOrder } from "./bounded.ts";
 import { CompressPool } from "./compress-pool.ts";
@@ -183,7 +183,7 @@ async function storeLog(blobs: BlobStore, file: string, rel: string, id: Awaited
   await mkdir(path.dirname(gz), { recursive: true });
   // Only the bytes present now: a log being appended to is captured up to this point.
   const input = id.size === 0 ? [] : createReadStream(file, { start: 0, end: id.size - 1 });
-  await timePhase("log gzip (main, zlib pool)", () => pipeline(input, createGzip({ level: GZIP_LEVEL }), createWriteStream(gz)));
+  await timePhase("log gzip (main, zlib pool)", () => pipeline(input, createGzip({ level: LOG_GZIP_LEVEL }), createWriteStream(gz)));
   const gzId = await identify(gz);
   const stored = await blobs.store({ entry, file, originalSize: id.size }, { ...gzId, mode: id.mode, mtime: id.mtime }, gz);
   // The identity recorded is the live .log's, so the next backup can recognise it unchanged.
