@@ -95,6 +95,33 @@ describe("BlobStore with the compression pool", () => {
   });
 });
 
+describe("BlobStore with small pieces (the database's)", () => {
+  it("cuts a file read a MiB at a time into 32 KiB pieces, each its own blob, and notices a shrink past the first MiB", async () => {
+    const file = path.join(dir, "pages.db");
+    const plain = Buffer.concat([text(CHUNK_SIZE + 40_000, "page"), randomBytes(CHUNK_SIZE), text(12_345, "tail")]);
+    writeFileSync(file, plain);
+    const storage = new MemoryStorage();
+    const packs = new PackWriter(storage);
+    const pool = new CompressPool(2);
+    try {
+      const blobs = new BlobStore(new Map(), packs, pool);
+      const piece = 32 * 1024;
+      const r = await blobs.store({ entry: "database/dev.db", file }, await identify(file), file, piece);
+      await packs.finish();
+      expect(r.blobs).toHaveLength(Math.ceil(plain.length / piece));
+      r.blobs.forEach((b, i) => expect(b.sha256).toBe(sha(plain.subarray(i * piece, (i + 1) * piece))));
+      const stored = new Map(await Promise.all(r.blobs.map(async (b) => [b.sha256, (await storage.getBuffer(b.pack)).subarray(b.offset, b.offset + b.length)] as const)));
+      expect((await content(r, stored)).equals(plain)).toBe(true);
+      expect(r.sha256).toBe(sha(plain));
+      const id = await identify(file);
+      truncateSync(file, CHUNK_SIZE + 100);
+      await expect(blobs.store({ entry: "database/dev.db", file }, id, file, piece)).rejects.toBeInstanceOf(FileChangedError);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe("bounds", () => {
   it("ByteBudget holds a request until enough is released, first come first served, and lets an oversized one through alone", async () => {
     const budget = new ByteBudget(10);

@@ -79,6 +79,20 @@ export class BlobStore {
     let encoding: Encoding | undefined;
     try {
       const fh = await open(readFile, "r");
+      const readExactly = async (into: Buffer, want: number, at: number) => {
+        const tr = phasesEnabled() ? performance.now() : 0;
+        for (let got = 0; got < want; ) {
+          const { bytesRead } = await fh.read(into, got, want - got, at + got);
+          if (bytesRead === 0) throw new FileChangedError(`store ${src.entry}: ${src.file} shrank while the backup read it; it probably changed during the backup`);
+          got += bytesRead;
+        }
+        if (tr) addPhase("read (awaited)", performance.now() - tr);
+      };
+      // Small pieces (the database's 32 KiB) are read a MiB at a time and copied out: one trip through libuv's four
+      // threads instead of 32, which the packs' fsyncs and the other files' reads share.
+      const block = pieceSize < CHUNK_SIZE && id.size > pieceSize ? Buffer.allocUnsafeSlow(CHUNK_SIZE) : null;
+      let blockStart = 0;
+      let blockEnd = 0;
       try {
         for (let pos = 0; pos < id.size; ) {
           const want = Math.min(pieceSize, id.size - pos);
@@ -89,14 +103,15 @@ export class BlobStore {
           let buf: Buffer;
           try {
             buf = this.buffer(want);
-            let got = 0;
-            const tr = phasesEnabled() ? performance.now() : 0;
-            while (got < want) {
-              const { bytesRead } = await fh.read(buf, got, want - got, pos + got);
-              if (bytesRead === 0) throw new FileChangedError(`store ${src.entry}: ${src.file} shrank while the backup read it; it probably changed during the backup`);
-              got += bytesRead;
+            if (!block) await readExactly(buf, want, pos);
+            else {
+              if (pos + want > blockEnd) {
+                blockStart = pos;
+                blockEnd = pos + Math.max(want, Math.min(CHUNK_SIZE, id.size - pos));
+                await readExactly(block, blockEnd - blockStart, pos);
+              }
+              block.copy(buf, 0, pos - blockStart, pos - blockStart + want);
             }
-            if (tr) addPhase("read (awaited)", performance.now() - tr);
             encoding ??= await this.decide(src.entry, buf);
           } catch (err) {
             this.budget.release(held);
