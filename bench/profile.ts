@@ -48,7 +48,7 @@ async function main() {
     const store = path.join(work, "store");
     mkdirSync(store); // an explicit BACKUP_DIR must exist
     const profDir = path.join(work, "prof");
-    const env: NodeJS.ProcessEnv = { ...process.env, CRM_ROOT: gen.dir, BACKUP_DIR: store, BACKUP_EMAIL_ENABLED: "false" };
+    const env: NodeJS.ProcessEnv = { ...process.env, CRM_ROOT: gen.dir, BACKUP_DIR: store, BACKUP_EMAIL_ENABLED: "false", COLAB_BACKUP_PHASES: "1" };
     delete env.NODE_OPTIONS;
     const cli = path.join(REPO, "bin", "colab-backup.js");
     await run(["bash", "-o", "pipefail", "-c", 'tar -cf - -C "$1" . | cat > /dev/null', "bash", gen.dir]);
@@ -67,6 +67,8 @@ async function main() {
     if (!file) throw new StepError(cmd.join(" "), 0, `no .cpuprofile written in ${profDir}`);
     console.log(`ours ${args.restore ? "restore" : "backup"} under --cpu-prof: wall ${m.wallS.toFixed(2)} s, cpu ${m.cpuS.toFixed(2)} s (all threads), peak RSS ${(m.peakRssKiB / 1024).toFixed(0)} MiB`);
     console.log("(gzip and SHA-256 of big buffers may run in libuv's thread pool and then appear only as main-thread idle time)\n");
+    // The v2 writer's phase timings (core/v2/phase-clock.ts): what overlaps, what the backup waits on, CPU in the threads.
+    if (m.stderr.includes("backup phases")) console.log(`${m.stderr.slice(m.stderr.indexOf("backup phases")).trimEnd()}\n`);
     console.log(summarize(JSON.parse(readFileSync(path.join(profDir, file), "utf8")) as CpuProfile, Number(args.top)));
   } finally {
     rmSync(work, { recursive: true, force: true });

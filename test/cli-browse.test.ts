@@ -101,7 +101,7 @@ describe("colab-backup diff across formats", () => {
     const v2 = await backup(cwd, { CRM_ROOT: crm.root, BACKUP_FORMAT: "v2" });
     const diff = JSON.parse((await cli(["diff", v1, v2, "--json"], { cwd, env: { CRM_ROOT: crm.root } })).stdout);
     for (const c of ["uploads", "config"]) expect(diff.components.find((d: { component: string }) => d.component === c)).toMatchObject({ added: [], removed: [], changed: [] });
-    // Logs are stored gzipped, v1 at level 6 and v2 at level 3: the same logs, other .gz bytes.
+    // Logs are stored gzipped, v1 and v2 each at their own level: the same logs, other .gz bytes.
     expect(diff.components.find((d: { component: string }) => d.component === "logs")).toMatchObject({ added: [], removed: [] });
     expect(diff.database.tables).toEqual([]);
     if (diff.database.changed) expect(diff.database.note).toContain("vacuum-into and backup-api");

@@ -17,6 +17,7 @@ import {
 } from "./sqlite.ts";
 
 type Mode = "wal" | "delete";
+type Method = "vacuum-into" | "backup-api";
 const EXT4 = 0xef53;
 const NFS = 0x6969;
 
@@ -114,7 +115,8 @@ describe("filesystem type", () => {
 });
 
 describe("snapshotDatabase", () => {
-  it.each(["wal", "delete"] as Mode[])("takes consistent snapshots while another process writes (%s)", async (mode) => {
+  // backup-api runs its copy and integrity_check on a worker thread (sqlite-snapshot-worker.ts): the same promises hold.
+  it.each([["wal", "vacuum-into"], ["delete", "vacuum-into"], ["wal", "backup-api"], ["delete", "backup-api"]] as [Mode, Method][])("takes consistent snapshots while another process writes (%s, %s)", async (mode, method) => {
     const live = file("live.db");
     pairsDb(live, mode, 4000);
     const writer = await Writer.start(live);
@@ -123,9 +125,9 @@ describe("snapshotDatabase", () => {
     for (let i = 0; i < 3; i++) {
       const dest = file(`snap-${i}.db`);
       const before = count(live, "a");
-      const facts = await snapshotDatabase(live, dest, { fsType: EXT4 });
+      const facts = await snapshotDatabase(live, dest, { fsType: EXT4, method });
       const after = count(live, "a");
-      expect(facts).toMatchObject({ sourcePath: live, method: "vacuum-into", integrityCheck: "ok", journalMode: mode });
+      expect(facts).toMatchObject({ sourcePath: live, method, integrityCheck: "ok", journalMode: mode });
       expect(facts.tables.a).toBe(facts.tables.b);
       expect(facts.tables.a).toBeGreaterThanOrEqual(before);
       expect(facts.tables.a).toBeLessThanOrEqual(after);
@@ -139,7 +141,7 @@ describe("snapshotDatabase", () => {
     expect(count(live, "a")).toBe(4000 + commits);
   });
 
-  it("writes one self-contained rollback-journal file that the sqlite3 CLI opens", async () => {
+  it.each(["vacuum-into", "backup-api"] as Method[])("writes one self-contained rollback-journal file that the sqlite3 CLI opens (%s)", async (method) => {
     const live = file("live.db");
     pairsDb(live, "wal", 500);
     const holder = new Database(live); // keeps the live -wal/-shm in place, as the running app would
@@ -147,7 +149,7 @@ describe("snapshotDatabase", () => {
     holder.prepare("INSERT INTO a (payload) VALUES (x'00')").run(); // committed only to the -wal so far
     const out = path.join(dir, "out");
     mkdirSync(out);
-    const facts = await snapshotDatabase(live, path.join(out, "dev.db"));
+    const facts = await snapshotDatabase(live, path.join(out, "dev.db"), { method });
     expect(readdirSync(out)).toEqual(["dev.db"]);
     expect(headerBytes(path.join(out, "dev.db"))).toEqual([1, 1]);
     expect(facts.tables).toEqual({ a: 501, b: 500 });
@@ -190,6 +192,14 @@ describe("snapshotDatabase", () => {
     itemsDb(file("i.db"), "delete", ["a", "b"]);
     withDb(file("i.db"), (db) => db.exec('INSERT INTO "odd ""name" VALUES (1)'));
     expect(inspectSnapshot(file("i.db"), "/crm/dev.db").tables).toEqual({ items: 2, 'odd "name': 1 });
+  });
+
+  it("counts the same tables on the snapshot thread (backup-api) as inspectSnapshot, odd names included", async () => {
+    itemsDb(file("i.db"), "wal", ["a", "b", "c"]);
+    withDb(file("i.db"), (db) => db.exec('INSERT INTO "odd ""name" VALUES (1)'));
+    const facts = await snapshotDatabase(file("i.db"), file("s.db"), { method: "backup-api", fsType: EXT4 });
+    expect(facts).toEqual({ ...inspectSnapshot(file("s.db"), file("i.db")), method: "backup-api", journalMode: "wal" });
+    expect(facts.tables).toEqual({ items: 3, 'odd "name': 1 });
   });
 });
 

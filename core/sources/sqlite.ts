@@ -4,6 +4,8 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { DatabaseError, NotFoundError, errorMessage } from "../errors.ts";
 import type { DatabaseFacts } from "../manifest.ts";
+import { timePhase } from "../v2/phase-clock.ts";
+import { SnapshotWorkerFailure, snapshotInWorker } from "./sqlite-snapshot-worker.ts";
 
 export interface SqliteHeader { pageSize: number; walMode: boolean; writeVersion: number; readVersion: number }
 
@@ -114,42 +116,31 @@ export async function snapshotDatabase(
   const busyMs = options.busyTimeoutMs ?? DEFAULT_BUSY_MS;
   const method = options.method ?? "vacuum-into";
   try {
-    const journalMode = method === "backup-api"
-      ? await backupApiSnapshot(livePath, destPath, busyMs)
-      : useDb(livePath, { readonly: true, busyMs }, "snapshot database", (source) => {
-          // One read transaction: the copy is a single consistent point in time even while the app keeps writing.
-          source.prepare("VACUUM INTO ?").run(destPath);
-          return String(source.pragma("journal_mode", { simple: true }));
-        });
-    await ensureRollbackJournal(destPath);
-    const facts = { ...inspectSnapshot(destPath, livePath), method };
+    let facts: DatabaseFacts;
+    if (method === "backup-api") {
+      // The copy and its integrity_check run on a worker thread, so the rest of the backup goes on meanwhile.
+      const w = await timePhase("db snapshot + integrity_check (thread)", () => snapshotInWorker(livePath, destPath, busyMs))
+        .catch((err: unknown) => { throw err instanceof SnapshotWorkerFailure ? sqliteFailure(err.step, err.file, err, busyMs) : err; });
+      facts = {
+        sourcePath: livePath, method, integrityCheck: w.integrityCheck, journalMode: w.journalMode,
+        pageSize: w.pageSize, pageCount: w.pageCount, tables: w.tables,
+      };
+    } else {
+      const journalMode = useDb(livePath, { readonly: true, busyMs }, "snapshot database", (source) => {
+        // One read transaction: the copy is a single consistent point in time even while the app keeps writing.
+        source.prepare("VACUUM INTO ?").run(destPath);
+        return String(source.pragma("journal_mode", { simple: true }));
+      });
+      await ensureRollbackJournal(destPath);
+      facts = { ...inspectSnapshot(destPath, livePath), method, journalMode };
+    }
     if (facts.integrityCheck !== "ok") {
       throw new DatabaseError(`snapshot database: integrity_check of the snapshot of ${livePath} failed: ${facts.integrityCheck}`);
     }
-    return { ...facts, journalMode };
+    return facts;
   } catch (err) {
     await removeDbFiles(destPath);
     throw err;
-  }
-}
-
-// All pages in one step: one read transaction, so the copy is a single point in time (a step that saw a concurrent
-// write would otherwise restart the copy). A busy source is retried until the deadline.
-async function backupApiSnapshot(livePath: string, destPath: string, busyMs: number): Promise<string> {
-  const source = openDb(livePath, { readonly: true, busyMs }, "snapshot database");
-  const deadline = Date.now() + busyMs;
-  try {
-    for (;;) {
-      try {
-        await source.backup(destPath, { progress: () => ALL_PAGES });
-        return String(source.pragma("journal_mode", { simple: true }));
-      } catch (err) {
-        if (!isBusy(err) || Date.now() >= deadline) throw sqliteFailure("snapshot database", livePath, err, busyMs);
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    }
-  } finally {
-    source.close();
   }
 }
 

@@ -50,6 +50,7 @@ describe("BlobStore with the compression pool", () => {
     "big.csv": text(2 * CHUNK_SIZE + 12345, "big"),
     "photo.jpg": randomBytes(300_000),
     "blob.bin": randomBytes(200_000), // no telling name: entropy and a trial deflate say raw
+    "noise.csv": randomBytes(150_000), // a text name is gzipped outright, but a piece deflate cannot shrink is stored raw
     "note.md": text(70_000, "note"),
     "tiny.txt": Buffer.from("hi\n"),
     "empty.txt": Buffer.alloc(0),
@@ -65,7 +66,7 @@ describe("BlobStore with the compression pool", () => {
       expect((await content(r, stored)).equals(plain)).toBe(true);
     }
     const enc = Object.fromEntries(records.map((r) => [r.path, [...new Set(r.blobs.map((b) => b.encoding))]]));
-    expect(enc).toMatchObject({ "uploads/big.csv": ["gzip"], "uploads/photo.jpg": ["raw"], "uploads/blob.bin": ["raw"], "uploads/note.md": ["gzip"] });
+    expect(enc).toMatchObject({ "uploads/big.csv": ["gzip"], "uploads/photo.jpg": ["raw"], "uploads/blob.bin": ["raw"], "uploads/noise.csv": ["raw"], "uploads/note.md": ["gzip"] });
     const big = records[0]!;
     expect(big.blobs).toHaveLength(3);
     const firstPiece = files["big.csv"].subarray(0, CHUNK_SIZE);
@@ -88,6 +89,33 @@ describe("BlobStore with the compression pool", () => {
     try {
       const blobs = new BlobStore(new Map(), new PackWriter(new MemoryStorage()), pool);
       await expect(blobs.store({ entry: "uploads/shrinks.log", file }, id)).rejects.toBeInstanceOf(FileChangedError);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe("BlobStore with small pieces (the database's)", () => {
+  it("cuts a file read a MiB at a time into 32 KiB pieces, each its own blob, and notices a shrink past the first MiB", async () => {
+    const file = path.join(dir, "pages.db");
+    const plain = Buffer.concat([text(CHUNK_SIZE + 40_000, "page"), randomBytes(CHUNK_SIZE), text(12_345, "tail")]);
+    writeFileSync(file, plain);
+    const storage = new MemoryStorage();
+    const packs = new PackWriter(storage);
+    const pool = new CompressPool(2);
+    try {
+      const blobs = new BlobStore(new Map(), packs, pool);
+      const piece = 32 * 1024;
+      const r = await blobs.store({ entry: "database/dev.db", file }, await identify(file), file, piece);
+      await packs.finish();
+      expect(r.blobs).toHaveLength(Math.ceil(plain.length / piece));
+      r.blobs.forEach((b, i) => expect(b.sha256).toBe(sha(plain.subarray(i * piece, (i + 1) * piece))));
+      const stored = new Map(await Promise.all(r.blobs.map(async (b) => [b.sha256, (await storage.getBuffer(b.pack)).subarray(b.offset, b.offset + b.length)] as const)));
+      expect((await content(r, stored)).equals(plain)).toBe(true);
+      expect(r.sha256).toBe(sha(plain));
+      const id = await identify(file);
+      truncateSync(file, CHUNK_SIZE + 100);
+      await expect(blobs.store({ entry: "database/dev.db", file }, id, file, piece)).rejects.toBeInstanceOf(FileChangedError);
     } finally {
       await pool.close();
     }

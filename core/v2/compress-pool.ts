@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { BackupError } from "../errors.ts";
 import type { Encoding } from "./blob-codec.ts";
+import { addPhase } from "./phase-clock.ts";
 import { THREAD_GC_SOURCE } from "./thread-gc.ts";
 
 /**
@@ -13,11 +14,14 @@ import { THREAD_GC_SOURCE } from "./thread-gc.ts";
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { gzipSync } = require("node:zlib");
+const { performance } = require("node:perf_hooks");
 ${THREAD_GC_SOURCE}
 const owned = (b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b));
 parentPort.on("message", ({ id, plain, level, orRaw }) => {
   try {
+    const t0 = performance.now();
     const gz = gzipSync(plain, { level });
+    const ms = performance.now() - t0;
     const raw = orRaw && gz.length >= plain.length;
     // The result goes back in the plaintext's own buffer (no longer needed: it was hashed before it came), so the
     // sender reuses one buffer per piece and neither thread makes garbage the size of the data.
@@ -25,7 +29,7 @@ parentPort.on("message", ({ id, plain, level, orRaw }) => {
     const out = raw ? plain : inPlace ? new Uint8Array(plain.buffer, 0, gz.length) : owned(gz);
     if (!raw && inPlace) out.set(gz);
     noteGarbage(gz.length);
-    parentPort.postMessage({ id, out, raw }, [out.buffer]);
+    parentPort.postMessage({ id, out, raw, ms }, [out.buffer]);
   } catch (err) {
     parentPort.postMessage({ id, error: String(err && err.message || err) });
   }
@@ -101,11 +105,12 @@ export class CompressPool {
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.unref(); // a pool left open by a crashed caller never keeps the process alive
     const slot: Slot = { worker, busy: new Map() };
-    worker.on("message", (msg: { id: number; out?: Uint8Array; raw?: boolean; error?: string }) => {
+    worker.on("message", (msg: { id: number; out?: Uint8Array; raw?: boolean; ms?: number; error?: string }) => {
       const task = slot.busy.get(msg.id);
       if (!task) return;
       slot.busy.delete(msg.id);
       const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+      if (msg.ms !== undefined) addPhase(`deflate L${task.level} (workers)`, msg.ms);
       if (msg.out) task.resolve({ stored: buf(msg.out), encoding: msg.raw ? "raw" : "gzip" });
       else task.reject(new BackupError(`compress piece: ${msg.error ?? "unknown error"}`));
       this.dispatch();

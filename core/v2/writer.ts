@@ -18,7 +18,7 @@ import {
 import { walkFiles } from "../sources/files.ts";
 import { snapshotDatabase } from "../sources/sqlite.ts";
 import { workName } from "../work-dir.ts";
-import { DB_CHUNK_SIZE, GZIP_LEVEL } from "./blob-codec.ts";
+import { DB_CHUNK_SIZE, LOG_GZIP_LEVEL } from "./blob-codec.ts";
 import { BlobStore, identify } from "./blob-store.ts";
 import { mapInOrder } from "./bounded.ts";
 import { CompressPool } from "./compress-pool.ts";
@@ -28,6 +28,7 @@ import { storeGuide, STORE_GUIDE_KEY } from "./store-guide.ts";
 import { liveBytes } from "./live-size.ts";
 import { dbReuseHooks, reuseUnchangedDatabase, takeLiveSource } from "./db-reuse.ts";
 import { loadStoreIndex } from "./store-index.ts";
+import { reportPhases, timePhase } from "./phase-clock.ts";
 
 /**
  * Files handled at once: their stat, open and reads overlap (each a trip to libuv's pool), so many small files cost
@@ -51,19 +52,33 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
   const pool = new CompressPool();
   let packs: PackWriter | undefined;
   try {
-    const index = await loadStoreIndex(storage);
+    const index = await timePhase("load store index", () => loadStoreIndex(storage));
     packs = new PackWriter(storage);
     // The live sizes, measured first, are the archive phase's total: reused files count as covered, never as read.
     req.onProgress?.({ phase: "hash", done: 0, total: 0 });
     let total = req.onProgress ? await liveBytes(engine, components) : 0;
     const blobs = new BlobStore(index.blobs, packs, pool, (done) => req.onProgress?.({ phase: "archive", done, total: (total = Math.max(total, done)) }));
-    const records: Record<string, ComponentRecordV2> = {};
-    for (const name of components) {
+    const gather = async (name: ComponentName): Promise<ComponentRecordV2> => {
       if (name === "database") req.onProgress?.({ phase: "snapshot", done: 0, total: 0 });
       // Weekly, monthly and --rehash backups read everything, the database included.
       const reused = name === "database" && !rehash ? await reuseUnchangedDatabase(engine, storage, index, blobs) : null;
-      records[name] = reused ?? await gatherComponent(engine, name, workDir, blobs, index.previous, rehash);
-    }
+      return reused ?? await timePhase(`component ${name}`, () => gatherComponent(engine, name, workDir, blobs, index.previous, rehash));
+    };
+    // The database's snapshot and integrity_check take seconds on their own thread: the files are read and compressed
+    // meanwhile instead of after. Both sides settle before a failure leaves, so nothing keeps writing behind a retry.
+    const gathered = new Map<ComponentName, ComponentRecordV2>();
+    const settled = await Promise.allSettled([
+      components.includes("database") ? gather("database").then((r) => gathered.set("database", r), (err: unknown) => {
+        blobs.cancel(err);
+        throw err;
+      }) : null,
+      (async () => {
+        for (const name of components) if (name !== "database") gathered.set(name, await gather(name));
+      })(),
+    ]);
+    for (const s of settled) if (s.status === "rejected") throw s.reason;
+    const records: Record<string, ComponentRecordV2> = {};
+    for (const name of components) records[name] = gathered.get(name)!;
     const covered = blobs.stats.bytesRead + blobs.stats.bytesReused;
     req.onProgress?.({ phase: "archive", done: covered, total: covered });
     const missing = Object.entries(records).filter(([, r]) => r.status === "missing");
@@ -73,7 +88,7 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     // Listed only when every referenced blob is present: new packs are verified as they go in, old ones were listed.
     // The bytes of the packs still being verified on their way in (read back, or S3's checksum) once they are.
     req.onProgress?.({ phase: "verify", done: 0, total: 0 });
-    await packs.finish();
+    await timePhase("finish packs", () => packs!.finish());
     req.onProgress?.({ phase: "verify", done: packs.stats.bytes, total: packs.stats.bytes });
     await ensureStoreGuide(storage);
     const referenced = new Map<string, BlobRef>();
@@ -92,7 +107,7 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     };
     // Written once: on S3 the bucket policy refuses a manifest put without If-None-Match (infra/store-policy.ts).
     // Gzipped (core/manifest-codec.ts): every backup writes one, and it is most of what a quiet day adds to the store.
-    await putOnce(storage, manifestKey(id), encodeManifest(manifest));
+    await timePhase("manifest put", () => putOnce(storage, manifestKey(id), encodeManifest(manifest)));
     engine.log.info("backup succeeded", { id, type: req.type, format: "v2", ...manifest.stored });
     return { skipped: false, manifest, durationMs: Date.now() - started };
   } catch (err) {
@@ -103,6 +118,7 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
   } finally {
     await pool.close();
     await rm(workDir, { recursive: true, force: true });
+    reportPhases();
   }
 }
 
@@ -120,7 +136,7 @@ async function gatherComponent(engine: Engine, name: ComponentName, workDir: str
     await dbReuseHooks.afterIdentity?.();
     // The online backup API keeps page positions, so page-aligned pieces of unchanged pages are unchanged blobs.
     database = await snapshotDatabase(paths.database, snap, { busyTimeoutMs: engine.config.dbBusyTimeoutMs, method: "backup-api" });
-    const { source: _source, ...entry } = await blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE);
+    const { source: _source, ...entry } = await timePhase("db pieces stored", async () => blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE));
     files.push(entry as FileEntryV2);
   } else if (name === "uploads" || name === "logs") {
     const root = name === "uploads" ? paths.uploads : paths.logs;
@@ -169,7 +185,7 @@ async function storeLog(blobs: BlobStore, file: string, rel: string, id: Awaited
   await mkdir(path.dirname(gz), { recursive: true });
   // Only the bytes present now: a log being appended to is captured up to this point.
   const input = id.size === 0 ? [] : createReadStream(file, { start: 0, end: id.size - 1 });
-  await pipeline(input, createGzip({ level: GZIP_LEVEL }), createWriteStream(gz));
+  await timePhase("log gzip (main, zlib pool)", () => pipeline(input, createGzip({ level: LOG_GZIP_LEVEL }), createWriteStream(gz)));
   const gzId = await identify(gz);
   const stored = await blobs.store({ entry, file, originalSize: id.size }, { ...gzId, mode: id.mode, mtime: id.mtime }, gz);
   // The identity recorded is the live .log's, so the next backup can recognise it unchanged.
