@@ -4,6 +4,7 @@ import { NotFoundError, errorMessage } from "./errors.ts";
 import { PENDING_PREFIX, archiveKey, isBackupId, manifestKey, pendingKey, typeOfId } from "./ids.ts";
 import { AnyManifestSchema, BACKUP_TYPES, type BackupType, type ComponentRecord, type StoredManifest, type StoredManifestV1, type StoredManifestV2 } from "./manifest.ts";
 import type { ObjectInfo, Storage } from "./storage/storage.ts";
+import { entryFor, readCatalogIndex, rememberCatalog, summarizeManifest, writeCatalogIndex, type IndexEntry } from "./catalog-index.ts";
 
 /** A stored manifest without the per-file lists: what listings need, small enough to keep for thousands of backups. */
 export type BackupSummary =
@@ -71,19 +72,28 @@ export function checkManifest(raw: Buffer, id: string): { manifest: StoredManife
   return { manifest: m as StoredManifest };
 }
 
-function summarize(m: StoredManifest): BackupSummary {
-  return { ...m, components: Object.fromEntries(Object.entries(m.components).map(([n, { files: _files, ...rest }]) => [n, rest])) } as BackupSummary;
-}
-
 type Verdict = { summary: BackupSummary } | { reason: string };
 // Stored manifests never change once written, so a verdict read once is valid for as long as the object's version is.
 const verdicts = new Map<string, { version: string; verdict: Verdict }>();
 const CACHE_LIMIT = 50_000;
 
-async function judge(storage: Storage, obj: ObjectInfo, id: string): Promise<Verdict | null> {
-  const cacheKey = `${storage.description}\u0000${obj.key}`;
-  const hit = verdicts.get(cacheKey);
-  if (hit && hit.version === obj.version) return hit.verdict;
+const cached = (storage: Storage, obj: ObjectInfo): Verdict | null => {
+  const hit = verdicts.get(`${storage.description}\u0000${obj.key}`);
+  return hit && hit.version === obj.version ? hit.verdict : null;
+};
+
+function remember(storage: Storage, obj: ObjectInfo, verdict: Verdict): Verdict {
+  if (verdicts.size >= CACHE_LIMIT) verdicts.delete(verdicts.keys().next().value!);
+  verdicts.set(`${storage.description}\u0000${obj.key}`, { version: obj.version, verdict });
+  return verdict;
+}
+
+/** This process's verdict, else the catalog index's summary of exactly this object, else the manifest itself, read and checked. */
+async function judge(storage: Storage, obj: ObjectInfo, id: string, index: Map<string, IndexEntry> | null): Promise<Verdict | null> {
+  const hit = cached(storage, obj);
+  if (hit) return hit;
+  const indexed = index && entryFor(index, obj);
+  if (indexed) return remember(storage, obj, { summary: indexed });
   let raw: Buffer;
   try {
     raw = await storage.getBuffer(obj.key);
@@ -92,10 +102,7 @@ async function judge(storage: Storage, obj: ObjectInfo, id: string): Promise<Ver
     return { reason: `it cannot be read (${errorMessage(err)})` }; // not cached: it may be a passing fault
   }
   const checked = checkManifest(raw, id);
-  const verdict: Verdict = "manifest" in checked ? { summary: summarize(checked.manifest) } : checked;
-  if (verdicts.size >= CACHE_LIMIT) verdicts.delete(verdicts.keys().next().value!);
-  verdicts.set(cacheKey, { version: obj.version, verdict });
-  return verdict;
+  return remember(storage, obj, "manifest" in checked ? { summary: summarizeManifest(checked.manifest) } : checked);
 }
 
 const idOf = (key: string, suffix: string) => key.slice(key.indexOf("/") + 1, -suffix.length);
@@ -115,12 +122,19 @@ export async function scanCatalog(storage: Storage, type?: BackupType): Promise<
 
   const backups: BackupSummary[] = [];
   const damaged: DamagedManifest[] = [];
-  const judged = await mapLimit(manifests, 16, (o) => judge(storage, o, idOf(o.key, MANIFEST_SUFFIX)));
+  // The catalog index is read only when this process has not judged every listed manifest already.
+  const index = manifests.every((o) => cached(storage, o)) ? null : await readCatalogIndex(storage);
+  const judged = await mapLimit(manifests, 16, (o) => judge(storage, o, idOf(o.key, MANIFEST_SUFFIX), index));
+  const entries: IndexEntry[] = [];
   judged.forEach((v, i) => {
     if (!v) return;
-    if ("summary" in v) backups.push(v.summary);
-    else damaged.push({ key: manifests[i]!.key, id: idOf(manifests[i]!.key, MANIFEST_SUFFIX), reason: v.reason });
+    const o = manifests[i]!;
+    if ("summary" in v) {
+      backups.push(v.summary);
+      entries.push({ key: o.key, version: o.version, size: o.size, summary: v.summary });
+    } else damaged.push({ key: o.key, id: idOf(o.key, MANIFEST_SUFFIX), reason: v.reason });
   });
+  if (!type) await refreshIndex(storage, index, entries);
 
   const orphans: OrphanArchive[] = [];
   const incomplete: IncompleteBackup[] = [];
@@ -155,6 +169,17 @@ export async function scanCatalog(storage: Storage, type?: BackupType): Promise<
   damaged.sort(byKey);
   orphans.sort(byKey);
   return { backups, damaged, orphans, incomplete, staleMarkers };
+}
+
+/**
+ * After a whole-store scan: remembers its summaries (a backup that follows adds its own to them), and rewrites the
+ * index when it lacked a good manifest or still holds a removed one, so the next process reads one object, not every manifest.
+ */
+async function refreshIndex(storage: Storage, index: Map<string, IndexEntry> | null, entries: IndexEntry[]): Promise<void> {
+  rememberCatalog(storage, entries);
+  if (!index) return; // every verdict came from this process: it read or wrote the index already
+  const current = entries.length === index.size && entries.every((e) => entryFor(index, { key: e.key, version: e.version, size: e.size, modified: new Date(0) }));
+  if (!current) await writeCatalogIndex(storage, entries);
 }
 
 /** Only the leftovers of killed runs, from the markers and a stat or two each: cheap enough for the start of every backup. */

@@ -1,5 +1,6 @@
 // Creating a v2 backup: snapshot the database page-aligned, reuse unchanged files, pack new blobs, then write the manifest.
 import { putOnce } from "../storage/put-once.ts";
+import { recordInCatalogIndex } from "../catalog-index.ts";
 import { mkdir, rm } from "node:fs/promises";
 import { createReadStream, createWriteStream } from "node:fs";
 import path from "node:path";
@@ -90,7 +91,8 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
       },
     };
     // Written once: on S3 the bucket policy refuses a manifest put without If-None-Match (infra/store-policy.ts).
-    await putOnce(storage, manifestKey(id), JSON.stringify(manifest, null, 2) + "\n");
+    const written = await putOnce(storage, manifestKey(id), JSON.stringify(manifest, null, 2) + "\n");
+    await recordInCatalogIndex(storage, manifestKey(id), manifest, written);
     engine.log.info("backup succeeded", { id, type: req.type, format: "v2", ...manifest.stored });
     return { skipped: false, manifest, durationMs: Date.now() - started };
   } catch (err) {
