@@ -108,8 +108,13 @@ async function judge(storage: Storage, obj: ObjectInfo, id: string, index: Map<s
 const idOf = (key: string, suffix: string) => key.slice(key.indexOf("/") + 1, -suffix.length);
 
 /** Scans the store (or one type); never throws for one bad object, only when the store itself cannot be listed. */
-export async function scanCatalog(storage: Storage, type?: BackupType): Promise<CatalogScan> {
+export async function scanCatalog(storage: Storage, type?: BackupType, opts: { backupsOnly?: boolean } = {}): Promise<CatalogScan> {
   const types = type ? [type] : BACKUP_TYPES;
+  // Backups only (listBackups, every backup's start): no markers to list, a request saved per run.
+  if (opts.backupsOnly) {
+    const listed = (await Promise.all(types.map((t) => storage.list(`${t}/`)))).flat();
+    return { ...(await judgeManifests(storage, type, listed)), orphans: [], incomplete: [], staleMarkers: [] };
+  }
   // Markers first: a run writes its marker before its archive and removes it after its manifest, so reading them
   // before the archives means a run finishing meanwhile is seen as complete or incomplete, never as an orphan.
   const markers = new Map((await storage.list(PENDING_PREFIX)).flatMap((o) => {
@@ -118,24 +123,7 @@ export async function scanCatalog(storage: Storage, type?: BackupType): Promise<
   }));
   const found = (await Promise.all(types.map((t) => storage.list(`${t}/`)))).flat();
   const keys = new Map(found.map((o) => [o.key, o]));
-  const manifests = found.filter((o) => o.key.endsWith(MANIFEST_SUFFIX) && isBackupId(idOf(o.key, MANIFEST_SUFFIX)));
-
-  const backups: BackupSummary[] = [];
-  const damaged: DamagedManifest[] = [];
-  // The catalog index is read only when this process has not judged every listed manifest already.
-  const index = manifests.every((o) => cached(storage, o)) ? null : await readCatalogIndex(storage);
-  const judged = await mapLimit(manifests, 16, (o) => judge(storage, o, idOf(o.key, MANIFEST_SUFFIX), index));
-  const entries: IndexEntry[] = [];
-  judged.forEach((v, i) => {
-    if (!v) return;
-    const o = manifests[i]!;
-    if ("summary" in v) {
-      backups.push(v.summary);
-      entries.push({ key: o.key, version: o.version, size: o.size, summary: v.summary });
-    } else damaged.push({ key: o.key, id: idOf(o.key, MANIFEST_SUFFIX), reason: v.reason });
-  });
-  if (!type) await refreshIndex(storage, index, entries);
-
+  const { backups, damaged } = await judgeManifests(storage, type, found);
   const orphans: OrphanArchive[] = [];
   const incomplete: IncompleteBackup[] = [];
   for (const o of found.filter((f) => f.key.endsWith(ARCHIVE_SUFFIX))) {
@@ -164,11 +152,34 @@ export async function scanCatalog(storage: Storage, type?: BackupType): Promise<
     incomplete.push({ id, marker: marker.key, archive: archive && { key: archive.key, sizeBytes: archive.size }, ...(await markerFacts(storage, marker.key)) });
   }
 
-  backups.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
-  const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-  damaged.sort(byKey);
   orphans.sort(byKey);
   return { backups, damaged, orphans, incomplete, staleMarkers };
+}
+
+const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+/** The listed manifests judged: good ones summarised newest first, damaged ones named, sorted by key. */
+async function judgeManifests(storage: Storage, type: BackupType | undefined, found: ObjectInfo[]): Promise<Pick<CatalogScan, "backups" | "damaged">> {
+  const manifests = found.filter((o) => o.key.endsWith(MANIFEST_SUFFIX) && isBackupId(idOf(o.key, MANIFEST_SUFFIX)));
+  const backups: BackupSummary[] = [];
+  const damaged: DamagedManifest[] = [];
+  // The catalog index is read only when this process has not judged every listed manifest already.
+  const index = manifests.every((o) => cached(storage, o)) ? null : await readCatalogIndex(storage);
+  const judged = await mapLimit(manifests, 16, (o) => judge(storage, o, idOf(o.key, MANIFEST_SUFFIX), index));
+  const entries: IndexEntry[] = [];
+  judged.forEach((v, i) => {
+    if (!v) return;
+    const o = manifests[i]!;
+    if ("summary" in v) {
+      backups.push(v.summary);
+      entries.push({ key: o.key, version: o.version, size: o.size, summary: v.summary });
+    } else damaged.push({ key: o.key, id: idOf(o.key, MANIFEST_SUFFIX), reason: v.reason });
+  });
+  if (!type) await refreshIndex(storage, index, entries);
+
+  backups.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+  damaged.sort(byKey);
+  return { backups, damaged };
 }
 
 /**
