@@ -27,7 +27,8 @@ const first = await runBackup(engine, { type: "daily" });
 if (first.skipped || first.manifest.formatVersion !== 2) throw new Error("expected a v2 backup");
 const root = engine.config.backupDir;
 const t0 = performance.now();
-const manifestBytes = plantCopies(root, inflateManifest(first.manifest as StoredManifestV2), N - 1);
+// Each with its catalog index entry, as the backups that wrote them would have left it (core/catalog-index.ts).
+const manifestBytes = plantCopies(root, inflateManifest(first.manifest as StoredManifestV2), N - 1, true);
 console.error(`planted ${N - 1} manifests of ${(manifestBytes / 1e6).toFixed(2)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 // A fresh process lists the store twice: the first may have to read every manifest (a store no listing has indexed

@@ -1,6 +1,7 @@
 // Plants N v2 backups of bench size into an fs store for the listing benchmark: manifests as large as real ones, written directly.
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { CATALOG_INDEX_KEY, summarizeManifest, type IndexEntry } from "../core/catalog-index.ts";
 import path from "node:path";
 import { manifestKey } from "../core/ids.ts";
 import { BACKUP_TYPES, DATABASE_ENTRY, type BlobRef, type FileEntryV2, type StoredManifestV2 } from "../core/manifest.ts";
@@ -37,9 +38,15 @@ export function inflateManifest(m: StoredManifestV2, scale = SCALE1): StoredMani
   return { ...m, components };
 }
 
-/** Writes `count` copies of `m` under new ids, an hour apart and cycling through the backup types; returns the bytes of one. */
-export function plantCopies(storeRoot: string, m: StoredManifestV2, count: number): number {
+/**
+ * Writes `count` copies of `m` under new ids, an hour apart and cycling through the backup types; returns the bytes of one.
+ * With `index`, each copy's catalog index entry is added too, as the backup that wrote it would have (core/catalog-index.ts).
+ */
+export function plantCopies(storeRoot: string, m: StoredManifestV2, count: number, index = false): number {
   const raw = JSON.stringify(m, null, 2) + "\n";
+  const summary = JSON.stringify(summarizeManifest(m));
+  const indexFile = path.join(storeRoot, CATALOG_INDEX_KEY);
+  const entries: IndexEntry[] = index && existsSync(indexFile) ? (JSON.parse(readFileSync(indexFile, "utf8")) as { entries: IndexEntry[] }).entries : [];
   for (let i = 1; i <= count; i++) {
     const at = new Date(Date.parse(m.createdAt) - i * 3_600_000);
     const type = BACKUP_TYPES.filter((t) => t !== "pre-restore")[i % 4]!;
@@ -48,6 +55,11 @@ export function plantCopies(storeRoot: string, m: StoredManifestV2, count: numbe
     const file = path.join(storeRoot, manifestKey(id));
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, copy);
+    if (!index) continue;
+    const st = statSync(file);
+    const sum = summary.replaceAll(m.id, id).replace(`"type":"${m.type}"`, `"type":"${type}"`).replaceAll(m.createdAt, at.toISOString());
+    entries.push({ key: manifestKey(id), version: `${st.mtimeMs}-${st.size}-${st.ino}`, size: st.size, summary: JSON.parse(sum) });
   }
+  if (index) writeFileSync(indexFile, JSON.stringify({ formatVersion: 1, entries }) + "\n");
   return Buffer.byteLength(raw);
 }
