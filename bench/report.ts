@@ -87,7 +87,7 @@ export interface Target {
 }
 
 /** The issue's benchmark table: each row's ours against its peer, the ratio, the target and whether it is met. */
-export function targets(rows: Row[], growth: { firstBytes: number; addedBytes: number } | null, series: Series | null): Target[] {
+export function targets(rows: Row[], growth: { firstBytes: number; addedBytes: number } | null, series: Series | null, s3: { unchanged: number; unchangedByOperation: Record<string, number> } | null = null): Target[] {
   const row = (tool: string, op: Operation) => rows.find((r) => r.tool === tool && r.operation === op);
   const s = (r: Row | undefined) => (r ? `${r.wallS.toFixed(2)} s` : "—");
   const mb = (n: number | undefined) => (n === undefined ? "—" : `${(n / 1e6).toFixed(1)} MB`);
@@ -117,6 +117,10 @@ export function targets(rows: Row[], growth: { firstBytes: number; addedBytes: n
   if (series) {
     out.push({ what: `store after ${series.days} daily backups at 1% churn`, ours: mb(series.storeBytesAfter), peer: `first backup ${mb(series.firstBackupBytes)}`,
       ratio: series.ratio, target: "<= 1.40x", met: series.ratio <= 1.4 });
+  }
+  if (s3) {
+    const ops = Object.entries(s3.unchangedByOperation).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ");
+    out.push({ what: "LocalStack S3: requests for a backup when nothing changed", ours: `${s3.unchanged} (${ops})`, peer: "", ratio: null, target: "<= 20", met: s3.unchanged <= 20 });
   }
   const peaks = rows.filter((r) => r.tool.startsWith(OURS)).map((r) => r.peakRssKiB / 1024);
   if (series) peaks.push(series.peakRssKiB / 1024);
@@ -171,6 +175,8 @@ export interface Results {
   series: Series | null;
   exportBytes: number | null;
   restoreSplit: { preRestoreS: number; restoreS: number; timeRatioVsTarGzip: number | null } | null;
+  /** The LocalStack step (bench/s3-requests.ts), when LocalStack answered. */
+  s3: { first: number; unchanged: number; unchangedByOperation: Record<string, number>; firstWallS: number; unchangedWallS: number } | null;
   notes: string[];
 }
 

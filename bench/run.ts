@@ -106,7 +106,7 @@ async function main() {
   }
   const last = rounds[rounds.length - 1]!;
   const rated = rate(rows, input);
-  const goals = targets(rows, last.growth, last.series);
+  const goals = targets(rows, last.growth, last.series, last.s3);
   const tarRestore = rows.find((r) => r.tool === "tar+gzip" && r.operation === "restore");
   const restoreSplit = split && { ...split, timeRatioVsTarGzip: tarRestore ? split.restoreS / tarRestore.wallS : null };
   notes.unshift(
@@ -123,6 +123,7 @@ async function main() {
     notes.push(`${last.series.days} daily backups (--days) at 1% churn each (churn days 2..${last.series.days + 1}), into the same store, which also holds the first, nothing-changed, 1%-churn and pre-restore backups: ` +
       `median ${w[Math.floor((w.length - 1) / 2)]!.toFixed(2)} s each, peak RSS ${(last.series.peakRssKiB / 1024).toFixed(0)} MiB; store ${(last.series.storeBytesAfter / 1e6).toFixed(1)} MB = ${last.series.ratio.toFixed(2)}x the first backup's ${(last.series.firstBackupBytes / 1e6).toFixed(1)} MB`);
   }
+  if (last.s3) notes.push(`LocalStack S3 (in-process, requests counted by the SDK's middleware): first backup ${last.s3.first} requests in ${last.s3.firstWallS.toFixed(1)} s, nothing changed ${last.s3.unchanged} in ${last.s3.unchangedWallS.toFixed(1)} s`);
   if (last.exportBytes !== null) notes.push(`the export is ${(last.exportBytes / 1e6).toFixed(1)} MB`);
   if (restoreSplit) {
     notes.push(`ours restore split (from the pre-restore manifest's completedAt): pre-restore backup incl. process start ${restoreSplit.preRestoreS.toFixed(2)} s, ` +
@@ -143,7 +144,7 @@ async function main() {
   console.log("time ours/peer and mem ours/peer compare colab-backup's row with each peer's row for the same operation: above 1 means ours is slower / uses more memory.");
   for (const n of notes) console.log(`- ${n}`);
   const { dir: _dir, ...inputOut } = input;
-  writeResults(outFile, { date: new Date().toISOString(), scale, repeat, cache: "warm", formats, machine, input: inputOut, rows: rated, targets: goals, series: last.series, exportBytes: last.exportBytes, restoreSplit, notes });
+  writeResults(outFile, { date: new Date().toISOString(), scale, repeat, cache: "warm", formats, machine, input: inputOut, rows: rated, targets: goals, series: last.series, exportBytes: last.exportBytes, restoreSplit, s3: last.s3, notes });
   console.log(`\nresults written to ${path.relative(process.cwd(), outFile) || outFile}`);
 }
 

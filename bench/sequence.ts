@@ -5,6 +5,7 @@ import { churnCrm } from "./churn.ts";
 import { StepError, measure, run, treeStats, type Measured } from "./measure.ts";
 import type { Operation, Series } from "./report.ts";
 import { manifestJsonText } from "../core/manifest-codec.ts"; // v2 manifests are stored gzipped
+import { localStackUp, measureS3Requests, type S3Requests } from "./s3-requests.ts";
 
 export type Format = "v1" | "v2";
 export const oursTool = (f: Format) => (f === "v2" ? "colab-backup" : "colab-backup v1");
@@ -20,7 +21,7 @@ export interface Sample {
   preDone?: number;
 }
 
-export interface RoundResult { samples: Sample[]; growth: { firstBytes: number; addedBytes: number } | null; series: Series | null; exportBytes: number | null }
+export interface RoundResult { samples: Sample[]; growth: { firstBytes: number; addedBytes: number } | null; series: Series | null; exportBytes: number | null; s3: S3Requests | null }
 
 export interface RoundConfig {
   crm: string;
@@ -42,7 +43,7 @@ async function storeBytes(store: string): Promise<number> {
 
 export async function runRound(c: RoundConfig): Promise<RoundResult> {
   const samples: Sample[] = [];
-  const out: RoundResult = { samples, growth: null, series: null, exportBytes: null };
+  const out: RoundResult = { samples, growth: null, series: null, exportBytes: null, s3: null };
   const fresh = (name: string) => {
     const dir = path.join(c.work, name);
     rmSync(dir, { recursive: true, force: true });
@@ -111,6 +112,9 @@ export async function runRound(c: RoundConfig): Promise<RoundResult> {
   const v2 = c.formats.includes("v2");
   if (v2) await step({ tool: oursTool("v2"), operation: "backup-unchanged", ...ours("v2", ["backup"]) });
   if (c.haveRestic) await restic("backup-unchanged");
+  // S3 requests of a backup with nothing changed, on LocalStack when it answers (not timed against peers).
+  if (v2 && (await localStackUp())) out.s3 = await measureS3Requests(live, c.log);
+  else if (v2) c.log("  LocalStack does not answer on 127.0.0.1:4566 (npm run localstack starts it): no S3 requests row");
   const day1 = churnCrm(live, 1);
   c.log(`  churn day 1: ${day1.uploadsChanged} upload files (${(day1.uploadBytesChanged / 1e6).toFixed(1)} MB) rewritten, ${day1.rowsUpdated} rows updated, ${day1.rowsInserted} inserted`);
   if (v2) {

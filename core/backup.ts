@@ -7,6 +7,7 @@ import { restoreGuide } from "./archive/restore-guide.ts";
 import type { Engine, Progress } from "./engine.ts";
 import { BackupError, ChecksumMismatchError, ObjectExistsError, ValidationError } from "./errors.ts";
 import { putOnce } from "./storage/put-once.ts";
+import { recordInCatalogIndex } from "./catalog-index.ts";
 import { LOCK_KEY, archiveKey, manifestKey, newBackupId, slotKey } from "./ids.ts";
 import { acquireLock } from "./lock.ts";
 import { audited } from "./audit-outcome.ts";
@@ -160,7 +161,8 @@ export async function createBackup(engine: Engine, req: BackupRequest, id = newB
       completedAt: engine.now().toISOString(),
       archive: { key, sizeBytes: written.size, sha256: written.sha256, verifiedAt: engine.now().toISOString() },
     };
-    await putOnce(engine.storage, manifestKey(id), JSON.stringify(final, null, 2) + "\n");
+    const manifestInfo = await putOnce(engine.storage, manifestKey(id), JSON.stringify(final, null, 2) + "\n");
+    await recordInCatalogIndex(engine.storage, manifestKey(id), final, manifestInfo);
     // A marker left by a kill right here is harmless: the next run sees the manifest and drops it.
     await clearPending(engine, id).catch((err) => engine.log.warn("could not remove the pending marker of a finished backup", { id, error: (err as Error).message }));
     engine.log.info("backup succeeded", { id, type: req.type, sizeBytes: written.size });

@@ -5,6 +5,7 @@ import { PENDING_PREFIX, archiveKey, isBackupId, manifestKey, pendingKey, typeOf
 import { manifestJsonText } from "./manifest-codec.ts";
 import { AnyManifestSchema, BACKUP_TYPES, type BackupType, type ComponentRecord, type StoredManifest, type StoredManifestV1, type StoredManifestV2 } from "./manifest.ts";
 import type { ObjectInfo, Storage } from "./storage/storage.ts";
+import { entryFor, readCatalogIndex, rememberCatalog, summarizeManifest, writeCatalogIndex, type IndexEntry } from "./catalog-index.ts";
 
 /** A stored manifest without the per-file lists: what listings need, small enough to keep for thousands of backups. */
 export type BackupSummary =
@@ -78,19 +79,28 @@ export function checkManifest(raw: Buffer, id: string): { manifest: StoredManife
   return { manifest: m as StoredManifest };
 }
 
-function summarize(m: StoredManifest): BackupSummary {
-  return { ...m, components: Object.fromEntries(Object.entries(m.components).map(([n, { files: _files, ...rest }]) => [n, rest])) } as BackupSummary;
-}
-
 type Verdict = { summary: BackupSummary } | { reason: string };
 // Stored manifests never change once written, so a verdict read once is valid for as long as the object's version is.
 const verdicts = new Map<string, { version: string; verdict: Verdict }>();
 const CACHE_LIMIT = 50_000;
 
-async function judge(storage: Storage, obj: ObjectInfo, id: string): Promise<Verdict | null> {
-  const cacheKey = `${storage.description}\u0000${obj.key}`;
-  const hit = verdicts.get(cacheKey);
-  if (hit && hit.version === obj.version) return hit.verdict;
+const cached = (storage: Storage, obj: ObjectInfo): Verdict | null => {
+  const hit = verdicts.get(`${storage.description}\u0000${obj.key}`);
+  return hit && hit.version === obj.version ? hit.verdict : null;
+};
+
+function remember(storage: Storage, obj: ObjectInfo, verdict: Verdict): Verdict {
+  if (verdicts.size >= CACHE_LIMIT) verdicts.delete(verdicts.keys().next().value!);
+  verdicts.set(`${storage.description}\u0000${obj.key}`, { version: obj.version, verdict });
+  return verdict;
+}
+
+/** This process's verdict, else the catalog index's summary of exactly this object, else the manifest itself, read and checked. */
+async function judge(storage: Storage, obj: ObjectInfo, id: string, index: Map<string, IndexEntry> | null): Promise<Verdict | null> {
+  const hit = cached(storage, obj);
+  if (hit) return hit;
+  const indexed = index && entryFor(index, obj);
+  if (indexed) return remember(storage, obj, { summary: indexed });
   let raw: Buffer;
   try {
     raw = await storage.getBuffer(obj.key);
@@ -99,17 +109,19 @@ async function judge(storage: Storage, obj: ObjectInfo, id: string): Promise<Ver
     return { reason: `it cannot be read (${errorMessage(err)})` }; // not cached: it may be a passing fault
   }
   const checked = checkManifest(raw, id);
-  const verdict: Verdict = "manifest" in checked ? { summary: summarize(checked.manifest) } : checked;
-  if (verdicts.size >= CACHE_LIMIT) verdicts.delete(verdicts.keys().next().value!);
-  verdicts.set(cacheKey, { version: obj.version, verdict });
-  return verdict;
+  return remember(storage, obj, "manifest" in checked ? { summary: summarizeManifest(checked.manifest) } : checked);
 }
 
 const idOf = (key: string, suffix: string) => key.slice(key.indexOf("/") + 1, -suffix.length);
 
 /** Scans the store (or one type); never throws for one bad object, only when the store itself cannot be listed. */
-export async function scanCatalog(storage: Storage, type?: BackupType): Promise<CatalogScan> {
+export async function scanCatalog(storage: Storage, type?: BackupType, opts: { backupsOnly?: boolean } = {}): Promise<CatalogScan> {
   const types = type ? [type] : BACKUP_TYPES;
+  // Backups only (listBackups, every backup's start): no markers to list, a request saved per run.
+  if (opts.backupsOnly) {
+    const listed = (await Promise.all(types.map((t) => storage.list(`${t}/`)))).flat();
+    return { ...(await judgeManifests(storage, type, listed)), orphans: [], incomplete: [], staleMarkers: [] };
+  }
   // Markers first: a run writes its marker before its archive and removes it after its manifest, so reading them
   // before the archives means a run finishing meanwhile is seen as complete or incomplete, never as an orphan.
   const markers = new Map((await storage.list(PENDING_PREFIX)).flatMap((o) => {
@@ -118,17 +130,7 @@ export async function scanCatalog(storage: Storage, type?: BackupType): Promise<
   }));
   const found = (await Promise.all(types.map((t) => storage.list(`${t}/`)))).flat();
   const keys = new Map(found.map((o) => [o.key, o]));
-  const manifests = found.filter((o) => o.key.endsWith(MANIFEST_SUFFIX) && isBackupId(idOf(o.key, MANIFEST_SUFFIX)));
-
-  const backups: BackupSummary[] = [];
-  const damaged: DamagedManifest[] = [];
-  const judged = await mapLimit(manifests, 16, (o) => judge(storage, o, idOf(o.key, MANIFEST_SUFFIX)));
-  judged.forEach((v, i) => {
-    if (!v) return;
-    if ("summary" in v) backups.push(v.summary);
-    else damaged.push({ key: manifests[i]!.key, id: idOf(manifests[i]!.key, MANIFEST_SUFFIX), reason: v.reason });
-  });
-
+  const { backups, damaged } = await judgeManifests(storage, type, found);
   const orphans: OrphanArchive[] = [];
   const incomplete: IncompleteBackup[] = [];
   for (const o of found.filter((f) => f.key.endsWith(ARCHIVE_SUFFIX))) {
@@ -157,11 +159,45 @@ export async function scanCatalog(storage: Storage, type?: BackupType): Promise<
     incomplete.push({ id, marker: marker.key, archive: archive && { key: archive.key, sizeBytes: archive.size }, ...(await markerFacts(storage, marker.key)) });
   }
 
-  backups.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
-  const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-  damaged.sort(byKey);
   orphans.sort(byKey);
   return { backups, damaged, orphans, incomplete, staleMarkers };
+}
+
+const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+/** The listed manifests judged: good ones summarised newest first, damaged ones named, sorted by key. */
+async function judgeManifests(storage: Storage, type: BackupType | undefined, found: ObjectInfo[]): Promise<Pick<CatalogScan, "backups" | "damaged">> {
+  const manifests = found.filter((o) => o.key.endsWith(MANIFEST_SUFFIX) && isBackupId(idOf(o.key, MANIFEST_SUFFIX)));
+  const backups: BackupSummary[] = [];
+  const damaged: DamagedManifest[] = [];
+  // The catalog index is read only when this process has not judged every listed manifest already.
+  const index = manifests.every((o) => cached(storage, o)) ? null : await readCatalogIndex(storage);
+  const judged = await mapLimit(manifests, 16, (o) => judge(storage, o, idOf(o.key, MANIFEST_SUFFIX), index));
+  const entries: IndexEntry[] = [];
+  judged.forEach((v, i) => {
+    if (!v) return;
+    const o = manifests[i]!;
+    if ("summary" in v) {
+      backups.push(v.summary);
+      entries.push({ key: o.key, version: o.version, size: o.size, summary: v.summary });
+    } else damaged.push({ key: o.key, id: idOf(o.key, MANIFEST_SUFFIX), reason: v.reason });
+  });
+  if (!type) await refreshIndex(storage, index, entries);
+
+  backups.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+  damaged.sort(byKey);
+  return { backups, damaged };
+}
+
+/**
+ * After a whole-store scan: remembers its summaries (a backup that follows adds its own to them), and rewrites the
+ * index when it lacked a good manifest or still holds a removed one, so the next process reads one object, not every manifest.
+ */
+async function refreshIndex(storage: Storage, index: Map<string, IndexEntry> | null, entries: IndexEntry[]): Promise<void> {
+  rememberCatalog(storage, entries);
+  if (!index) return; // every verdict came from this process: it read or wrote the index already
+  const current = entries.length === index.size && entries.every((e) => entryFor(index, { key: e.key, version: e.version, size: e.size, modified: new Date(0) }));
+  if (!current) await writeCatalogIndex(storage, entries);
 }
 
 /** Only the leftovers of killed runs, from the markers and a stat or two each: cheap enough for the start of every backup. */

@@ -11,7 +11,7 @@ export type { BackupSummary, CatalogScan, DamagedManifest, IncompleteBackup, Orp
 
 /** Completed, verified backups (readable manifests beside their archives), newest first; damaged ones are left out (see scanCatalog). */
 export async function listBackups(storage: Storage, type?: BackupType): Promise<BackupSummary[]> {
-  return (await scanCatalog(storage, type)).backups;
+  return (await scanCatalog(storage, type, { backupsOnly: true })).backups;
 }
 
 /** One backup's full manifest: NotFoundError if there is none, StoreError naming the key and the reason if it is damaged. */

@@ -9,6 +9,8 @@ export const STORE_KEYS = {
   data: ["data/*"],
   /** The v2 store's hand-restore guide, rewritten when the tool's text changes. */
   guide: ["RESTORE.txt"],
+  /** The catalog index (core/catalog-index.ts): listings' cache of manifest summaries, rewritten by backups and listings. */
+  catalog: ["catalog/*"],
   pending: ["pending/*"],
   locks: ["locks/*"],
   slots: ["slots/*"],
@@ -26,7 +28,7 @@ export type Role = "backup" | "worker" | "cleanup" | "api" | "notifier";
 
 const SCHEDULED_TYPES = ["daily", "weekly", "monthly"] as const;
 /** Bookkeeping every function that takes the store lock touches: the lock, audit records, and job records (restore recovery settles them). */
-const underLock = [...STORE_KEYS.locks, ...STORE_KEYS.audit, ...STORE_KEYS.jobs];
+const underLock = [...STORE_KEYS.locks, ...STORE_KEYS.audit, ...STORE_KEYS.jobs, ...STORE_KEYS.catalog];
 
 /**
  * s3:PutObject per role (multipart and conditional creates included), below the store prefix. The notifier only records

@@ -53,7 +53,8 @@ export async function reuseUnchangedDatabase(engine: Engine, storage: Storage, i
   // First the live identity: a database written moments ago cannot be reused, so its previous record is not even read.
   const now = await takeLiveSource(engine.config.paths.database);
   if (!now) return null;
-  const previous = await readManifest(storage, index.previousId).catch(() => null);
+  // The index read that manifest already; reading it again would cost a request (and on S3 ~3 MB) per backup.
+  const previous = index.previousManifest ?? await readManifest(storage, index.previousId).catch(() => null);
   if (previous?.formatVersion !== 2 || previous.host !== engine.host) return null;
   const record = previous.components.database;
   const file = record?.files.length === 1 ? record.files[0] : undefined;

@@ -9,6 +9,8 @@ export interface StoreIndex {
   /** The newest v2 backup's files by entry path, for change detection by metadata. */
   previous: Map<string, FileEntryV2>;
   previousId?: string;
+  /** The manifest previousId names, as read here (db-reuse.ts needs its database record). */
+  previousManifest?: StoredManifestV2;
 }
 
 /**
@@ -32,5 +34,5 @@ export async function loadStoreIndex(storage: Storage): Promise<StoreIndex> {
   for (const c of Object.values(latest?.components ?? {})) {
     for (const f of c.files) if (f.source && f.blobs.every(present)) previous.set(f.path, f);
   }
-  return { blobs, previous, ...(latest ? { previousId: latest.id } : {}) };
+  return { blobs, previous, ...(latest ? { previousId: latest.id, previousManifest: latest } : {}) };
 }

@@ -1,5 +1,6 @@
 // Creating a v2 backup: snapshot the database page-aligned, reuse unchanged files, pack new blobs, then write the manifest.
 import { putOnce } from "../storage/put-once.ts";
+import { recordInCatalogIndex } from "../catalog-index.ts";
 import { mkdir, rm } from "node:fs/promises";
 import { createReadStream, createWriteStream } from "node:fs";
 import path from "node:path";
@@ -107,7 +108,8 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     };
     // Written once: on S3 the bucket policy refuses a manifest put without If-None-Match (infra/store-policy.ts).
     // Gzipped (core/manifest-codec.ts): every backup writes one, and it is most of what a quiet day adds to the store.
-    await timePhase("manifest put", () => putOnce(storage, manifestKey(id), encodeManifest(manifest)));
+    const written = await timePhase("manifest put", () => putOnce(storage, manifestKey(id), encodeManifest(manifest)));
+    await recordInCatalogIndex(storage, manifestKey(id), manifest, written);
     engine.log.info("backup succeeded", { id, type: req.type, format: "v2", ...manifest.stored });
     return { skipped: false, manifest, durationMs: Date.now() - started };
   } catch (err) {
