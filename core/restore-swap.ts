@@ -11,7 +11,8 @@ export async function exists(p: string): Promise<boolean> {
     await lstat(p);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return false; // ENOTDIR: a file stands where a folder above would be
     throw err;
   }
 }
@@ -49,6 +50,7 @@ export async function applyStep(step: SwapStep, busyTimeoutMs: number, pause?: (
   changed.value = true;
   await mkdir(path.dirname(step.target), { recursive: true });
   if (step.hadOriginal) await rename(step.target, step.aside);
+  if (step.remove) return;
   await pause?.();
   try {
     await rename(step.staged, step.target);
