@@ -44,7 +44,8 @@ export async function planDatabaseStep(staged: string, live: string, rollback: s
  */
 export async function applyStep(step: SwapStep, busyTimeoutMs: number, pause?: () => Promise<void>, changed = { value: false }): Promise<void> {
   if (step.kind === "database") {
-    await restoreDatabaseInto(step.staged, step.live, { busyTimeoutMs, onCopied: () => (changed.value = true) });
+    // Restore checked the staged snapshot (integrity_check) before planning; it sits in the private staging folder since.
+    await restoreDatabaseInto(step.staged, step.live, { busyTimeoutMs, onCopied: () => (changed.value = true), snapshotChecked: true });
     return;
   }
   changed.value = true;

@@ -67,7 +67,7 @@ function expectEqualsBackup(root: string, m: StoredManifestV2): void {
     // the recorded one through utimes' float seconds; both are within the millisecond recorded.
     const st = statSync(live, { bigint: true });
     const ms = Number(st.mtimeNs) / 1e6;
-    const mtime = Math.abs(ms - Date.parse(f.mtime)) < 1 ? f.mtime : new Date(ms).toISOString();
+    const mtime = Math.abs(ms - Date.parse(f.mtime ?? "")) < 1 ? f.mtime : new Date(ms).toISOString();
     expect({ path: f.path, sha256: createHash("sha256").update(readFileSync(live)).digest("hex"), mode: Number(st.mode) & 0o777, mtime })
       .toEqual({ path: f.path, sha256: f.sha256, mode: f.mode, mtime: f.mtime });
   }
