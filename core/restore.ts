@@ -156,7 +156,7 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
   await checkRestoreSpace(manifest, components, { dir: path.dirname(journal.staging), liveDatabase: paths.database });
   if (manifest.formatVersion === 2) {
     // Every piece and file is checked by size and SHA-256 as it is written; names pass the same component rules.
-    // Files the live CRM already holds (per the pre-restore backup just taken) are copied from it, not decoded.
+    // Live files that already are the backup's (per the pre-restore backup just taken) are not staged at all; others it holds are copied.
     staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId, keep });
   } else {
     const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));

@@ -1,4 +1,4 @@
-// Restore's staging for v2 backups: the chosen components written into the layout tar extraction makes, decoding only what differs.
+// Restore's staging for v2 backups: the chosen components written into the layout tar extraction makes, only for files that differ.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { readManifest } from "../catalog.ts";
