@@ -17,6 +17,8 @@ const PathStepSchema = z.object({
   /** Where a cross-filesystem move copies to before its final rename. */
   near: z.string(),
   hadOriginal: z.boolean(),
+  /** A live entry the backup does not hold: only moved aside (and dropped at the end); `staged` is unused. */
+  remove: z.boolean().optional(),
 });
 
 /** The database, written through SQLite; `rollback` is a snapshot of the live one taken before (null: there was none). */

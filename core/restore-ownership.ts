@@ -9,7 +9,8 @@ async function lstatOrNull(p: string): Promise<Stats | null> {
   try {
     return await lstat(p);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null; // ENOTDIR: a live file stands where a folder above would be
     throw err;
   }
 }
@@ -64,9 +65,15 @@ export async function matchOwnership(stagedDir: string, liveDir: string, options
     const mode = (liveSt?.isDirectory() ? liveSt : root).mode & 0o7777;
     await chmod(staged, mode); // after chown: chown may clear setgid
     if (!liveSt && options.createMissingFolders) {
-      await mkdir(live, { recursive: true });
-      await lchown(live, root.uid, root.gid);
-      await chmod(live, mode);
+      // A live file in the way is moved aside by the swap, which then makes the folder; nothing to prepare here.
+      const made = await mkdir(live, { recursive: true }).then(() => true, (err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOTDIR" || err.code === "EEXIST") return false;
+        throw err;
+      });
+      if (made) {
+        await lchown(live, root.uid, root.gid);
+        await chmod(live, mode);
+      }
     }
     const names: string[] = [];
     for await (const d of await opendir(staged)) names.push(d.name);

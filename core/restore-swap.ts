@@ -11,7 +11,8 @@ export async function exists(p: string): Promise<boolean> {
     await lstat(p);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return false; // ENOTDIR: a file stands where a folder above would be
     throw err;
   }
 }
@@ -43,12 +44,14 @@ export async function planDatabaseStep(staged: string, live: string, rollback: s
  */
 export async function applyStep(step: SwapStep, busyTimeoutMs: number, pause?: () => Promise<void>, changed = { value: false }): Promise<void> {
   if (step.kind === "database") {
-    await restoreDatabaseInto(step.staged, step.live, { busyTimeoutMs, onCopied: () => (changed.value = true) });
+    // Restore checked the staged snapshot (integrity_check) before planning; it sits in the private staging folder since.
+    await restoreDatabaseInto(step.staged, step.live, { busyTimeoutMs, onCopied: () => (changed.value = true), snapshotChecked: true });
     return;
   }
   changed.value = true;
   await mkdir(path.dirname(step.target), { recursive: true });
   if (step.hadOriginal) await rename(step.target, step.aside);
+  if (step.remove) return;
   await pause?.();
   try {
     await rename(step.staged, step.target);

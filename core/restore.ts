@@ -11,7 +11,7 @@ import { nameFullDisk } from "./disk-full.ts";
 import { createBackup } from "./backup.ts";
 import { appendAudit, readManifest } from "./catalog.ts";
 import type { Engine, Progress } from "./engine.ts";
-import { DatabaseError, RestoreError, ValidationError, errorMessage } from "./errors.ts";
+import { ConflictError, DatabaseError, RestoreError, ValidationError, errorMessage } from "./errors.ts";
 import { LOCK_KEY, archiveKey } from "./ids.ts";
 import { LOCK_HOST, acquireLock } from "./lock.ts";
 import { assertManifestMatches } from "./manifest-match.ts";
@@ -22,7 +22,9 @@ import { recoverUnderLock, rollBack, rollForward, type Recovery } from "./restor
 import { matchRestoredOwnership } from "./restore-ownership.ts";
 import { checkRestoreSpace } from "./restore-space.ts";
 import { applyStep, planDatabaseStep, planPathStep } from "./restore-swap.ts";
-import { stageV2Components, type StagingStats } from "./v2/restore-staging.ts";
+import { restoreTimer, type PhaseTimer } from "./restore-timing.ts";
+import { stageV2Components, type KeptFiles, type StagingStats } from "./v2/restore-staging.ts";
+import { planInPlace, pruneEmptyFolders, syncStepFolders } from "./restore-in-place.ts";
 import { chooseFiles, includedEntries } from "./browse.ts";
 
 export const CONFIRM_TOKEN = "CONFIRM_RESTORE";
@@ -78,6 +80,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
   let preRestoreBackupId: string | undefined;
   let staged: StagingStats | undefined;
   const began = Date.now();
+  const timer = restoreTimer();
   try {
     const recovered = await recoverUnderLock(engine);
     if (recovered) req.onRecovered?.(recovered);
@@ -89,6 +92,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
     if (req.include) ({ manifest: chosen, components } = chooseFiles(manifest, components, req.include));
     const started = Date.now();
     const journal = await startJournal(engine, manifest.id, components, actor, req.jobId);
+    timer.mark("lock, recovery check, manifest, journal");
     try {
       const { onProgress } = req;
       onProgress?.({ phase: "pre-restore", done: 0, total: 0 });
@@ -98,7 +102,8 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
       const pre = await createBackup(engine, { type: "pre-restore", description: `before restoring ${components.join(", ")} from ${manifest.id}`, components: live, onProgress: nested });
       if (pre.skipped) throw new Error("pre-restore backup was skipped");
       preRestoreBackupId = journal.preRestoreBackupId = pre.manifest.id;
-      staged = await applyRestore(engine, journal, manifest, components, req.onProgress, chosen);
+      timer.mark("pre-restore backup");
+      staged = await applyRestore(engine, journal, manifest, components, req.onProgress, chosen, timer);
     } catch (caught) {
       const err = await nameFullDisk(caught, restoreRoot(engine.config), `restore ${manifest.id}`);
       // Nothing swapped yet (staging) or a failed swap: put back whatever the journal says was begun.
@@ -139,18 +144,20 @@ async function startJournal(engine: Engine, backupId: string, components: Compon
   return journal;
 }
 
-async function applyRestore(engine: Engine, journal: Journal, full: StoredManifest, components: ComponentName[], onProgress?: (p: Progress) => void, manifest = full): Promise<StagingStats | undefined> {
+async function applyRestore(engine: Engine, journal: Journal, full: StoredManifest, components: ComponentName[], onProgress?: (p: Progress) => void, manifest = full, timer?: PhaseTimer): Promise<StagingStats | undefined> {
   const partial = manifest !== full;
   const { paths } = engine.config;
   const file = journalPath(engine.config);
   await writeJournal(file, journal); // names the pre-restore backup
   const stagedFiles = path.join(journal.staging, "files");
   let staged: StagingStats | undefined;
+  // v2: live files that already are the backup's stay in place, untouched; the rest is swapped in file by file.
+  const keep: KeptFiles | undefined = manifest.formatVersion === 2 ? { entries: new Set() } : undefined;
   await checkRestoreSpace(manifest, components, { dir: path.dirname(journal.staging), liveDatabase: paths.database });
   if (manifest.formatVersion === 2) {
     // Every piece and file is checked by size and SHA-256 as it is written; names pass the same component rules.
-    // Files the live CRM already holds (per the pre-restore backup just taken) are copied from it, not decoded.
-    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId });
+    // Live files that already are the backup's (per the pre-restore backup just taken) are not staged at all; others it holds are copied.
+    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId, keep });
   } else {
     const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
     const total = manifest.archive.sizeBytes;
@@ -162,18 +169,23 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
     });
     assertManifestMatches(full as typeof manifest, result, "restore");
   }
+  timer?.mark("stage");
   if (components.includes("database")) {
     const facts = inspectSnapshot(path.join(stagedFiles, DATABASE_ENTRY), paths.database);
     if (facts.integrityCheck !== "ok") throw new DatabaseError(`restore ${manifest.id}: the database snapshot fails integrity_check (${facts.integrityCheck})`);
   }
+  timer?.mark("database integrity_check");
   if (components.includes("logs")) await gunzipLogs(path.join(stagedFiles, "logs"), manifest);
-  const ownership = await matchRestoredOwnership(stagedFiles, components, paths, partial);
+  timer?.mark("gunzip logs");
+  const ownership = await matchRestoredOwnership(stagedFiles, components, paths, partial || !!keep);
+  timer?.mark("ownership");
 
   // Plan every swap (and snapshot the live database for undo), then make the plan durable before the first change.
   const order = COMPONENTS.filter((c) => components.includes(c)).reverse(); // logs, config, uploads, database
-  for (const component of order) journal.steps.push(...(await planComponent(engine, manifest, component, stagedFiles, journal, partial)));
+  for (const component of order) journal.steps.push(...(await planComponent(engine, manifest, component, stagedFiles, journal, partial, keep)));
   journal.phase = "swapping";
   await writeJournal(file, journal);
+  timer?.mark("plan (database rollback snapshot)");
 
   const pause = testPause();
   for (const [i, component] of order.entries()) {
@@ -191,17 +203,30 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
     }
   }
   await ownership.afterSwap();
+  // A kept file written during the restore would leave live data that is not the backup's: undo all, say which.
+  const moved = await keep?.recheck?.();
+  if (moved) throw new ConflictError(`restore ${manifest.id}: ${moved} changed while the restore ran; stop what writes to the CRM's files and restore again`);
+  await syncStepFolders(journal.steps.filter((s) => s.kind === "path"));
+  timer?.mark("swap");
   journal.phase = "committing";
   await writeJournal(file, journal);
   await rollForward(engine, journal).catch((e) => engine.log.warn("restore: could not remove the copies kept for undo; the next command will", { error: errorMessage(e) }));
+  if (keep && !partial && components.includes("uploads")) await pruneEmptyFolders(paths.uploads, journal.steps.flatMap((s) => (s.kind === "path" && s.component === "uploads" ? [s] : []))).catch(() => undefined);
+  timer?.mark("roll forward (delete old data)");
   onProgress?.({ phase: "swap", done: order.length, total: order.length });
   return staged;
 }
 
-async function planComponent(engine: Engine, manifest: StoredManifest, component: ComponentName, staged: string, journal: Journal, partial: boolean): Promise<SwapStep[]> {
+async function planComponent(engine: Engine, manifest: StoredManifest, component: ComponentName, staged: string, journal: Journal, partial: boolean, keep?: KeptFiles): Promise<SwapStep[]> {
   const { paths } = engine.config;
   if (component === "database") {
     return [await planDatabaseStep(path.join(staged, DATABASE_ENTRY), paths.database, path.join(journal.staging, "rollback.db"), engine.config.dbBusyTimeoutMs)];
+  }
+  if (component === "uploads" && keep && !partial) {
+    // The folder ends up holding exactly the backup's files; only those that differ, and live extras, are moved.
+    const wanted = new Map<string, string | null>();
+    for (const f of manifest.components.uploads!.files) wanted.set(f.path.slice("uploads/".length), keep.entries.has(f.path) ? null : path.join(staged, f.path));
+    return planInPlace(component, paths.uploads, wanted, journal.id);
   }
   if (component === "uploads" && !partial) return [await planPathStep(component, path.join(staged, "uploads"), paths.uploads, journal.id)];
   // Config and logs (and uploads under --include) go file by file: live files that the backup does not hold are left alone.
@@ -209,6 +234,7 @@ async function planComponent(engine: Engine, manifest: StoredManifest, component
   const root = component === "logs" ? paths.logs : component === "uploads" ? paths.uploads : paths.root;
   const steps: SwapStep[] = [];
   for (const f of manifest.components[component]!.files) {
+    if (keep?.entries.has(f.path)) continue; // already the backup's file: left untouched
     const rel = f.path.slice(component.length + 1).replace(component === "logs" ? /\.gz$/ : /$^/, "");
     steps.push(await planPathStep(component, path.join(staged, component, rel), path.join(root, rel), journal.id));
   }

@@ -63,8 +63,12 @@ function liveFiles(root: string) {
 function expectEqualsBackup(root: string, m: StoredManifestV2): void {
   for (const f of [...m.components.uploads!.files, ...m.components.config!.files]) {
     const live = f.path.startsWith("uploads/") ? path.join(root, f.path) : path.join(root, f.path.slice("config/".length));
-    const st = statSync(live);
-    expect({ path: f.path, sha256: createHash("sha256").update(readFileSync(live)).digest("hex"), mode: st.mode & 0o777, mtime: st.mtime.toISOString() })
+    // The backup records whole milliseconds: a file kept in place keeps its finer mtime, and one written back gets
+    // the recorded one through utimes' float seconds; both are within the millisecond recorded.
+    const st = statSync(live, { bigint: true });
+    const ms = Number(st.mtimeNs) / 1e6;
+    const mtime = Math.abs(ms - Date.parse(f.mtime ?? "")) < 1 ? f.mtime : new Date(ms).toISOString();
+    expect({ path: f.path, sha256: createHash("sha256").update(readFileSync(live)).digest("hex"), mode: Number(st.mode) & 0o777, mtime })
       .toEqual({ path: f.path, sha256: f.sha256, mode: f.mode, mtime: f.mtime });
   }
 }
@@ -88,7 +92,7 @@ describe("v2 restore writes only what differs", () => {
     // Nothing changed since the backup: only the database snapshot is read and hashed; every file is reused by metadata.
     expect(pre.stored.filesRead).toBe(1);
     expect(pre.stored.filesReused).toBe(files("uploads") + files("config") + files("logs"));
-    // Logs are stored gzipped and the database goes through SQLite, so those are decoded; uploads and config are copied.
+    // Logs are stored gzipped and the database goes through SQLite, so those are decoded; uploads and config are kept in place.
     expect(out.staged).toEqual({
       filesWritten: 1 + files("logs"), bytesDecoded: m.components.database!.totalSize + m.components.logs!.totalSize,
       filesReused: files("uploads") + files("config"), bytesReused: m.components.uploads!.totalSize + m.components.config!.totalSize,
@@ -97,10 +101,10 @@ describe("v2 restore writes only what differs", () => {
     expectEqualsBackup(crm.root, m);
     const after = liveFiles(crm.root);
     for (const [rel, b] of Object.entries(before)) {
-      // Same content, mode and owner; a new file of its own (a copy, never a hard link to the replaced one).
+      // Same content, mode and owner; uploads and config already equal to the backup's are never touched: same inode and ctime.
       expect({ rel, sha256: after[rel]!.sha256, mode: after[rel]!.mode, uid: after[rel]!.uid, gid: after[rel]!.gid, nlink: after[rel]!.nlink })
         .toEqual({ rel, sha256: b.sha256, mode: b.mode, uid: b.uid, gid: b.gid, nlink: 1n });
-      if (rel.startsWith("uploads/")) expect(after[rel]!.ino).not.toBe(b.ino);
+      if (rel.startsWith("uploads/")) expect({ rel, ino: after[rel]!.ino, ctimeNs: after[rel]!.ctimeNs }).toEqual({ rel, ino: b.ino, ctimeNs: b.ctimeNs });
     }
   });
 
@@ -174,8 +178,13 @@ describe("v2 restore writes only what differs", () => {
     expect(err).toBeInstanceOf(RestoreError);
     expect(err.rolledBack).toBe(true);
     expect(err.message).toMatch(/rolled back uploads/);
-    // Exactly the pre-restore state: same inodes, times and link counts, so staging never touched a live file.
-    expect(liveFiles(crm.root)).toEqual(before);
+    // Exactly the pre-restore state: same content, inodes, times and link counts. The one upload that differed was
+    // moved aside and renamed back by the rollback, which keeps its inode but lets rename(2) stamp a new ctime (a user
+    // cannot set ctime); every file the restore left in place keeps its ctime too.
+    const after = liveFiles(crm.root);
+    expect(after["uploads/a.txt"]!.ctimeNs).toBeGreaterThanOrEqual(before["uploads/a.txt"]!.ctimeNs);
+    after["uploads/a.txt"]!.ctimeNs = before["uploads/a.txt"]!.ctimeNs;
+    expect(after).toEqual(before);
     await ask({ op: "unlock" });
     expect(await ask({ op: "count", table: "Deal" })).toEqual({ count: 0 });
   });

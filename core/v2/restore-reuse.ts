@@ -31,6 +31,8 @@ const RACY_MS = 2000;
  */
 export class LiveFiles {
   readonly stats = { filesReused: 0, bytesReused: 0, filesHashed: 0 };
+  /** Live files left in place because they already are the backup's file: live path -> their identity when judged. */
+  readonly kept = new Map<string, BigIntStats>();
 
   /** `records`: entry path -> what the pre-restore backup recorded for it (empty when it recorded nothing usable). */
   constructor(private readonly live: LivePaths, private readonly records: Map<string, LiveRecord>) {}
@@ -46,6 +48,42 @@ export class LiveFiles {
     // Logs are staged gzipped and the database goes through SQLite: neither has a live file of the same content.
     if (entry.startsWith("uploads/")) return path.join(this.live.uploads, entry.slice("uploads/".length));
     if (entry.startsWith("config/")) return path.join(this.live.root, entry.slice("config/".length));
+    return null;
+  }
+
+  /**
+   * True when the live counterpart of `f` already is the backup's file (content, mode and mtime), so the restore can
+   * leave it in place, untouched: its inode, ctime and owner stay. Content is proven as in `copyIfSame` (a trustworthy
+   * record, else hashing the live file). The identity judged is kept, so `changedKept` can tell a later write.
+   */
+  async keepIfSame(f: FileEntryV2): Promise<boolean> {
+    const live = this.livePath(f.path);
+    if (!live) return false;
+    const started = Date.now();
+    const before = await lstat(live, { bigint: true }).catch(() => null);
+    if (!before?.isFile() || Number(before.size) !== f.size || Number(before.nlink) !== 1) return false;
+    if ((Number(before.mode) & 0o777) !== f.mode || new Date(Number(before.mtimeMs)).toISOString() !== f.mtime) return false;
+    const rec = this.records.get(f.path);
+    const known = !!rec?.source && sameIdentity(rec.source, before) && Number(before.ctimeMs) < started - RACY_MS;
+    if (known && rec!.sha256 !== f.sha256) return false;
+    if (!known) {
+      this.stats.filesHashed++;
+      const sha = await hashOf(live).catch(() => null);
+      const after = await lstat(live, { bigint: true }).catch(() => null);
+      if (sha !== f.sha256 || !after || !sameStats(before, after)) return false;
+    }
+    this.kept.set(live, before);
+    this.stats.filesReused++;
+    this.stats.bytesReused += f.size;
+    return true;
+  }
+
+  /** The first kept file whose identity moved since it was judged (written, replaced or removed meanwhile), or null. */
+  async changedKept(): Promise<string | null> {
+    for (const [live, was] of this.kept) {
+      const now = await lstat(live, { bigint: true }).catch(() => null);
+      if (!now || !sameStats(was, now)) return live;
+    }
     return null;
   }
 

@@ -1,11 +1,11 @@
-// Restore's staging for v2 backups: the chosen components written into the layout tar extraction makes, decoding only what differs.
+// Restore's staging for v2 backups: the chosen components written into the layout tar extraction makes, only for files that differ.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { readManifest } from "../catalog.ts";
 import type { Progress } from "../engine.ts";
 import type { ComponentName, FileEntryV2, StoredManifestV2 } from "../manifest.ts";
 import type { Storage } from "../storage/storage.ts";
-import { PackReader, stagedPath, writeFromBlobs } from "./reader.ts";
+import { PackReader, listedTwice, stagedPath, writeFromBlobs } from "./reader.ts";
 import { LiveFiles, type LivePaths } from "./restore-reuse.ts";
 import { syncTree } from "./sync-tree.ts";
 
@@ -32,6 +32,17 @@ export interface StagingOptions {
   live?: LivePaths;
   /** The pre-restore backup just taken: its records say which live files already hold which content. */
   preRestoreId?: string;
+  /**
+   * Given, live uploads and config files that already are the backup's (content, mode, mtime) are not staged at all:
+   * their entry paths are added to `entries`, and the restore swaps only the others in, file by file. `recheck` is
+   * set to a check, run before the restore commits, that names a kept file written meanwhile (null: none).
+   */
+  keep?: KeptFiles;
+}
+
+export interface KeptFiles {
+  entries: Set<string>;
+  recheck?: () => Promise<string | null>;
 }
 
 /** After this, `stagedFiles` looks exactly as if a v1 archive of the same backup had been extracted there. */
@@ -48,26 +59,41 @@ export async function stageV2Components(
   let done = 0;
   const progress = (n: number) => onProgress?.({ phase: "extract", done: (done += n), total });
 
-  // Names are checked, and folders made, before any content is written: a bad name stops the restore at once.
+  // Names are checked before any content is written: a bad name (or one listed twice) stops the restore at once.
   const jobs: { f: FileEntryV2; dest: string }[] = [];
-  const folders = new Set<string>();
+  const seen = new Set<string>();
   for (const c of components) {
     for (const f of manifest.components[c]?.files ?? []) {
       const dest = stagedPath(stagedFiles, c, f);
+      if (seen.has(dest)) throw listedTwice(f);
+      seen.add(dest);
       jobs.push({ f, dest });
-      folders.add(path.dirname(dest));
     }
   }
-  for (const dir of folders) await mkdir(dir, { recursive: true, mode: 0o700 });
+  const keep = live && options.keep;
+  if (keep) keep.recheck = () => live.changedKept();
+  const written: string[] = [];
+  const folders = new Set<string>([stagedFiles]);
 
   // Written without an fsync each, then made durable together before the swap can publish them.
   await eachAtMost(CONCURRENCY, jobs, async ({ f, dest }) => {
+    if (keep && (await live.keepIfSame(f))) {
+      keep.entries.add(f.path);
+      return progress(f.size);
+    }
+    // Folders only for what is staged: a restore that keeps nearly every file makes nearly no folders.
+    const dir = path.dirname(dest);
+    if (!folders.has(dir)) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      for (let d = dir; d.length > stagedFiles.length; d = path.dirname(d)) folders.add(d);
+    }
+    written.push(dest);
     if (live && (await live.copyIfSame(f, dest, false))) return progress(f.size);
     await writeFromBlobs(reader, f, dest, progress, false);
     stats.filesWritten++;
     stats.bytesDecoded += f.size;
   });
-  await syncTree(stagedFiles, jobs.map((j) => j.dest), [stagedFiles, ...folders]);
+  await syncTree(stagedFiles, written, [...folders]);
   if (live) Object.assign(stats, { filesReused: live.stats.filesReused, bytesReused: live.stats.bytesReused, filesHashed: live.stats.filesHashed });
   return stats;
 }
