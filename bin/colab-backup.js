@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point for `npx colab-backup`: runs the compiled CLI in dist/ when it is newer than every source file, else the
 // TypeScript sources through tsx, so a developer never runs stale code. `npm run build` (run by npm's prepare) writes dist/.
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 // The AWS SDK warns on every S3 command that its 2027 releases will need Node 22. The versions this package installs run
@@ -23,6 +23,8 @@ function builtAt() {
 /** True when some source file changed after the last build: a handful of folders, about a millisecond of stats. */
 function sourcesNewerThan(time) {
   for (const dir of SOURCES) {
+    // An installed copy may ship without some source folders: nothing there can be newer than the build.
+    if (!existsSync(`${root}${dir}`)) continue;
     for (const entry of readdirSync(`${root}${dir}`, { recursive: true, withFileTypes: true })) {
       if (entry.isFile() && entry.name.endsWith(".ts") && statSync(`${entry.parentPath ?? entry.path}/${entry.name}`).mtimeMs > time) return true;
     }

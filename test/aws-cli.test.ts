@@ -42,7 +42,8 @@ describe("CLI on S3", () => {
     const packs = new Set<string>();
     for (const c of Object.values(full.components) as { files: { blobs: { pack: string }[] }[] }[]) for (const f of c.files) for (const b of f.blobs) packs.add(`${prefix}${b.pack}`);
     expect(packs.size).toBeGreaterThan(0);
-    expect(keys.filter((k) => !k.startsWith(`${prefix}audit/`)).sort()).toEqual([`${prefix}daily/${id}.json`, `${prefix}RESTORE.txt`, ...packs].sort());
+    // ... and the catalog index that listings read instead of every manifest (core/catalog-index.ts).
+    expect(keys.filter((k) => !k.startsWith(`${prefix}audit/`)).sort()).toEqual([`${prefix}daily/${id}.json`, `${prefix}RESTORE.txt`, `${prefix}catalog/index.json`, ...packs].sort());
 
     const list = JSON.parse((await cli(["list", "--json"], env, cwd)).stdout);
     expect(list.backups.map((b: { id: string }) => b.id)).toEqual([id]);

@@ -20,16 +20,16 @@ describe("the launcher, bin/colab-backup.js", () => {
   /** A copy of the launcher beside a fake dist/ and fake sources, each of which says which one ran. */
   function fixture() {
     const root = tempDir("launcher-");
-    for (const dir of ["bin", "dist/cli", "cli", "core/deep", "api"]) mkdirSync(path.join(root, dir), { recursive: true });
+    for (const dir of ["bin", "dist/cli", "cli", "core/deep", "api", "runtime"]) mkdirSync(path.join(root, dir), { recursive: true });
     copyFileSync(BIN, path.join(root, "bin/colab-backup.js"));
     symlinkSync(path.join(REPO, "node_modules"), path.join(root, "node_modules"));
     writeFileSync(path.join(root, "package.json"), '{"type":"module"}\n');
     const say = (what: string) => `console.log(${JSON.stringify(what)}, process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED);\n`;
     writeFileSync(path.join(root, "dist/cli/main.js"), say("dist"));
     writeFileSync(path.join(root, "cli/main.ts"), say("source"));
-    for (const f of ["core/deep/x.ts", "api/y.ts"]) writeFileSync(path.join(root, f), "export {};\n");
+    for (const f of ["core/deep/x.ts", "api/y.ts", "runtime/z.ts"]) writeFileSync(path.join(root, f), "export {};\n");
     const at = (file: string, seconds: number) => utimesSync(path.join(root, file), seconds, seconds);
-    for (const f of ["cli/main.ts", "core/deep/x.ts", "api/y.ts"]) at(f, 1_000_000);
+    for (const f of ["cli/main.ts", "core/deep/x.ts", "api/y.ts", "runtime/z.ts"]) at(f, 1_000_000);
     writeFileSync(path.join(root, "dist/.built"), "built\n");
     at("dist/.built", 2_000_000);
     return { root, at, launch: (env?: NodeJS.ProcessEnv) => run(path.join(root, "bin/colab-backup.js"), [], { cwd: root, env }) };
@@ -46,6 +46,9 @@ describe("the launcher, bin/colab-backup.js", () => {
     expect((await f.launch()).stdout).toBe("dist true\n");
     f.at("api/y.ts", 3_000_000);
     expect((await f.launch()).stdout).toBe("source true\n");
+    f.at("api/y.ts", 1_000_000);
+    f.at("runtime/z.ts", 3_000_000); // the composition roots count as sources too
+    expect((await f.launch()).stdout).toBe("source true\n");
   });
 
   it("runs the sources while dist/ has never been completely built", async () => {
@@ -57,7 +60,7 @@ describe("the launcher, bin/colab-backup.js", () => {
 
 describe("the compiled CLI in dist/", () => {
   const newestSource = () =>
-    Math.max(...["cli", "core", "api"].flatMap((d) => readdirSync(path.join(REPO, d), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith(".ts")).map((e) => statSync(path.join(e.parentPath, e.name)).mtimeMs)));
+    Math.max(...["cli", "core", "api", "runtime"].flatMap((d) => readdirSync(path.join(REPO, d), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith(".ts")).map((e) => statSync(path.join(e.parentPath, e.name)).mtimeMs)));
   beforeAll(() => {
     // npm's prepare builds it on install (CI has it); a developer's checkout may be stale, so build it as prepare would.
     const stamp = path.join(REPO, "dist/.built");
