@@ -44,6 +44,12 @@ const FILE_LANES = 8;
  */
 const START_ORDER: readonly ComponentName[] = ["logs", "config", "uploads"];
 
+/**
+ * Logs gzipped at once, within FILE_LANES. zlib runs in libuv's pool (4 threads), the same pool every file read waits on:
+ * with all 8 lanes on logs, the uploads' and the database's reads queued behind the gzips.
+ */
+const LOG_LANES = 2;
+
 /** Creates one v2 backup; the caller holds the store lock (runBackup, or a restore for its pre-restore backup). */
 export async function createBackupV2(engine: Engine, req: BackupRequest & { rehash?: boolean }, id: string, tool: string): Promise<BackupOutcome> {
   const started = Date.now();
@@ -152,7 +158,7 @@ async function gatherComponent(engine: Engine, name: ComponentName, workDir: str
     if (!walked) missing = `no ${name} folder at ${root}`;
     else {
       skipped = walked.skipped;
-      files.push(...await mapInOrder(walked.files, FILE_LANES, (rel) => lanes.run(async () => {
+      files.push(...await mapInOrder(walked.files, name === "logs" ? LOG_LANES : FILE_LANES, (rel) => lanes.run(async () => {
         const file = path.join(root, rel);
         const id = await identify(file);
         if (name === "uploads") return blobs.reuseOrStore({ entry: `uploads/${rel}`, file }, id, previous.get(`uploads/${rel}`), rehash);
