@@ -52,3 +52,26 @@ export async function mapInOrder<T, R>(items: readonly T[], lanes: number, fn: (
   if (failure) throw failure.err;
   return out;
 }
+
+/**
+ * At most `size` tasks running across every caller sharing it, started first come, first served: the file components
+ * of a backup run side by side yet read no more files at once than one of them alone would.
+ */
+export class Lanes {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(readonly size: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running < this.size && this.waiting.length === 0) this.running++;
+    else await new Promise<void>((go) => this.waiting.push(go)); // the slot is handed over, not released and retaken
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}

@@ -21,7 +21,7 @@ import { snapshotDatabase } from "../sources/sqlite.ts";
 import { workName } from "../work-dir.ts";
 import { DB_CHUNK_SIZE, LOG_GZIP_LEVEL } from "./blob-codec.ts";
 import { BlobStore, identify } from "./blob-store.ts";
-import { mapInOrder } from "./bounded.ts";
+import { Lanes, mapInOrder } from "./bounded.ts";
 import { CompressPool } from "./compress-pool.ts";
 import { CountingStorage } from "./counting-storage.ts";
 import { PackWriter } from "./pack-writer.ts";
@@ -32,10 +32,23 @@ import { loadStoreIndex } from "./store-index.ts";
 import { reportPhases, timePhase } from "./phase-clock.ts";
 
 /**
- * Files handled at once: their stat, open and reads overlap (each a trip to libuv's pool), so many small files cost
- * little more than their bytes; the byte budget in BlobStore, not this, bounds memory.
+ * Files handled at once, across the file components together: their stat, open and reads overlap (each a trip to
+ * libuv's pool), so many small files cost little more than their bytes; the byte budget in BlobStore bounds memory.
  */
 const FILE_LANES = 8;
+
+/**
+ * The order the file components start in. Logs first: each is gzipped whole (zlib in libuv's pool) rather than in the
+ * compression threads, so begun beside the uploads they fill the time those threads would wait; begun after, they were
+ * a tail of seconds with the threads idle. The manifest lists components in COMPONENTS order whatever this is.
+ */
+const START_ORDER: readonly ComponentName[] = ["logs", "config", "uploads"];
+
+/**
+ * Logs gzipped at once, within FILE_LANES. zlib runs in libuv's pool (4 threads), the same pool every file read waits on:
+ * with all 8 lanes on logs, the uploads' and the database's reads queued behind the gzips.
+ */
+const LOG_LANES = 2;
 
 /** Creates one v2 backup; the caller holds the store lock (runBackup, or a restore for its pre-restore backup). */
 export async function createBackupV2(engine: Engine, req: BackupRequest & { rehash?: boolean }, id: string, tool: string): Promise<BackupOutcome> {
@@ -59,25 +72,24 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     req.onProgress?.({ phase: "hash", done: 0, total: 0 });
     let total = req.onProgress ? await liveBytes(engine, components) : 0;
     const blobs = new BlobStore(index.blobs, packs, pool, (done) => req.onProgress?.({ phase: "archive", done, total: (total = Math.max(total, done)) }));
-    const gather = async (name: ComponentName): Promise<ComponentRecordV2> => {
+    const gather = async (name: ComponentName, lanes: Lanes): Promise<ComponentRecordV2> => {
       if (name === "database") req.onProgress?.({ phase: "snapshot", done: 0, total: 0 });
       // Weekly, monthly and --rehash backups read everything, the database included.
       const reused = name === "database" && !rehash ? await reuseUnchangedDatabase(engine, storage, index, blobs) : null;
-      return reused ?? await timePhase(`component ${name}`, () => gatherComponent(engine, name, workDir, blobs, index.previous, rehash));
+      return reused ?? await timePhase(`component ${name}`, () => gatherComponent(engine, name, workDir, blobs, lanes, index.previous, rehash));
     };
-    // The database's snapshot and integrity_check take seconds on their own thread: the files are read and compressed
-    // meanwhile instead of after. Both sides settle before a failure leaves, so nothing keeps writing behind a retry.
+    // Every component runs at once: the database's snapshot and integrity_check take seconds on their own thread, and the
+    // file components share FILE_LANES. The first failure cancels the store so the others stop reading, and all settle
+    // before it leaves, so nothing keeps writing behind a retry; it is reported in COMPONENTS order, as before.
+    const lanes = new Lanes(FILE_LANES);
+    const startOrder = [...components].sort((a, b) => Number(a !== "database") - Number(b !== "database") || START_ORDER.indexOf(a) - START_ORDER.indexOf(b));
     const gathered = new Map<ComponentName, ComponentRecordV2>();
-    const settled = await Promise.allSettled([
-      components.includes("database") ? gather("database").then((r) => gathered.set("database", r), (err: unknown) => {
-        blobs.cancel(err);
-        throw err;
-      }) : null,
-      (async () => {
-        for (const name of components) if (name !== "database") gathered.set(name, await gather(name));
-      })(),
-    ]);
-    for (const s of settled) if (s.status === "rejected") throw s.reason;
+    const failures = new Map<ComponentName, unknown>();
+    await Promise.all(startOrder.map((name) => gather(name, lanes).then((r) => void gathered.set(name, r), (err: unknown) => {
+      blobs.cancel(err);
+      failures.set(name, err);
+    })));
+    for (const name of components) if (failures.has(name)) throw failures.get(name);
     const records: Record<string, ComponentRecordV2> = {};
     for (const name of components) records[name] = gathered.get(name)!;
     const covered = blobs.stats.bytesRead + blobs.stats.bytesReused;
@@ -124,7 +136,7 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
   }
 }
 
-async function gatherComponent(engine: Engine, name: ComponentName, workDir: string, blobs: BlobStore, previous: Map<string, FileEntryV2>, rehash: boolean): Promise<ComponentRecordV2> {
+async function gatherComponent(engine: Engine, name: ComponentName, workDir: string, blobs: BlobStore, lanes: Lanes, previous: Map<string, FileEntryV2>, rehash: boolean): Promise<ComponentRecordV2> {
   const { paths } = engine.config;
   const files: FileEntryV2[] = [];
   let missing: string | undefined;
@@ -146,12 +158,12 @@ async function gatherComponent(engine: Engine, name: ComponentName, workDir: str
     if (!walked) missing = `no ${name} folder at ${root}`;
     else {
       skipped = walked.skipped;
-      files.push(...await mapInOrder(walked.files, FILE_LANES, async (rel) => {
+      files.push(...await mapInOrder(walked.files, name === "logs" ? LOG_LANES : FILE_LANES, (rel) => lanes.run(async () => {
         const file = path.join(root, rel);
         const id = await identify(file);
         if (name === "uploads") return blobs.reuseOrStore({ entry: `uploads/${rel}`, file }, id, previous.get(`uploads/${rel}`), rehash);
         return storeLog(blobs, file, rel, id, workDir, previous.get(`logs/${rel}.gz`), rehash);
-      }));
+      })));
     }
   } else {
     const absent: string[] = [];
@@ -164,7 +176,7 @@ async function gatherComponent(engine: Engine, name: ComponentName, workDir: str
         absent.push(`${rel}${id ? " (not a regular file)" : ""}: not present`);
         continue;
       }
-      files.push(await blobs.reuseOrStore({ entry: `config/${rel}`, file }, id, previous.get(`config/${rel}`), rehash));
+      files.push(await lanes.run(() => blobs.reuseOrStore({ entry: `config/${rel}`, file }, id, previous.get(`config/${rel}`), rehash)));
     }
     skipped = absent;
     if (files.length === 0) missing = `no config files found under ${paths.root}`;
