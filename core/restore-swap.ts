@@ -27,10 +27,13 @@ export async function planPathStep(component: ComponentName, staged: string, tar
   };
 }
 
-/** The database step; snapshots the live database first (durably) so the step can be undone after a crash. */
-export async function planDatabaseStep(staged: string, live: string, rollback: string, busyTimeoutMs: number): Promise<DatabaseStep> {
+/**
+ * The database step; snapshots the live database first (durably) so the step can be undone after a crash.
+ * `rollbackReady`: `rollback` already holds a durable copy of the live database as it is now (restore-rollback-copy.ts).
+ */
+export async function planDatabaseStep(staged: string, live: string, rollback: string, busyTimeoutMs: number, rollbackReady = false): Promise<DatabaseStep> {
   const hadLive = await exists(live);
-  if (hadLive) {
+  if (hadLive && !rollbackReady) {
     await snapshotDatabase(live, rollback, { busyTimeoutMs });
     await fsyncFile(rollback);
   }

@@ -23,6 +23,7 @@ import { matchRestoredOwnership } from "./restore-ownership.ts";
 import { checkRestoreSpace } from "./restore-space.ts";
 import { applyStep, planDatabaseStep, planPathStep } from "./restore-swap.ts";
 import { restoreTimer, type PhaseTimer } from "./restore-timing.ts";
+import { startRollbackCopy, type EarlyRollbackCopy } from "./restore-rollback-copy.ts";
 import { stageV2Components, type KeptFiles, type StagingStats } from "./v2/restore-staging.ts";
 import { planInPlace, pruneEmptyFolders, syncStepFolders } from "./restore-in-place.ts";
 import { chooseFiles, includedEntries } from "./browse.ts";
@@ -154,35 +155,23 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
   // v2: live files that already are the backup's stay in place, untouched; the rest is swapped in file by file.
   const keep: KeptFiles | undefined = manifest.formatVersion === 2 ? { entries: new Set() } : undefined;
   await checkRestoreSpace(manifest, components, { dir: path.dirname(journal.staging), liveDatabase: paths.database });
-  if (manifest.formatVersion === 2) {
-    // Every piece and file is checked by size and SHA-256 as it is written; names pass the same component rules.
-    // Live files that already are the backup's (per the pre-restore backup just taken) are not staged at all; others it holds are copied.
-    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId, keep });
-  } else {
-    const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
-    const total = manifest.archive.sizeBytes;
-    const result = await extractArchive(await engine.storage.get(archiveKey(manifest.id)), {
-      stagingDir: stagedFiles,
-      select: partial ? includedEntries(manifest, components) : (p) => prefixes.some((pre) => p === pre || (pre.endsWith("/") && p.startsWith(pre))),
-      allowEntry: entryProblem,
-      onProgress: (done) => onProgress?.({ phase: "extract", done, total }),
-    });
-    assertManifestMatches(full as typeof manifest, result, "restore");
+  // The live database's rollback copy is taken on a worker thread while staging runs; planning keeps it only if the
+  // live database has not changed since (else it takes its own, as it always did).
+  const early = components.includes("database") && existsSync(paths.database) ? startRollbackCopy(paths.database, rollbackPath(journal), engine.config.dbBusyTimeoutMs) : undefined;
+  try {
+    staged = await stageAll(engine, manifest, full, components, stagedFiles, journal, partial, keep, onProgress, timer);
+  } catch (err) {
+    await early?.discard();
+    throw err;
   }
-  timer?.mark("stage");
-  if (components.includes("database")) {
-    const facts = inspectSnapshot(path.join(stagedFiles, DATABASE_ENTRY), paths.database);
-    if (facts.integrityCheck !== "ok") throw new DatabaseError(`restore ${manifest.id}: the database snapshot fails integrity_check (${facts.integrityCheck})`);
-  }
-  timer?.mark("database integrity_check");
-  if (components.includes("logs")) await gunzipLogs(path.join(stagedFiles, "logs"), manifest);
-  timer?.mark("gunzip logs");
+  const rollbackReady = (await early?.use()) ?? false;
+  timer?.mark(`rollback copy of the live database (${rollbackReady ? "taken beside staging" : "not usable"})`);
   const ownership = await matchRestoredOwnership(stagedFiles, components, paths, partial || !!keep);
   timer?.mark("ownership");
 
-  // Plan every swap (and snapshot the live database for undo), then make the plan durable before the first change.
+  // Plan every swap (and snapshot the live database for undo unless done above), then make the plan durable before the first change.
   const order = COMPONENTS.filter((c) => components.includes(c)).reverse(); // logs, config, uploads, database
-  for (const component of order) journal.steps.push(...(await planComponent(engine, manifest, component, stagedFiles, journal, partial, keep)));
+  for (const component of order) journal.steps.push(...(await planComponent(engine, manifest, component, stagedFiles, journal, partial, keep, rollbackReady)));
   journal.phase = "swapping";
   await writeJournal(file, journal);
   timer?.mark("plan (database rollback snapshot)");
@@ -217,10 +206,45 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
   return staged;
 }
 
-async function planComponent(engine: Engine, manifest: StoredManifest, component: ComponentName, staged: string, journal: Journal, partial: boolean, keep?: KeptFiles): Promise<SwapStep[]> {
+/** Stages the chosen components into `stagedFiles`, checks the staged database and gunzips the logs. */
+async function stageAll(engine: Engine, manifest: StoredManifest, full: StoredManifest, components: ComponentName[], stagedFiles: string, journal: Journal, partial: boolean, keep: KeptFiles | undefined, onProgress?: (p: Progress) => void, timer?: PhaseTimer): Promise<StagingStats | undefined> {
+  const { paths } = engine.config;
+  let staged: StagingStats | undefined;
+  if (manifest.formatVersion === 2) {
+    // Every piece and file is checked by size and SHA-256 as it is written; names pass the same component rules.
+    // Live files that already are the backup's (per the pre-restore backup just taken) are not staged at all; others it holds are copied.
+    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId, keep });
+  } else {
+    const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
+    const total = manifest.archive.sizeBytes;
+    const result = await extractArchive(await engine.storage.get(archiveKey(manifest.id)), {
+      stagingDir: stagedFiles,
+      select: partial ? includedEntries(manifest, components) : (p) => prefixes.some((pre) => p === pre || (pre.endsWith("/") && p.startsWith(pre))),
+      allowEntry: entryProblem,
+      onProgress: (done) => onProgress?.({ phase: "extract", done, total }),
+    });
+    assertManifestMatches(full as typeof manifest, result, "restore");
+  }
+  timer?.mark("stage");
+  // v2: the staged database is the backup's own bytes (every piece checked by SHA-256 as written), and the backup recorded
+  // that these very bytes passed integrity_check when it was taken: checking them again would re-read the whole database.
+  const checkedAtBackup = manifest.formatVersion === 2 && manifest.components.database?.database?.integrityCheck === "ok";
+  if (components.includes("database") && !checkedAtBackup) {
+    const facts = inspectSnapshot(path.join(stagedFiles, DATABASE_ENTRY), paths.database);
+    if (facts.integrityCheck !== "ok") throw new DatabaseError(`restore ${manifest.id}: the database snapshot fails integrity_check (${facts.integrityCheck})`);
+  }
+  timer?.mark("database integrity_check");
+  if (components.includes("logs")) await gunzipLogs(path.join(stagedFiles, "logs"), manifest);
+  timer?.mark("gunzip logs");
+  return staged;
+}
+
+const rollbackPath = (journal: Journal) => path.join(journal.staging, "rollback.db");
+
+async function planComponent(engine: Engine, manifest: StoredManifest, component: ComponentName, staged: string, journal: Journal, partial: boolean, keep?: KeptFiles, rollbackReady = false): Promise<SwapStep[]> {
   const { paths } = engine.config;
   if (component === "database") {
-    return [await planDatabaseStep(path.join(staged, DATABASE_ENTRY), paths.database, path.join(journal.staging, "rollback.db"), engine.config.dbBusyTimeoutMs)];
+    return [await planDatabaseStep(path.join(staged, DATABASE_ENTRY), paths.database, rollbackPath(journal), engine.config.dbBusyTimeoutMs, rollbackReady)];
   }
   if (component === "uploads" && keep && !partial) {
     // The folder ends up holding exactly the backup's files; only those that differ, and live extras, are moved.
