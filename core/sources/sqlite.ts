@@ -151,6 +151,8 @@ export async function snapshotDatabase(
 
 export function inspectSnapshot(file: string, sourcePath: string): DatabaseFacts {
   return useDb(file, { readonly: true, busyMs: DEFAULT_BUSY_MS }, "inspect snapshot", (db) => {
+    // integrity_check reads every page: a 2 MB cache keeps its memory flat as the database grows, at the same speed.
+    db.pragma("cache_size = -2000");
     const tables: Record<string, number> = {};
     const names = db
       .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
