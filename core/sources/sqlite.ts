@@ -133,6 +133,8 @@ export async function snapshotDatabase(
     } else {
       const journalMode = useDb(livePath, { readonly: true, busyMs }, "snapshot database", (source) => {
         // One read transaction: the copy is a single consistent point in time even while the app keeps writing.
+        // VACUUM INTO gives the copy the source's cache_size: 2 MB each, not 16, as every page is read and written once.
+        source.pragma("cache_size = -2000");
         source.prepare("VACUUM INTO ?").run(destPath);
         return String(source.pragma("journal_mode", { simple: true }));
       });
