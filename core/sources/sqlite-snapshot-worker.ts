@@ -10,15 +10,24 @@ import { Worker } from "node:worker_threads";
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-const { readFileSync } = require("node:fs");
+const { openSync, readSync, closeSync } = require("node:fs");
 const Database = require(workerData.sqlitePath);
 const { livePath, destPath, busyMs } = workerData;
 const isBusy = (e) => typeof (e && e.code) === "string" && (e.code.startsWith("SQLITE_BUSY") || e.code.startsWith("SQLITE_LOCKED"));
-const walFlag = (file) => { const h = readFileSync(file).subarray(18, 20); return h[0] === 2 || h[1] === 2; };
+// Only the header's two version bytes: reading the whole file for them held a copy of the database (100 MB) in memory.
+const walFlag = (file) => {
+  const h = Buffer.alloc(2);
+  const fd = openSync(file, "r");
+  try { readSync(fd, h, 0, 2, 18); } finally { closeSync(fd); }
+  return h[0] === 2 || h[1] === 2;
+};
 let step = "snapshot database", file = livePath;
 (async () => {
   const deadline = Date.now() + busyMs;
   const source = new Database(livePath, { readonly: true, fileMustExist: true, timeout: busyMs });
+  // A small page cache (2 MB, SQLite's own default): the copy and integrity_check read every page once, so a big
+  // cache only grows this thread's memory; the OS caches the file anyway (see integrity-thread.ts for the measurement).
+  source.pragma("cache_size = -2000");
   let journalMode;
   // All pages in one step (better-sqlite3 clamps the step to 2^31-1 pages): one read transaction, so the copy is a single
   // point in time (a step that saw a concurrent write would otherwise restart the copy). Busy is retried until the deadline.
@@ -46,6 +55,7 @@ let step = "snapshot database", file = livePath;
   step = "inspect snapshot";
   const db = new Database(destPath, { readonly: true, fileMustExist: true, timeout: busyMs });
   try {
+    db.pragma("cache_size = -2000");
     const tables = {};
     const names = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\\\_%' ESCAPE '\\\\' ORDER BY name").pluck().all();
     for (const name of names) tables[name] = db.prepare('SELECT count(*) FROM "' + name.replaceAll('"', '""') + '"').pluck().get();
