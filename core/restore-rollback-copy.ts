@@ -1,8 +1,7 @@
 // The live database's rollback copy taken early, while the restore stages, and kept only if the live database provably did not change since.
-import { open, rm } from "node:fs/promises";
-import path from "node:path";
+import { rm } from "node:fs/promises";
 import { snapshotDatabase } from "./sources/sqlite.ts";
-import { syncDir } from "./storage/fs-storage.ts";
+import { syncFileAndDir } from "./storage/fs-storage.ts";
 import { takeLiveSource } from "./v2/db-reuse.ts";
 
 export interface EarlyRollbackCopy {
@@ -26,13 +25,7 @@ export function startRollbackCopy(live: string, dest: string, busyTimeoutMs: num
     const before = await takeLiveSource(live);
     if (!before) return null;
     await snapshotDatabase(live, dest, { busyTimeoutMs, method: "backup-api" });
-    const fh = await open(dest, "r+");
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await syncDir(path.dirname(dest));
+    await syncFileAndDir(dest);
     return JSON.stringify(before);
   })().catch(() => null); // any failure: the plan takes its own copy, which reports the error as before
   const drop = async () => {

@@ -1,10 +1,10 @@
 // The steps of a restore's swap, each described in the journal: planned, applied, undone by looking at the disk, finished.
-import { cp, lstat, mkdir, open, rename, rm } from "node:fs/promises";
+import { cp, lstat, mkdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import type { ComponentName } from "./manifest.ts";
 import type { DatabaseStep, PathStep, SwapStep } from "./restore-journal.ts";
 import { restoreDatabaseInto, snapshotDatabase } from "./sources/sqlite.ts";
-import { syncDir } from "./storage/fs-storage.ts";
+import { syncDir, syncFileAndDir } from "./storage/fs-storage.ts";
 
 export async function exists(p: string): Promise<boolean> {
   try {
@@ -35,7 +35,7 @@ export async function planDatabaseStep(staged: string, live: string, rollback: s
   const hadLive = await exists(live);
   if (hadLive && !rollbackReady) {
     await snapshotDatabase(live, rollback, { busyTimeoutMs });
-    await fsyncFile(rollback);
+    await syncFileAndDir(rollback);
   }
   return { kind: "database", component: "database", live, staged, rollback: hadLive ? rollback : null };
 }
@@ -101,12 +101,4 @@ export async function finishStep(step: SwapStep): Promise<void> {
   await rm(step.near, { recursive: true, force: true });
 }
 
-async function fsyncFile(file: string): Promise<void> {
-  const fh = await open(file, "r+");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await syncDir(path.dirname(file));
-}
+

@@ -70,6 +70,17 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** Makes a written file durable, and its name in its folder with it. */
+export async function syncFileAndDir(file: string): Promise<void> {
+  const fh = await open(file, "r+");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await syncDir(path.dirname(file));
+}
+
 export class FsStorage implements Storage {
   readonly description: string;
   readonly root: string;
