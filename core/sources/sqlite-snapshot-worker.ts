@@ -1,6 +1,5 @@
 // The online-backup snapshot's SQLite work (page copy, WAL flag reset, integrity_check, row counts) on a worker thread.
-import { createRequire } from "node:module";
-import { Worker } from "node:worker_threads";
+import { runSqliteThread } from "./sqlite-thread.ts";
 
 /**
  * better-sqlite3 is synchronous: on the main thread the copy of a 100 MB database and its integrity_check block the event
@@ -89,26 +88,11 @@ export class SnapshotWorkerFailure extends Error {
   }
 }
 
-const sqlitePath = createRequire(import.meta.url).resolve("better-sqlite3");
-
 /** Copies `livePath` to `destPath` page for page (retrying SQLITE_BUSY until `busyMs`), then inspects the copy. */
-export function snapshotInWorker(livePath: string, destPath: string, busyMs: number): Promise<WorkerSnapshot> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sqlitePath, livePath, destPath, busyMs } });
-    let settled = false;
-    worker.once("message", (msg: { ok?: WorkerSnapshot; error?: { step: string; file: string; message: string; code: unknown } }) => {
-      settled = true;
-      if (msg.ok) resolve(msg.ok);
-      else reject(new SnapshotWorkerFailure(msg.error!.step, msg.error!.file, msg.error!.message, msg.error!.code));
-      void worker.terminate();
-    });
-    worker.once("error", (err) => {
-      if (!settled) reject(new SnapshotWorkerFailure("snapshot database", livePath, `the snapshot thread failed: ${err.message}`, undefined));
-      settled = true;
-    });
-    worker.once("exit", (code) => {
-      if (!settled) reject(new SnapshotWorkerFailure("snapshot database", livePath, `the snapshot thread exited (code ${code}) before it finished`, undefined));
-      settled = true;
-    });
-  });
+export async function snapshotInWorker(livePath: string, destPath: string, busyMs: number): Promise<WorkerSnapshot> {
+  const msg = await runSqliteThread<{ ok?: WorkerSnapshot; error?: { step: string; file: string; message: string; code: unknown } }>(
+    WORKER_SOURCE, { livePath, destPath, busyMs },
+    (why) => new SnapshotWorkerFailure("snapshot database", livePath, `the snapshot thread: ${why}`, undefined));
+  if (msg.ok) return msg.ok;
+  throw new SnapshotWorkerFailure(msg.error!.step, msg.error!.file, msg.error!.message, msg.error!.code);
 }

@@ -1,8 +1,7 @@
 // The database's integrity_check on its own thread, so decoding the other components goes on while SQLite reads.
-import { createRequire } from "node:module";
-import { Worker } from "node:worker_threads";
 import { DatabaseError } from "../errors.ts";
 import { inspectSnapshot } from "../sources/sqlite.ts";
+import { runSqliteThread, sqliteModulePath } from "../sources/sqlite-thread.ts";
 
 export interface IntegrityFacts { integrityCheck: string; tables: number; pageCount: number }
 
@@ -15,7 +14,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 let Database;
 try {
-  Database = require(workerData.module);
+  Database = require(workerData.sqlitePath);
 } catch (err) {
   parentPort.postMessage({ unavailable: String((err && err.message) || err) });
 }
@@ -38,37 +37,18 @@ if (Database) try {
 `;
 
 /** integrity_check, table count and page count of the SQLite file at `file`; DatabaseError when SQLite cannot read it. */
-export function checkDatabaseFile(file: string): Promise<IntegrityFacts> {
-  let module: string;
+export async function checkDatabaseFile(file: string): Promise<IntegrityFacts> {
   try {
-    module = createRequire(import.meta.url).resolve("better-sqlite3");
+    sqliteModulePath();
   } catch {
-    return Promise.resolve().then(() => inline(file));
+    return inline(file);
   }
-  return new Promise<IntegrityFacts>((resolve, reject) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, file } });
-    let answered = false;
-    worker.once("message", (m: { facts?: IntegrityFacts; error?: string; unavailable?: string }) => {
-      answered = true;
-      if (m.facts) resolve(m.facts);
-      else if (m.error !== undefined) reject(new DatabaseError(`check database ${file}: ${m.error}`));
-      // The module would not load in a thread (a bundle that resolves it differently): check here instead.
-      else {
-        try {
-          resolve(inline(file));
-        } catch (err) {
-          reject(err);
-        }
-      }
-      void worker.terminate();
-    });
-    worker.once("error", (err) => {
-      if (!answered) reject(new DatabaseError(`check database ${file}: the integrity_check thread failed (${err.message})`, { cause: err }));
-    });
-    worker.once("exit", (code) => {
-      if (!answered) reject(new DatabaseError(`check database ${file}: the integrity_check thread stopped (exit code ${code})`));
-    });
-  });
+  const m = await runSqliteThread<{ facts?: IntegrityFacts; error?: string; unavailable?: string }>(WORKER_SOURCE, { file },
+    (why, cause) => new DatabaseError(`check database ${file}: the integrity_check thread: ${why}`, cause ? { cause } : undefined));
+  if (m.facts) return m.facts;
+  if (m.error !== undefined) throw new DatabaseError(`check database ${file}: ${m.error}`);
+  // The module would not load in a thread (a bundle that resolves it differently): check here instead.
+  return inline(file);
 }
 
 function inline(file: string): IntegrityFacts {

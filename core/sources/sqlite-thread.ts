@@ -1,0 +1,34 @@
+// One better-sqlite3 job on a thread of its own: start the eval'd source, take its one answer, end the thread.
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
+
+/**
+ * better-sqlite3 calls are synchronous, so long ones (a page copy, integrity_check) run here to keep the main thread
+ * free. An eval'd worker resolves bare names from the working folder, not from this file, so the module's resolved path
+ * is passed in `workerData.sqlitePath`. Resolves with the worker's one message; `failed` names a thread that died or
+ * stopped before it answered.
+ */
+export function runSqliteThread<M>(source: string, workerData: Record<string, unknown>, failed: (why: string, cause?: Error) => Error): Promise<M> {
+  return new Promise<M>((resolve, reject) => {
+    const worker = new Worker(source, { eval: true, workerData: { ...workerData, sqlitePath: sqliteModulePath() } });
+    let answered = false;
+    worker.once("message", (m: M) => {
+      answered = true;
+      resolve(m);
+      void worker.terminate();
+    });
+    worker.once("error", (err) => {
+      if (!answered) reject(failed(`the thread failed (${err.message})`, err));
+      answered = true;
+    });
+    worker.once("exit", (code) => {
+      if (!answered) reject(failed(`the thread stopped (exit code ${code}) before it answered`));
+      answered = true;
+    });
+  });
+}
+
+/** better-sqlite3's resolved entry; throws when it is not installed where this file can see it. */
+export function sqliteModulePath(): string {
+  return createRequire(import.meta.url).resolve("better-sqlite3");
+}
