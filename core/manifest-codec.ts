@@ -20,8 +20,16 @@ const GZIP_MAGIC = [0x1f, 0x8b] as const;
  * (putOnce compares a retried write's bytes with what is there).
  */
 export function encodeManifest(m: StoredManifestV2): Buffer {
-  return gzipSync(JSON.stringify(m, null, 2) + "\n", { level: zc.Z_BEST_COMPRESSION });
+  return gzipText(manifestText(m));
 }
+
+/** The JSON text a stored v2 manifest unpacks to. */
+export function manifestText(m: StoredManifestV2): string {
+  return JSON.stringify(m, null, 2) + "\n";
+}
+
+/** One gzip member of `text`, as manifests are stored (level 9, no name or time in the header). */
+export const gzipText = (text: string): Buffer => gzipSync(text, { level: zc.Z_BEST_COMPRESSION });
 
 /** True when the bytes start as a gzip member does; JSON never starts with 0x1f. */
 export const isGzipped = (raw: Uint8Array): boolean => raw.length >= 2 && raw[0] === GZIP_MAGIC[0] && raw[1] === GZIP_MAGIC[1];

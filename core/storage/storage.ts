@@ -52,6 +52,15 @@ export interface Storage {
    * object's current version equals it and returns false otherwise (best effort on fs: a narrow race remains).
    */
   delete(key: string, opts?: { ifVersion?: string }): Promise<boolean>;
+  /**
+   * A cheap value that changes whenever list(prefix) would answer differently: a key added or removed, an object
+   * replaced or rewritten through this interface by any process. `prefix` ends in "/". null when the store cannot
+   * vouch for it right now (the fs store, while a folder changed within the last moments); stores whose listing is
+   * as cheap as any token (S3: one request per 1,000 keys, with ETags) leave it out. Callers that cache a listing by
+   * it (core/catalog-listing.ts) must treat null as "changed". On fs, an object rewritten in place by hand (not
+   * through put/delete: same inode, folder untouched) does not change it.
+   */
+  listingToken?(prefix: string): Promise<string | null>;
   /** Bytes used by all objects under `prefix` (default: everything). */
   usage?(prefix?: string): Promise<number>;
   /** Removes temp files that writers which have since died left behind (fs store); returns their names. */
