@@ -2,7 +2,7 @@
 import { ZodError } from "zod";
 import { NotFoundError, errorMessage } from "./errors.ts";
 import { PENDING_PREFIX, archiveKey, isBackupId, manifestKey, pendingKey, typeOfId } from "./ids.ts";
-import { manifestJsonText } from "./manifest-codec.ts";
+import { expandManifest, manifestJsonText } from "./manifest-codec.ts";
 import { AnyManifestSchema, BACKUP_TYPES, type BackupType, type ComponentRecord, type StoredManifest, type StoredManifestV1, type StoredManifestV2 } from "./manifest.ts";
 import type { ObjectInfo, Storage } from "./storage/storage.ts";
 import { cachedList } from "./catalog-listing.ts";
@@ -66,6 +66,11 @@ export function checkManifest(raw: Buffer, id: string): { manifest: StoredManife
     json = JSON.parse(text);
   } catch (err) {
     return { reason: `it is not valid JSON (${errorMessage(err)})` };
+  }
+  try {
+    json = expandManifest(json); // the compact form v2 manifests are written in; older forms pass as they are
+  } catch (err) {
+    return { reason: errorMessage(err) };
   }
   let m;
   try {

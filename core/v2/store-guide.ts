@@ -18,9 +18,11 @@ LAYOUT
   <type>/<id>.tar.gz          an older (format 1) backup: a plain tar.gz, see the RESTORE.txt inside it
   data/packs/<aa>/<sha>.pack  pieces of files, concatenated; <sha> is the SHA-256 of the whole pack file
 In a manifest with "formatVersion": 2, components.<name>.files[] lists every file: "path" (as in a tar.gz backup),
-"size", "sha256" of its content, "mode", and "blobs": its pieces in order. Each piece has "pack" (its path in the
-store), "offset" and "length" (where its stored bytes are in the pack), "encoding" ("gzip": one gzip member; "raw":
-the bytes as they are), "size" and "sha256" of the piece's content.
+"size", "sha256" of its content, "mode", and "blobs": its pieces in order. Each piece has "pack", "offset" and
+"length" (where its stored bytes are in the pack), "encoding" ("gzip": one gzip member; "raw": the bytes as they
+are), "size" and "sha256" of the piece's content. "pack" is the pack's path in the store, or, in newer manifests, a
+number: the position (from 0) of that path in the manifest's top-level "packs" list. A file of one piece leaves out
+the piece's "sha256" and "size" when they are the file's.
 
 HOW TO RESTORE BY HAND
 Stop the CRM. Run the lines starting with "$" in order (without the "$"), from an empty folder, with /path/to/store
@@ -32,11 +34,13 @@ One file by hand: for each of its pieces in order, cut the stored bytes out of t
 For every file of a backup, this writes those commands into restore.sh (gzip unpacks the manifest, python3 only reads
 the JSON), then runs it; it stops at the first file whose SHA-256 does not match:
     $ gzip -dcf /path/to/store/daily/<id>.json | python3 -c 'if 1:  # "if 1:" lets the lines below keep their indent when pasted
-      import json,os,shlex,sys;m=json.load(sys.stdin);q=shlex.quote
+      import json,os,shlex,sys;m=json.load(sys.stdin);q=shlex.quote;P=m.get("packs",[])
       for c in m["components"].values():
         for f in c["files"]:
           out="restore/"+f["path"];print("mkdir -p "+q(os.path.dirname(out))+" && : > "+q(out))
-          for b in f["blobs"]:print("tail -c +%d %s | head -c %d | %s >> %s" % (b["offset"]+1,q(sys.argv[1]+"/"+b["pack"]),b["length"],"gunzip -c" if b["encoding"]=="gzip" else "cat",q(out)))
+          for b in f["blobs"]:
+            pack=P[b["pack"]] if isinstance(b["pack"],int) else b["pack"]
+            print("tail -c +%d %s | head -c %d | %s >> %s" % (b["offset"]+1,q(sys.argv[1]+"/"+pack),b["length"],"gunzip -c" if b["encoding"]=="gzip" else "cat",q(out)))
           print("echo %s | sha256sum -c" % q(f["sha256"]+"  "+out))' /path/to/store > restore.sh
     $ sh -e restore.sh
 The result, in restore/, has the layout of a format 1 archive: database/dev.db, uploads/..., config/..., logs/....log.gz.
