@@ -102,20 +102,19 @@ export interface PieceTask {
 }
 
 interface Pending { task: PieceTask; resolve: (fileSha: string | undefined) => void; reject: (e: unknown) => void }
-interface Lane { worker: Worker; pending: Map<number, Pending>; queued: number }
+/** A thread, its pieces sent and not yet answered, and its own byte budget (a busy thread never starves another). */
+interface Lane { worker: Worker; pending: Map<number, Pending>; queued: number; kept: number; budget: ByteBudget }
 interface Answer { ms?: number[]; id: number; fileSha?: string; bad?: "read" | "short" | "gzip" | "content" | "write"; detail?: string; length?: number; sha?: string }
 
 export class VerifyPool {
   readonly size: number;
   private readonly lanes: Lane[] = [];
-  private readonly budget: ByteBudget;
   private nextId = 0;
   private nextFile = 0;
   private broken: unknown;
 
   constructor(size = availableParallelism()) {
     this.size = Math.max(1, size);
-    this.budget = new ByteBudget(QUEUED_PER_THREAD * this.size);
   }
 
   /** A key for a file hashed as a whole. */
@@ -123,12 +122,25 @@ export class VerifyPool {
     return this.nextFile++;
   }
 
-  /** The thread for the next file: the one with the fewest bytes queued (all of a file's pieces go to it). */
-  pick(): number {
+  /**
+   * The thread for the next file: the one with the fewest bytes queued (all of a file's pieces go to it), passing over
+   * a thread kept for one file while another is free. `alone` keeps the chosen thread for this file until `unkeep`:
+   * the database, whose integrity_check can start only after its last piece, so it must not queue behind uploads.
+   */
+  pick(alone = false): number {
     while (this.lanes.length < this.size) this.spawn();
-    let best = 0;
-    for (let i = 1; i < this.lanes.length; i++) if (this.lanes[i]!.queued < this.lanes[best]!.queued) best = i;
+    let best = -1;
+    for (let i = 0; i < this.lanes.length; i++) {
+      const l = this.lanes[i]!;
+      if (best < 0 || l.kept < this.lanes[best]!.kept || (l.kept === this.lanes[best]!.kept && l.queued < this.lanes[best]!.queued)) best = i;
+    }
+    if (alone) this.lanes[best]!.kept++;
     return best;
+  }
+
+  unkeep(lane: number): void {
+    const l = this.lanes[lane];
+    if (l && l.kept > 0) l.kept--;
   }
 
   /**
@@ -138,16 +150,16 @@ export class VerifyPool {
   async send(lane: number, task: PieceTask): Promise<{ done: Promise<string | undefined> }> {
     if (this.broken) throw this.broken;
     const n = task.stored?.length ?? task.ref.length;
-    await this.budget.acquire(n);
+    const l = this.lanes[lane]!;
+    await l.budget.acquire(n);
     if (this.broken) {
-      this.budget.release(n);
+      l.budget.release(n);
       throw this.broken;
     }
-    const l = this.lanes[lane]!;
     const id = this.nextId++;
     const done = new Promise<string | undefined>((resolve, reject) => l.pending.set(id, { task, resolve, reject })).finally(() => {
       l.queued -= n;
-      this.budget.release(n);
+      l.budget.release(n);
     });
     done.catch(() => undefined); // the caller awaits it; a caller that stopped early leaves no unhandled rejection
     l.queued += n;
@@ -172,7 +184,7 @@ export class VerifyPool {
   private spawn(): void {
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.unref();
-    const lane: Lane = { worker, pending: new Map(), queued: 0 };
+    const lane: Lane = { worker, pending: new Map(), queued: 0, kept: 0, budget: new ByteBudget(QUEUED_PER_THREAD) };
     worker.on("message", (a: Answer) => {
       const p = lane.pending.get(a.id);
       if (!p) return;
