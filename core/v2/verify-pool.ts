@@ -15,7 +15,8 @@ const SCRATCH_BYTES = MAX_STORED_PIECE;
  * Plain JavaScript evaluated from a string, as in compress-pool.ts (the same code runs under tsx, vitest and dist/).
  * A file's pieces all go to one thread, in order, so the thread can hash the file as the pieces pass: nothing but a
  * verdict comes back. With `fd`, the checked plaintext is written at `at` in that file (the database, for
- * integrity_check), so it never crosses back to the main thread either.
+ * integrity_check), so it never crosses back to the main thread either. With `packFd` instead of `stored`, the thread
+ * reads the piece itself from that open pack (pread at `offset`), so the piece never passes through the main thread.
  */
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
