@@ -2,6 +2,7 @@
 import { createHash, randomBytes, type Hash } from "node:crypto";
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import type { Stats } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { ConfigError, NotFoundError, ObjectExistsError, StoreError, ValidationError } from "../errors.ts";
@@ -152,17 +153,25 @@ export class FsStorage implements Storage {
   }
 
   async get(key: string, range?: { start: number; end: number }): Promise<Readable> {
-    const file = this.pathOf(key);
+    const fh = await this.openFile(key);
+    try {
+      return fh.createReadStream(range && { start: range.start, end: clampRange(key, range, (await fh.stat()).size) });
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  async openFile(key: string): Promise<FileHandle> {
     let fh;
     try {
-      fh = await open(file, "r");
+      fh = await open(this.pathOf(key), "r");
     } catch (err) {
       throw this.readError(key, err);
     }
     try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new NotFoundError(`no object "${key}" in ${this.description}`);
-      return fh.createReadStream(range && { start: range.start, end: clampRange(key, range, st.size) });
+      if (!(await fh.stat()).isFile()) throw new NotFoundError(`no object "${key}" in ${this.description}`);
+      return fh;
     } catch (err) {
       await fh.close();
       throw err;

@@ -1,4 +1,5 @@
 // The one narrow storage interface that fs, memory and (later) S3 stores implement; keys are "/"-separated relative paths.
+import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 
 export interface ObjectInfo {
@@ -41,6 +42,11 @@ export interface Storage {
   createExclusive(key: string, body: Buffer | string): Promise<boolean>;
   /** A stream of the object, or of bytes [start, end] inclusive. Throws NotFoundError if absent. */
   get(key: string, range?: { start: number; end: number }): Promise<Readable>;
+  /**
+   * The object's own file opened for reading, for a reader that reads many pieces of it in place (the fs store, where
+   * a stream would copy every byte through the main thread). Stores without files leave this out. Throws NotFoundError.
+   */
+  openFile?(key: string): Promise<FileHandle>;
   /** The whole object as a Buffer; only for small objects (manifests, audit records, locks). Throws NotFoundError. */
   getBuffer(key: string): Promise<Buffer>;
   /** Object info, or null if absent. */
