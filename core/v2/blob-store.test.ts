@@ -95,6 +95,50 @@ describe("BlobStore with the compression pool", () => {
   });
 });
 
+describe("BlobStore over pieces already stored", () => {
+  /** A pool that counts the pieces and trials sent to its threads. */
+  class CountingPool extends CompressPool {
+    sent = 0;
+    override encode(...args: Parameters<CompressPool["encode"]>) {
+      this.sent++;
+      return super.encode(...args);
+    }
+  }
+
+  it("sends nothing to the compression threads for a file whose pieces are all known, and decides a later new piece's encoding from it", async () => {
+    const noise = randomBytes(CHUNK_SIZE + 200_000); // no telling name, high entropy: a new first piece costs a trial deflate
+    const first = path.join(dir, "noise-a.bin");
+    writeFileSync(first, noise);
+    const storage = new MemoryStorage();
+    const pool = new CountingPool(2);
+    try {
+      const packs = new PackWriter(storage);
+      const before = await new BlobStore(new Map(), packs, pool).store({ entry: "uploads/noise-a.bin", file: first }, await identify(first));
+      await packs.finish();
+      expect(pool.sent).toBe(1); // the trial; both pieces raw
+      const known = new Map(before.blobs.map((b) => [b.sha256, b]));
+      // A copy (a new inode, as in a restore's pre-restore backup): every piece known, nothing deflated.
+      const copy = path.join(dir, "noise-copy.bin");
+      writeFileSync(copy, noise);
+      pool.sent = 0;
+      const again = await new BlobStore(known, new PackWriter(storage), pool).store({ entry: "uploads/noise-copy.bin", file: copy }, await identify(copy));
+      expect(pool.sent).toBe(0);
+      expect(again.blobs).toEqual(before.blobs);
+      // The first piece known, the second new text: its encoding comes from the new piece, not the random first one.
+      const mixed = path.join(dir, "mixed.bin");
+      const tail = text(300_000, "tail");
+      writeFileSync(mixed, Buffer.concat([noise.subarray(0, CHUNK_SIZE), tail]));
+      const packs2 = new PackWriter(storage);
+      const m = await new BlobStore(known, packs2, pool).store({ entry: "uploads/mixed.bin", file: mixed }, await identify(mixed));
+      await packs2.finish();
+      expect(m.blobs[0]).toEqual(before.blobs[0]);
+      expect(m.blobs[1]).toMatchObject({ sha256: sha(tail), encoding: "gzip" });
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe("BlobStore with small pieces (the database's)", () => {
   it("cuts a file read a MiB at a time into 32 KiB pieces, each its own blob, and notices a shrink past the first MiB", async () => {
     const file = path.join(dir, "pages.db");

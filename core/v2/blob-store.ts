@@ -64,6 +64,14 @@ export class BlobStore {
     return this.store(src, id);
   }
 
+  /** A record proven current by reading its file (the content hash matched): counted as read, though nothing is stored. */
+  reread(record: FileEntryV2): FileEntryV2 {
+    this.stats.filesRead++;
+    this.stats.bytesRead += record.size;
+    this.onBytes?.(this.stats.bytesRead + this.stats.bytesReused);
+    return record;
+  }
+
   /**
    * Reads exactly the `id.size` bytes measured, in pieces, each hashed as it is read (the file's own hash too when it
    * has more than one piece) and handed to the compression threads without waiting; the byte budget is the only brake.
@@ -112,7 +120,6 @@ export class BlobStore {
               }
               block.copy(buf, 0, pos - blockStart, pos - blockStart + want);
             }
-            encoding ??= await this.decide(src.entry, buf);
           } catch (err) {
             this.budget.release(held);
             throw err;
@@ -123,6 +130,16 @@ export class BlobStore {
           const sha = sha256Hex(buf);
           if (th) addPhase("sha256 (main)", performance.now() - th);
           onlySha = sha;
+          // Chosen from the file's first new piece, so a file whose pieces are all in the store already (a copy of the
+          // CRM, a --rehash backup, a restore's pre-restore backup) costs no trial deflate.
+          if (!encoding && !this.has(sha)) {
+            try {
+              encoding = await this.decide(src.entry, buf);
+            } catch (err) {
+              this.budget.release(held);
+              throw err;
+            }
+          }
           const ref = this.piece(sha, buf, encoding).finally(() => this.budget.release(held));
           ref.catch(() => undefined); // handled: a failure surfaces through Promise.all below
           refs.push(ref);
@@ -167,7 +184,7 @@ export class BlobStore {
     this.spareBytes += ab.byteLength;
   }
 
-  /** A file's encoding from its first piece: by name or entropy, else a fast trial deflate on a compression thread. */
+  /** A file's encoding from its first new piece: by name or entropy, else a fast trial deflate on a compression thread. */
   private async decide(entry: string, first: Buffer): Promise<Encoding> {
     const te = phasesEnabled() ? performance.now() : 0;
     const e = firstEncoding(entry, first);
@@ -177,14 +194,22 @@ export class BlobStore {
     return trialEncoding(e.trial.length, stored.length);
   }
 
-  /** A piece already in the store (or already on its way in this run) is referenced, not stored again. */
-  private piece(sha: string, plain: Buffer, encoding: Encoding): Promise<BlobRef> {
+  private has(sha: string): boolean {
+    return this.known.has(sha) || this.pending.has(sha);
+  }
+
+  /**
+   * A piece already in the store (or already on its way in this run) is referenced, not stored again; only a new piece
+   * needs its file's `encoding`.
+   */
+  private piece(sha: string, plain: Buffer, encoding: Encoding | undefined): Promise<BlobRef> {
     const known = this.known.get(sha);
     const pending = known ? Promise.resolve(known) : this.pending.get(sha);
     if (pending) {
       this.recycle(plain);
       return pending;
     }
+    if (!encoding) throw new Error(`store piece ${sha}: no encoding was chosen for a new piece`);
     const size = plain.length;
     // Node's gzip header has no name and mtime 0, so a piece always encodes to the same bytes.
     const encoded: Promise<Encoded> = encoding === "raw" ? Promise.resolve({ stored: plain, encoding }) : this.pool.encode(plain, GZIP_LEVEL, { transfer: true });
