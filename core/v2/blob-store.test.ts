@@ -199,3 +199,32 @@ describe("bounds", () => {
     expect(await mapInOrder([3, 1, 2], 3, async (n) => { await new Promise((r) => setTimeout(r, n)); return n; })).toEqual([3, 1, 2]);
   });
 });
+
+describe("PackWriter's read-back", () => {
+  /** A disk that keeps one byte of every pack wrong, and one that drops the last byte. */
+  class Damaging extends MemoryStorage {
+    constructor(private readonly how: "flip" | "short") {
+      super();
+    }
+    override async getBuffer(key: string): Promise<Buffer> {
+      const b = Buffer.from(await super.getBuffer(key));
+      if (!key.endsWith(".pack")) return b;
+      if (this.how === "short") return b.subarray(0, b.length - 1);
+      b[b.length >> 1]! ^= 0x01;
+      return b;
+    }
+  }
+
+  it.each(["flip", "short"] as const)("fails the backup when a pack reads back different from what was written (%s)", async (how) => {
+    const storage = new Damaging(how);
+    const packs = new PackWriter(storage);
+    await packs.add(sha(Buffer.from("piece")), 5, Buffer.from("piece"), "raw");
+    await expect(packs.finish()).rejects.toThrow(/verify stored pack .* differ from the 5 written/);
+  });
+
+  it("passes a pack that reads back the same", async () => {
+    const packs = new PackWriter(new MemoryStorage());
+    await packs.add(sha(Buffer.from("piece")), 5, Buffer.from("piece"), "raw");
+    await expect(packs.finish()).resolves.toBeUndefined();
+  });
+});
