@@ -91,6 +91,11 @@ export const FileEntryV2Schema = FileEntrySchema.extend({
   blobs: z.array(BlobRefSchema),
   /** The live file's identity when it was read. */
   source: FileIdentitySchema.optional(),
+  /**
+   * Logs only: the SHA-256 of the .log before it was gzipped (`sha256` is the .gz's), so a log whose identity changed
+   * but whose bytes did not (a copy of the CRM, a weekly re-read) reuses this record instead of being gzipped again.
+   */
+  originalSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 
 /**

@@ -148,6 +148,29 @@ describe("format v2 (BACKUP_FORMAT=v2)", () => {
     expect((await verifyBackup(engine, next.id)).ok).toBe(true);
   });
 
+  it("reports archive progress whose total, once known, never falls below what is done, and ends complete", async () => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root, undefined, V2);
+    const seen: { done: number; total: number }[] = [];
+    const out = await runBackup(engine, { type: "manual", onProgress: (p) => void (p.phase === "archive" && seen.push({ done: p.done, total: p.total })) });
+    if (out.skipped) throw new Error("unexpected skip");
+    expect(seen.length).toBeGreaterThan(1);
+    for (const p of seen) if (p.total > 0) expect(p.total).toBeGreaterThanOrEqual(p.done);
+    const last = seen.at(-1)!;
+    expect(last.total).toBe(last.done);
+    expect(last.done).toBeGreaterThan(statSync(crm.db).size);
+  });
+
+  it("fails the backup when the snapshot fails integrity_check, though its pieces were read beside the check: no manifest", async () => {
+    const crm = makeCrm();
+    // An index whose recorded definition no longer matches its entries: the page copy carries it into the snapshot.
+    execFileSync("sqlite3", [crm.db, "CREATE INDEX customer_name ON Customer(name)"]);
+    execFileSync("sqlite3", [crm.db, "PRAGMA writable_schema=ON; UPDATE sqlite_schema SET sql='CREATE INDEX customer_name ON Customer(note)' WHERE name='customer_name';"]);
+    const engine = makeTestEngine(crm.root, undefined, V2);
+    await expect(runBackup(engine, { type: "manual" })).rejects.toThrow(/integrity_check of the snapshot .* failed: row 1 missing from index customer_name/);
+    expect(await listBackups(engine.storage)).toEqual([]);
+  });
+
   it("detects a flipped bit in a blob: verify fails naming the file, restore refuses and leaves the CRM alone", async () => {
     const crm = makeCrm();
     const engine = makeTestEngine(crm.root, undefined, V2);

@@ -51,6 +51,8 @@ let step = "snapshot database", file = livePath;
     try { db.pragma("journal_mode = DELETE"); } finally { db.close(); }
     if (walFlag(destPath)) throw Object.assign(new Error("could not switch " + destPath + " out of WAL mode"), { code: "WAL_STAYED" });
   }
+  // The file is final from here (the inspection only reads it): the caller may start reading it beside integrity_check.
+  parentPort.postMessage({ note: "copied" });
   step = "inspect snapshot";
   const db = new Database(destPath, { readonly: true, fileMustExist: true, timeout: busyMs });
   try {
@@ -88,11 +90,15 @@ export class SnapshotWorkerFailure extends Error {
   }
 }
 
-/** Copies `livePath` to `destPath` page for page (retrying SQLITE_BUSY until `busyMs`), then inspects the copy. */
-export async function snapshotInWorker(livePath: string, destPath: string, busyMs: number): Promise<WorkerSnapshot> {
+/**
+ * Copies `livePath` to `destPath` page for page (retrying SQLITE_BUSY until `busyMs`), then inspects the copy.
+ * `onCopied` runs once `destPath` holds its final bytes, before the inspection (integrity_check) starts.
+ */
+export async function snapshotInWorker(livePath: string, destPath: string, busyMs: number, onCopied?: () => void): Promise<WorkerSnapshot> {
   const msg = await runSqliteThread<{ ok?: WorkerSnapshot; error?: { step: string; file: string; message: string; code: unknown } }>(
     WORKER_SOURCE, { livePath, destPath, busyMs },
-    (why) => new SnapshotWorkerFailure("snapshot database", livePath, `the snapshot thread: ${why}`, undefined));
+    (why) => new SnapshotWorkerFailure("snapshot database", livePath, `the snapshot thread: ${why}`, undefined),
+    (note) => { if (note === "copied") onCopied?.(); });
   if (msg.ok) return msg.ok;
   throw new SnapshotWorkerFailure(msg.error!.step, msg.error!.file, msg.error!.message, msg.error!.code);
 }

@@ -5,18 +5,27 @@ import { Worker } from "node:worker_threads";
 /**
  * better-sqlite3 calls are synchronous, so long ones (a page copy, integrity_check) run here to keep the main thread
  * free. An eval'd worker resolves bare names from the working folder, not from this file, so the module's resolved path
- * is passed in `workerData.sqlitePath`. Resolves with the worker's one message; `failed` names a thread that died or
- * stopped before it answered.
+ * is passed in `workerData.sqlitePath`. Resolves with the worker's answer, its first message without a `note` field;
+ * messages with one (a step reached before the answer) go to `onNote`. `failed` names a thread that died or stopped
+ * before it answered.
  */
-export function runSqliteThread<M>(source: string, workerData: Record<string, unknown>, failed: (why: string, cause?: Error) => Error): Promise<M> {
+export function runSqliteThread<M>(
+  source: string, workerData: Record<string, unknown>, failed: (why: string, cause?: Error) => Error, onNote?: (note: string) => void,
+): Promise<M> {
   return new Promise<M>((resolve, reject) => {
     const worker = new Worker(source, { eval: true, workerData: { ...workerData, sqlitePath: sqliteModulePath() } });
     let answered = false;
-    worker.once("message", (m: M) => {
+    const onMessage = (m: M & { note?: unknown }) => {
+      if (typeof m?.note === "string") {
+        onNote?.(m.note);
+        return;
+      }
+      worker.off("message", onMessage);
       answered = true;
       resolve(m);
       void worker.terminate();
-    });
+    };
+    worker.on("message", onMessage);
     worker.once("error", (err) => {
       if (!answered) reject(failed(`the thread failed (${err.message})`, err));
       answered = true;

@@ -201,6 +201,24 @@ describe("snapshotDatabase", () => {
     expect(facts).toEqual({ ...inspectSnapshot(file("s.db"), file("i.db")), method: "backup-api", journalMode: "wal" });
     expect(facts.tables).toEqual({ items: 3, 'odd "name': 1 });
   });
+
+  it("says when the snapshot file is final (out of WAL mode), before its integrity_check answers (backup-api)", async () => {
+    itemsDb(file("i.db"), "wal", ["a", "b", "c"]);
+    let atCopied: Buffer | undefined;
+    let answered = false;
+    const taking = snapshotDatabase(file("i.db"), file("s.db"), { method: "backup-api", fsType: EXT4, onCopied: () => {
+      expect(answered).toBe(false);
+      atCopied = readFileSync(file("s.db"));
+    } }).then((facts) => {
+      answered = true;
+      return facts;
+    });
+    const facts = await taking;
+    expect(facts.integrityCheck).toBe("ok");
+    // The bytes seen at the signal are the snapshot's final bytes, header already switched to a rollback journal.
+    expect(atCopied?.equals(readFileSync(file("s.db")))).toBe(true);
+    expect([atCopied![18], atCopied![19]]).toEqual([1, 1]);
+  });
 });
 
 describe("restoreDatabaseInto", () => {

@@ -18,6 +18,12 @@ export interface SnapshotOptions {
    * unchanged page is an unchanged byte range and content-addressed chunks of it dedupe (format v2).
    */
   method?: "vacuum-into" | "backup-api";
+  /**
+   * backup-api only: called once the destination holds the snapshot's final bytes, before its integrity_check, so the
+   * caller can read it meanwhile. Nothing read may be relied on unless the returned promise resolves (it removes the
+   * file when the check fails).
+   */
+  onCopied?: () => void;
 }
 
 export interface RestoreDbOptions {
@@ -124,7 +130,7 @@ export async function snapshotDatabase(
     let facts: DatabaseFacts;
     if (method === "backup-api") {
       // The copy and its integrity_check run on a worker thread, so the rest of the backup goes on meanwhile.
-      const w = await timePhase("db snapshot + integrity_check (thread)", () => snapshotInWorker(livePath, destPath, busyMs))
+      const w = await timePhase("db snapshot + integrity_check (thread)", () => snapshotInWorker(livePath, destPath, busyMs, options.onCopied))
         .catch((err: unknown) => { throw err instanceof SnapshotWorkerFailure ? sqliteFailure(err.step, err.file, err, busyMs) : err; });
       facts = {
         sourcePath: livePath, method, integrityCheck: w.integrityCheck, journalMode: w.journalMode,

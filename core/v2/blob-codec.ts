@@ -51,9 +51,14 @@ export const LOG_GZIP_LEVEL = 6;
 /** Above this many bits per byte (order-0 entropy of the sample) a file may be incompressible: a trial deflate decides. */
 const ENTROPY_TRIAL = 7;
 
+const extension = (entryPath: string) => /\.([a-z0-9]+)$/i.exec(entryPath)?.[1]?.toLowerCase();
+
+/** A file stored raw whatever its bytes: its name says it is already compressed. */
+export const storedRawByName = (entryPath: string): boolean => STORED_RAW.has(extension(entryPath) ?? "");
+
 /** The first decision about a file's encoding: raw or gzip outright, or a trial deflate of `sample` must decide. */
 export function firstEncoding(entryPath: string, firstBytes: Buffer): Encoding | { trial: Buffer } {
-  const ext = /\.([a-z0-9]+)$/i.exec(entryPath)?.[1]?.toLowerCase();
+  const ext = extension(entryPath);
   if (ext && STORED_RAW.has(ext)) return "raw";
   if (ext && TEXT.has(ext)) return "gzip";
   const sample = firstBytes.subarray(0, SAMPLE_BYTES);

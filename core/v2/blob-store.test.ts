@@ -95,6 +95,50 @@ describe("BlobStore with the compression pool", () => {
   });
 });
 
+describe("BlobStore over pieces already stored", () => {
+  /** A pool that counts the pieces and trials sent to its threads. */
+  class CountingPool extends CompressPool {
+    sent = 0;
+    override encode(...args: Parameters<CompressPool["encode"]>) {
+      this.sent++;
+      return super.encode(...args);
+    }
+  }
+
+  it("sends nothing to the compression threads for a file whose pieces are all known, and decides a later new piece's encoding from it", async () => {
+    const noise = randomBytes(CHUNK_SIZE + 200_000); // no telling name, high entropy: a new first piece costs a trial deflate
+    const first = path.join(dir, "noise-a.bin");
+    writeFileSync(first, noise);
+    const storage = new MemoryStorage();
+    const pool = new CountingPool(2);
+    try {
+      const packs = new PackWriter(storage);
+      const before = await new BlobStore(new Map(), packs, pool).store({ entry: "uploads/noise-a.bin", file: first }, await identify(first));
+      await packs.finish();
+      expect(pool.sent).toBe(1); // the trial; both pieces raw
+      const known = new Map(before.blobs.map((b) => [b.sha256, b]));
+      // A copy (a new inode, as in a restore's pre-restore backup): every piece known, nothing deflated.
+      const copy = path.join(dir, "noise-copy.bin");
+      writeFileSync(copy, noise);
+      pool.sent = 0;
+      const again = await new BlobStore(known, new PackWriter(storage), pool).store({ entry: "uploads/noise-copy.bin", file: copy }, await identify(copy));
+      expect(pool.sent).toBe(0);
+      expect(again.blobs).toEqual(before.blobs);
+      // The first piece known, the second new text: its encoding comes from the new piece, not the random first one.
+      const mixed = path.join(dir, "mixed.bin");
+      const tail = text(300_000, "tail");
+      writeFileSync(mixed, Buffer.concat([noise.subarray(0, CHUNK_SIZE), tail]));
+      const packs2 = new PackWriter(storage);
+      const m = await new BlobStore(known, packs2, pool).store({ entry: "uploads/mixed.bin", file: mixed }, await identify(mixed));
+      await packs2.finish();
+      expect(m.blobs[0]).toEqual(before.blobs[0]);
+      expect(m.blobs[1]).toMatchObject({ sha256: sha(tail), encoding: "gzip" });
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe("BlobStore with small pieces (the database's)", () => {
   it("cuts a file read a MiB at a time into 32 KiB pieces, each its own blob, and notices a shrink past the first MiB", async () => {
     const file = path.join(dir, "pages.db");
@@ -153,5 +197,34 @@ describe("bounds", () => {
     expect(settled).toBe(started.length);
     expect(started).not.toContain(6);
     expect(await mapInOrder([3, 1, 2], 3, async (n) => { await new Promise((r) => setTimeout(r, n)); return n; })).toEqual([3, 1, 2]);
+  });
+});
+
+describe("PackWriter's read-back", () => {
+  /** A disk that keeps one byte of every pack wrong, and one that drops the last byte. */
+  class Damaging extends MemoryStorage {
+    constructor(private readonly how: "flip" | "short") {
+      super();
+    }
+    override async getBuffer(key: string): Promise<Buffer> {
+      const b = Buffer.from(await super.getBuffer(key));
+      if (!key.endsWith(".pack")) return b;
+      if (this.how === "short") return b.subarray(0, b.length - 1);
+      b[b.length >> 1]! ^= 0x01;
+      return b;
+    }
+  }
+
+  it.each(["flip", "short"] as const)("fails the backup when a pack reads back different from what was written (%s)", async (how) => {
+    const storage = new Damaging(how);
+    const packs = new PackWriter(storage);
+    await packs.add(sha(Buffer.from("piece")), 5, Buffer.from("piece"), "raw");
+    await expect(packs.finish()).rejects.toThrow(/verify stored pack .* differ from the 5 written/);
+  });
+
+  it("passes a pack that reads back the same", async () => {
+    const packs = new PackWriter(new MemoryStorage());
+    await packs.add(sha(Buffer.from("piece")), 5, Buffer.from("piece"), "raw");
+    await expect(packs.finish()).resolves.toBeUndefined();
   });
 });

@@ -1,4 +1,4 @@
-// Bounds on work in flight: a byte budget for pieces read but not yet packed, and an ordered map with a few lanes.
+// Bounds on work in flight: a byte budget for pieces read but not yet packed, an ordered map with a few lanes, a read order.
 
 /** Bytes held at once; a request larger than the whole budget still passes when nothing else is held. */
 export class ByteBudget {
@@ -74,4 +74,24 @@ export class Lanes {
       else this.running--;
     }
   }
+}
+
+/**
+ * The indexes of `items` in the order to read them: those that `apart` picks (files stored raw by name, such as photos)
+ * spread evenly among the rest. Read in walk order, a folder of photos came last: seconds of reading and packing with
+ * the compression threads idle, where spread out they are read while the threads deflate the text around them.
+ */
+export function spreadOut<T>(items: readonly T[], apart: (item: T) => boolean): number[] {
+  const picked: number[] = [];
+  const rest: number[] = [];
+  items.forEach((item, i) => (apart(item) ? picked : rest).push(i));
+  const order: number[] = [];
+  let p = 0;
+  let r = 0;
+  // Whichever list is further behind its share goes next: (p / picked) vs (r / rest), compared without division.
+  while (p < picked.length || r < rest.length) {
+    if (r >= rest.length || (p < picked.length && p * rest.length <= r * picked.length)) order.push(picked[p++]!);
+    else order.push(rest[r++]!);
+  }
+  return order;
 }
