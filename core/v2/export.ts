@@ -9,6 +9,7 @@ import { archiveKey } from "../ids.ts";
 import type { Storage } from "../storage/storage.ts";
 import { checkedGzipMember, checkedRaw, deflatedMember, storedMember } from "./export-members.ts";
 import { PackReader, checkFileSizes } from "./reader.ts";
+import { decodeDbPiece, isPatched } from "./db-pieces.ts";
 import { endOfArchive, fileHeader, padding } from "./tar-header.ts";
 
 /**
@@ -91,6 +92,11 @@ class Lookahead {
 
   /** Read, checked, and the member that carries it: the stored gzip bytes themselves, or raw bytes in stored blocks. */
   private async load(ref: BlobRef, where: string): Promise<Piece> {
+    // A patched database piece has no stored member of its own: assembled and checked, it goes out in stored blocks.
+    if (isPatched(ref)) {
+      const plain = await decodeDbPiece(this.reader, ref, where);
+      return { plain, member: await storedMember(plain) };
+    }
     const stored = await this.reader.readStored(ref, where);
     if (ref.encoding === "gzip") return { plain: await checkedGzipMember(stored, ref, where), member: stored };
     const plain = await checkedRaw(stored, ref, where);

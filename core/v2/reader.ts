@@ -6,9 +6,10 @@ import path from "node:path";
 import { entryProblem } from "../component-rules.ts";
 import { DEFAULT_LIMITS } from "../archive/extract-limits.ts";
 import { ChecksumMismatchError, UnsafeArchiveError } from "../errors.ts";
-import type { BlobRef, FileEntryV2 } from "../manifest.ts";
+import type { BlobRef, FileEntryV2, StoredBlob } from "../manifest.ts";
 import type { Storage } from "../storage/storage.ts";
 import { CHUNK_SIZE, decodeBlob } from "./blob-codec.ts";
+import { decodeDbPiece, isPatched } from "./db-pieces.ts";
 
 /** Packs up to this size are fetched whole (one request for all their pieces); larger ones by range. */
 const WHOLE_PACK_LIMIT = 32 * 1024 * 1024;
@@ -30,13 +31,14 @@ export class PackReader {
   /** `cacheBytes`: whole packs kept in memory (a verify, reading packs nearly in order, needs fewer). */
   constructor(private readonly storage: Storage, private readonly cacheBytes = CACHE_BYTES) {}
 
-  /** The checked plaintext of one piece. */
+  /** The checked plaintext of one piece (a patched database piece assembled from its base and pages). */
   async read(ref: BlobRef, where: string): Promise<Buffer> {
+    if (isPatched(ref)) return decodeDbPiece(this, ref, where);
     return decodeBlob(await this.readStored(ref, where), ref, where);
   }
 
   /** One piece as stored, unchecked but for its recorded sizes: the caller decodes and checks it (the export does). */
-  async readStored(ref: BlobRef, where: string): Promise<Buffer> {
+  async readStored(ref: StoredBlob, where: string): Promise<Buffer> {
     // A manifest may come from anyone who can write the store: bound what one piece can make us allocate.
     if (ref.size > CHUNK_SIZE || ref.length > CHUNK_SIZE + 64 * 1024) {
       throw new UnsafeArchiveError(`read blob ${ref.sha256.slice(0, 12)} of ${where}: recorded sizes ${ref.size}/${ref.length} exceed the ${CHUNK_SIZE}-byte pieces this tool writes; the backup is not one this tool made`);
@@ -94,7 +96,7 @@ export class PackReader {
     return Buffer.concat(chunks);
   }
 
-  private async range(ref: BlobRef): Promise<Buffer> {
+  private async range(ref: StoredBlob): Promise<Buffer> {
     if (ref.length === 0) return Buffer.alloc(0);
     const chunks: Buffer[] = [];
     for await (const c of await this.storage.get(ref.pack, { start: ref.offset, end: ref.offset + ref.length - 1 })) chunks.push(c as Buffer);

@@ -13,6 +13,7 @@ import { mapInOrder } from "./bounded.ts";
 import { checkDatabaseFile } from "./integrity-thread.ts";
 import { PackReader, checkFileSizes, listedTwice, stagedPath } from "./reader.ts";
 import { VerifyPool } from "./verify-pool.ts";
+import { baseOf, decodeDbPiece, isPatched, storedBlobs } from "./db-pieces.ts";
 
 /**
  * Files checked at once: each waits on its pack and on the byte budget in turn, so a few keep every thread fed. Measured
@@ -80,7 +81,7 @@ export async function verifyBackupV2(engine: Engine, manifest: StoredManifestV2,
 }
 
 function checkPresence(c: ComponentRecordV2, packSizes: Map<string, number>): void {
-  for (const f of c.files) for (const b of f.blobs) {
+  for (const f of c.files) for (const b of f.blobs.flatMap(storedBlobs)) {
     const have = packSizes.get(b.pack);
     if (have === undefined) throw new BackupError(`check backup file ${f.path}: pack ${b.pack} is missing from the store`);
     if (have < b.offset + b.length) throw new BackupError(`check backup file ${f.path}: pack ${b.pack} has ${have} bytes, the piece needs ${b.offset + b.length}`);
@@ -124,8 +125,12 @@ export async function checkFile(reader: PackReader, pool: VerifyPool, f: FileEnt
   try {
     let at = 0;
     for (let i = 0; i < n; i++) {
-      const ref = f.blobs[i]!;
-      const stored = await reader.readStored(ref, f.path);
+      const recorded = f.blobs[i]!;
+      // A patched database piece is assembled and checked here (its base and bundles each by their hash, the piece by
+      // its own); the thread then hashes it into the file and writes it, as a raw piece.
+      const assembled = isPatched(recorded) ? await decodeDbPiece(reader, recorded, f.path) : null;
+      const ref = assembled ? { ...baseOf(recorded), sha256: recorded.sha256, encoding: "raw" as const, length: assembled.length } : recorded;
+      const stored = assembled ?? await reader.readStored(ref, f.path);
       if (stored.length !== ref.length) {
         throw new ChecksumMismatchError(`read blob ${ref.sha256.slice(0, 12)} of ${f.path}: ${ref.pack} holds ${stored.length} bytes at ${ref.offset}, expected ${ref.length}; the store is damaged, pick another backup`);
       }

@@ -29,6 +29,8 @@ import { storeGuide, STORE_GUIDE_KEY } from "./store-guide.ts";
 import { liveBytes } from "./live-size.ts";
 import { dbReuseHooks, reuseUnchangedDatabase, takeLiveSource } from "./db-reuse.ts";
 import { loadStoreIndex } from "./store-index.ts";
+import { DbPatcher, previousDatabase } from "./db-delta.ts";
+import { storedBlobs } from "./db-pieces.ts";
 import { reportPhases, timePhase } from "./phase-clock.ts";
 
 /**
@@ -76,7 +78,12 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
       if (name === "database") req.onProgress?.({ phase: "snapshot", done: 0, total: 0 });
       // Weekly, monthly and --rehash backups read everything, the database included.
       const reused = name === "database" && !rehash ? await reuseUnchangedDatabase(engine, storage, index, blobs) : null;
-      return reused ?? await timePhase(`component ${name}`, () => gatherComponent(engine, name, workDir, blobs, lanes, index.previous, rehash));
+      // The database's changed pieces become page patches on the previous backup's pieces where few pages changed.
+      const patcher = (pageSize: number) => {
+        const prev = previousDatabase(index, pageSize);
+        return prev ? new DbPatcher(storage, blobs, prev, pageSize) : undefined;
+      };
+      return reused ?? await timePhase(`component ${name}`, () => gatherComponent(engine, name, workDir, blobs, lanes, index.previous, rehash, patcher));
     };
     // Every component runs at once: the database's snapshot and integrity_check take seconds on their own thread, and the
     // file components share FILE_LANES. The first failure cancels the store so the others stop reading, and all settle
@@ -104,8 +111,8 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     await timePhase("finish packs", () => packs!.finish());
     req.onProgress?.({ phase: "verify", done: packs.stats.bytes, total: packs.stats.bytes });
     await ensureStoreGuide(storage);
-    const referenced = new Map<string, BlobRef>();
-    for (const r of Object.values(records)) for (const f of r.files) for (const b of f.blobs) referenced.set(b.sha256, b);
+    const referenced = new Map<string, { length: number }>();
+    for (const r of Object.values(records)) for (const f of r.files) for (const b of f.blobs.flatMap(storedBlobs)) referenced.set(`${b.pack}:${b.offset}`, b);
     const manifest: StoredManifestV2 = {
       formatVersion: MANIFEST_FORMAT_V2, tool, id, name: `${tool}-${id}`, type: req.type, description: req.description ?? "",
       createdAt: engine.now().toISOString(), ...(req.scheduledAt ? { scheduledAt: req.scheduledAt.toISOString() } : {}),
@@ -136,7 +143,10 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
   }
 }
 
-async function gatherComponent(engine: Engine, name: ComponentName, workDir: string, blobs: BlobStore, lanes: Lanes, previous: Map<string, FileEntryV2>, rehash: boolean): Promise<ComponentRecordV2> {
+async function gatherComponent(
+  engine: Engine, name: ComponentName, workDir: string, blobs: BlobStore, lanes: Lanes, previous: Map<string, FileEntryV2>, rehash: boolean,
+  patcherFor: (pageSize: number) => DbPatcher | undefined,
+): Promise<ComponentRecordV2> {
   const { paths } = engine.config;
   const files: FileEntryV2[] = [];
   let missing: string | undefined;
@@ -150,7 +160,9 @@ async function gatherComponent(engine: Engine, name: ComponentName, workDir: str
     await dbReuseHooks.afterIdentity?.();
     // The online backup API keeps page positions, so page-aligned pieces of unchanged pages are unchanged blobs.
     database = await snapshotDatabase(paths.database, snap, { busyTimeoutMs: engine.config.dbBusyTimeoutMs, method: "backup-api" });
-    const { source: _source, ...entry } = await timePhase("db pieces stored", async () => blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE));
+    const patcher = patcherFor(database.pageSize);
+    const { source: _source, ...entry } = await timePhase("db pieces stored", async () => blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE, patcher));
+    if (patcher) engine.log.info("database pieces patched", { ...patcher.stats });
     files.push(entry as FileEntryV2);
   } else if (name === "uploads" || name === "logs") {
     const root = name === "uploads" ? paths.uploads : paths.logs;
