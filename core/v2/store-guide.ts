@@ -20,7 +20,10 @@ LAYOUT
 In a manifest with "formatVersion": 2, components.<name>.files[] lists every file: "path" (as in a tar.gz backup),
 "size", "sha256" of its content, "mode", and "blobs": its pieces in order. Each piece has "pack" (its path in the
 store), "offset" and "length" (where its stored bytes are in the pack), "encoding" ("gzip": one gzip member; "raw":
-the bytes as they are), "size" and "sha256" of the piece's content.
+the bytes as they are), "size" and "sha256" of the piece's content. A database piece may also have "patches": then
+the stored bytes are its base, and each patch's "size" bytes (one database page) from byte "from" of its "bundle" (a
+stored blob with the same fields: pack, offset, length, encoding) replace the base's bytes from byte "at" of the
+piece; "sha256" is the patched piece's.
 
 HOW TO RESTORE BY HAND
 Stop the CRM. Run the lines starting with "$" in order (without the "$"), from an empty folder, with /path/to/store
@@ -29,6 +32,11 @@ daily/<id> by the backup's type and id (\`colab-backup list\` shows them).
 One file by hand: for each of its pieces in order, cut the stored bytes out of the pack and decode them, then check:
     tail -c +$((OFFSET + 1)) PACK | head -c LENGTH | gunzip -c >> FILE    # encoding "gzip" (for "raw": no gunzip)
     echo "SHA256  FILE" | sha256sum -c                                   # SHA256 = the file's "sha256"
+A piece with patches: decode it into a file of its own, lay each patch's page over it, then append it:
+    tail -c +$((OFFSET + 1)) PACK | head -c LENGTH | gunzip -c > piece
+    tail -c +$((BUNDLE_OFFSET + 1)) BUNDLE_PACK | head -c BUNDLE_LENGTH | gunzip -c > bundle    # for each patch
+    dd if=bundle of=piece bs=SIZE skip=$((FROM / SIZE)) seek=$((AT / SIZE)) count=1 conv=notrunc
+    cat piece >> FILE
 For every file of a backup, this writes those commands into restore.sh (gzip unpacks the manifest, python3 only reads
 the JSON), then runs it; it stops at the first file whose SHA-256 does not match:
     $ gzip -dcf /path/to/store/daily/<id>.json | python3 -c 'if 1:  # "if 1:" lets the lines below keep their indent when pasted
@@ -36,7 +44,14 @@ the JSON), then runs it; it stops at the first file whose SHA-256 does not match
       for c in m["components"].values():
         for f in c["files"]:
           out="restore/"+f["path"];print("mkdir -p "+q(os.path.dirname(out))+" && : > "+q(out))
-          for b in f["blobs"]:print("tail -c +%d %s | head -c %d | %s >> %s" % (b["offset"]+1,q(sys.argv[1]+"/"+b["pack"]),b["length"],"gunzip -c" if b["encoding"]=="gzip" else "cat",q(out)))
+          cut=lambda b:"tail -c +%d %s | head -c %d | %s" % (b["offset"]+1,q(sys.argv[1]+"/"+b["pack"]),b["length"],"gunzip -c" if b["encoding"]=="gzip" else "cat")
+          for b in f["blobs"]:
+            if not b.get("patches"):print(cut(b)+" >> "+q(out));continue
+            print(cut(b)+" > piece")
+            for p in b["patches"]:
+              print(cut(p["bundle"])+" > bundle")
+              print("dd if=bundle of=piece bs=%d skip=%d seek=%d count=1 conv=notrunc 2>/dev/null" % (p["size"],p["from"]//p["size"],p["at"]//p["size"]))
+            print("cat piece >> "+q(out))
           print("echo %s | sha256sum -c" % q(f["sha256"]+"  "+out))' /path/to/store > restore.sh
     $ sh -e restore.sh
 The result, in restore/, has the layout of a format 1 archive: database/dev.db, uploads/..., config/..., logs/....log.gz.

@@ -14,7 +14,7 @@ import { manifestKey } from "../ids.ts";
 import { encodeManifest } from "../manifest-codec.ts";
 import {
   COMPONENTS, DATABASE_ENTRY, MANIFEST_FORMAT_V2,
-  type BlobRef, type ComponentName, type ComponentRecordV2, type FileEntryV2, type StoredManifestV2,
+  type ComponentName, type ComponentRecordV2, type FileEntryV2, type StoredManifestV2,
 } from "../manifest.ts";
 import { walkFiles } from "../sources/files.ts";
 import { snapshotDatabase } from "../sources/sqlite.ts";
