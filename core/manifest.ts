@@ -84,10 +84,11 @@ export const StoredBlobSchema = z.object({
 });
 
 /**
- * One database page laid over a piece's base (core/v2/db-pieces.ts): `size` bytes from byte `from` of the bundle's
- * plaintext replace the piece's bytes from `at` (relative to the piece, so a record means the same wherever it is used).
+ * One database page laid over a piece's base (core/v2/db-pieces.ts): bytes `from` to `from + length` of the bundle's
+ * plaintext are a raw deflate stream whose preset dictionary is the base's page at `at`; inflated, they are the `size`
+ * bytes that replace the piece's from `at` (relative to the piece, so a record means the same wherever it is used).
  */
-export const PagePatchSchema = z.object({ at: count, size: count, from: count, bundle: StoredBlobSchema });
+export const PagePatchSchema = z.object({ at: count, size: count, from: count, length: count, bundle: StoredBlobSchema });
 
 /**
  * One piece of a file. Without `patches` the stored blob is the piece (`sha256` its plaintext's hash). With them (database

@@ -140,5 +140,6 @@ describe("v2 database pieces as page patches", () => {
     expect(() => checkPatches({ ...ref, patches: [{ ...ref.patches![0]!, at: ref.size }] }, DATABASE_ENTRY)).toThrow(/not a whole page inside/);
     expect(() => checkPatches({ ...ref, patches: [{ ...ref.patches![0]!, at: 100 }] }, DATABASE_ENTRY)).toThrow(/not a whole page inside/);
     expect(() => checkPatches({ ...ref, patches: [{ ...ref.patches![0]!, from: ref.patches![0]!.bundle.size }] }, DATABASE_ENTRY)).toThrow(/of a \d+-byte bundle/);
+    expect(() => checkPatches({ ...ref, patches: [{ ...ref.patches![0]!, size: 3000 }] }, DATABASE_ENTRY)).toThrow(/is not a page/);
   });
 });

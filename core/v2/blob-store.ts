@@ -190,9 +190,9 @@ export class BlobStore {
     return trialEncoding(e.trial.length, stored.length);
   }
 
-  /** A blob built by the caller (a database page bundle): gzipped and packed as a piece is, unless already stored. */
-  storeBuffer(plain: Buffer): Promise<BlobRef> {
-    return this.piece(sha256Hex(plain), plain, "gzip", true);
+  /** A blob built by the caller (a database page bundle): packed as a piece is, unless already stored. */
+  storeBuffer(plain: Buffer, encoding: Encoding): Promise<BlobRef> {
+    return this.piece(sha256Hex(plain), plain, encoding, true);
   }
 
   /** A piece already in the store (or already on its way in this run) is referenced, not stored again. */

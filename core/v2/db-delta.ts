@@ -3,7 +3,7 @@ import { DATABASE_ENTRY, type BlobRef, type FileEntryV2, type PagePatch } from "
 import type { Storage } from "../storage/storage.ts";
 import { DB_CHUNK_SIZE } from "./blob-codec.ts";
 import type { BlobStore, PieceSubstitute } from "./blob-store.ts";
-import { baseOf, decodeDbPieceWithBase, isPatched } from "./db-pieces.ts";
+import { baseOf, decodeDbPieceWithBase, deflatePage, isPatched } from "./db-pieces.ts";
 import { PackReader } from "./reader.ts";
 import type { StoreIndex } from "./store-index.ts";
 
@@ -32,12 +32,13 @@ export function previousDatabase(index: StoreIndex, pageSize: number): FileEntry
 /**
  * For each changed piece of the new snapshot: the previous backup's piece at the same place is read back (its base and
  * patches, checked), and when at most MAX_PATCHED_PAGES pages of the new piece differ from that base, the piece is
- * recorded as the base plus those pages. Pages already patched with the same bytes keep their patch; new pages go into
- * bundles of one piece's size (32 KiB of pages, gzipped together), stored like any piece.
+ * recorded as the base plus those pages. Pages already patched with the same bytes keep their patch; each new page is
+ * deflated with the base's page at its place as the preset dictionary (a changed page is mostly its old bytes), and the
+ * day's deflated pages are concatenated into bundles of about 32 KiB, stored raw like any piece.
  */
 export class DbPatcher implements PieceSubstitute {
   private readonly reader: PackReader;
-  private group: { pages: Buffer[]; waiting: ((b: { bundle: BlobRef; pages: number } | Error) => void)[] } = { pages: [], waiting: [] };
+  private group: { pages: Buffer[]; waiting: ((b: { bundle: BlobRef; pages: number } | Error) => void)[]; bytes: number } = { pages: [], waiting: [], bytes: 0 };
   readonly stats = { patched: 0, pagesAdded: 0, rebased: 0, unreadable: 0 };
   private inFlight = 0;
   private ended = false;
@@ -86,11 +87,18 @@ export class DbPatcher implements PieceSubstitute {
     }
     const baseRef = baseOf(prev);
     if (differing.length === 0) return { ref: baseRef }; // back to the base's bytes exactly
-    const patches: Promise<PagePatch>[] = differing.map((at) => {
+    // Each new page deflated against the base's page at its place (read before this returns: `plain` is reused after).
+    const page = (at: number) => plain.subarray(at, at + this.pageSize);
+    const sized = await Promise.all(differing.map(async (at) => {
       const old = kept.get(at);
-      if (old && plain.compare(before, at, at + this.pageSize, at, at + this.pageSize) === 0) return Promise.resolve(old);
+      if (old && plain.compare(before, at, at + this.pageSize, at, at + this.pageSize) === 0) return old;
+      return { at, deflated: await deflatePage(page(at), base.subarray(at, at + this.pageSize)) };
+    }));
+    const patches: Promise<PagePatch>[] = sized.map((p) => {
+      if (!("deflated" in p)) return Promise.resolve(p);
       this.stats.pagesAdded++;
-      return this.add(Buffer.from(plain.subarray(at, at + this.pageSize))).then(({ bundle, from }) => ({ at, size: this.pageSize, from, bundle }));
+      const { at, deflated } = p;
+      return this.add(deflated).then(({ bundle, from }) => ({ at, size: this.pageSize, from, length: deflated.length, bundle }));
     });
     this.stats.patched++;
     // Pages are all in a bundle now; inFlight drops in patch()'s finally, after which end() may flush the last one.
@@ -98,14 +106,15 @@ export class DbPatcher implements PieceSubstitute {
   }
 
   /**
-   * Adds a page to the open bundle; the bundle is stored once a piece's worth of pages is in it (or at `end`). The ref
+   * Adds a deflated page to the open bundle; the bundle is stored once it holds 32 KiB (or at `end`). The ref
    * is the PackWriter's own object (not a copy): its pack key is filled in when the pack is sealed.
    */
-  private add(page: Buffer): Promise<{ bundle: BlobRef; from: number }> {
-    const from = this.group.pages.length * this.pageSize;
+  private add(deflated: Buffer): Promise<{ bundle: BlobRef; from: number }> {
+    const from = this.group.bytes;
     const got = new Promise<{ bundle: BlobRef; pages: number } | Error>((resolve) => this.group.waiting.push(resolve));
-    this.group.pages.push(page);
-    if (this.group.pages.length * this.pageSize >= DB_CHUNK_SIZE) this.flush();
+    this.group.pages.push(deflated);
+    this.group.bytes += deflated.length;
+    if (this.group.bytes >= DB_CHUNK_SIZE) this.flush();
     return got.then((r) => {
       if (r instanceof Error) throw r;
       return { bundle: r.bundle, from };
@@ -113,13 +122,12 @@ export class DbPatcher implements PieceSubstitute {
   }
 
   private flush(): void {
-    const { pages, waiting } = this.group;
-    this.group = { pages: [], waiting: [] };
+    const { pages, waiting, bytes } = this.group;
+    this.group = { pages: [], waiting: [], bytes: 0 };
     if (pages.length === 0) return;
-    // Its own ArrayBuffer at offset 0: the compression thread takes it over and the BlobStore may reuse it.
-    const plain = Buffer.from(Buffer.allocUnsafeSlow(pages.length * this.pageSize).buffer, 0, pages.length * this.pageSize);
-    pages.forEach((p, i) => p.copy(plain, i * this.pageSize));
-    this.blobs.storeBuffer(plain).then(
+    // Stored raw: the pages are deflated already (each against its own dictionary, so gzip would find nothing more).
+    const plain = Buffer.concat(pages, bytes);
+    this.blobs.storeBuffer(plain, "raw").then(
       (bundle) => waiting.forEach((w) => w({ bundle, pages: pages.length })),
       (err: unknown) => waiting.forEach((w) => w(err instanceof Error ? err : new Error(String(err)))),
     );

@@ -1,6 +1,8 @@
 // A database piece recorded as a base blob plus page patches: the one place that turns such a record into its plaintext.
 import { UnsafeArchiveError, ChecksumMismatchError } from "../errors.ts";
-import type { BlobRef, StoredBlob } from "../manifest.ts";
+import { promisify } from "node:util";
+import { deflateRaw, inflateRawSync } from "node:zlib";
+import type { BlobRef, PagePatch, StoredBlob } from "../manifest.ts";
 import { decodeBlob, sha256Hex } from "./blob-codec.ts";
 import type { PackReader } from "./reader.ts";
 
@@ -33,10 +35,34 @@ export function checkPatches(ref: BlobRef, where: string): void {
   for (const p of ref.patches!) {
     if (!PAGE_SIZES.has(p.size)) throw bad(`a patch of ${p.size} bytes is not a page`);
     if (p.at % p.size !== 0 || p.at + p.size > ref.size) throw bad(`a patch at byte ${p.at} is not a whole page inside the ${ref.size}-byte piece`);
-    if (p.from % p.size !== 0 || p.from + p.size > p.bundle.size) throw bad(`a patch reads bytes ${p.from}..${p.from + p.size} of a ${p.bundle.size}-byte bundle`);
+    if (p.length === 0 || p.from + p.length > p.bundle.size) throw bad(`a patch reads bytes ${p.from}..${p.from + p.length} of a ${p.bundle.size}-byte bundle`);
     if (seen.has(p.at)) throw bad(`the page at byte ${p.at} is patched twice`);
     seen.add(p.at);
   }
+}
+
+const deflateRawAsync = promisify(deflateRaw);
+
+/** Deflate level of a patch's page (a few KiB against its old page as the dictionary: cheap at any level). */
+export const PAGE_DEFLATE_LEVEL = 6;
+
+/**
+ * A page deflated with the base's page at the same place as its preset dictionary: a changed index or table page is
+ * mostly its old bytes, so this stores about a quarter of what gzipping the page alone does (bench: 0.35 vs 1.27 MB a day).
+ */
+export const deflatePage = (page: Buffer, basePage: Buffer): Promise<Buffer> =>
+  deflateRawAsync(page, { level: PAGE_DEFLATE_LEVEL, dictionary: basePage });
+
+/** A patch's page: its bytes in the bundle inflated against the base's page, exactly `size` bytes. */
+function inflatePage(base: Buffer, p: PagePatch, bundle: Buffer, where: string): Buffer {
+  let page: Buffer;
+  try {
+    page = inflateRawSync(bundle.subarray(p.from, p.from + p.length), { dictionary: base.subarray(p.at, p.at + p.size), maxOutputLength: p.size });
+  } catch (err) {
+    throw new UnsafeArchiveError(`read piece of ${where}: the page patched at byte ${p.at} does not inflate (${(err as Error).message}); the store is damaged, pick another backup`, { cause: err });
+  }
+  if (page.length !== p.size) throw new UnsafeArchiveError(`read piece of ${where}: the page patched at byte ${p.at} inflates to ${page.length} bytes, not ${p.size}; the store is damaged, pick another backup`);
+  return page;
 }
 
 const caches = new WeakMap<PackReader, Map<string, Promise<Buffer>>>();
@@ -81,7 +107,7 @@ export async function decodeDbPieceWithBase(reader: PackReader, ref: BlobRef, wh
     ...ref.patches!.map((p) => bundle(reader, p.bundle, where)),
   ]);
   const plain = Buffer.from(base!);
-  ref.patches!.forEach((p, i) => pages[i]!.copy(plain, p.at, p.from, p.from + p.size));
+  ref.patches!.forEach((p, i) => inflatePage(base!, p, pages[i]!, where).copy(plain, p.at));
   const sha = sha256Hex(plain);
   if (sha !== ref.sha256) {
     throw new ChecksumMismatchError(`read piece ${ref.sha256.slice(0, 12)} of ${where}: its base with its ${ref.patches!.length} patches has SHA-256 ${sha.slice(0, 12)}; the store is damaged, pick another backup`);

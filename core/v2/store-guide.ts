@@ -21,9 +21,10 @@ In a manifest with "formatVersion": 2, components.<name>.files[] lists every fil
 "size", "sha256" of its content, "mode", and "blobs": its pieces in order. Each piece has "pack" (its path in the
 store), "offset" and "length" (where its stored bytes are in the pack), "encoding" ("gzip": one gzip member; "raw":
 the bytes as they are), "size" and "sha256" of the piece's content. A database piece may also have "patches": then
-the stored bytes are its base, and each patch's "size" bytes (one database page) from byte "from" of its "bundle" (a
-stored blob with the same fields: pack, offset, length, encoding) replace the base's bytes from byte "at" of the
-piece; "sha256" is the patched piece's.
+the stored bytes are its base, and each patch replaces the "size" bytes (one database page) from byte "at" of the
+piece: bytes "from" to "from" + "length" of its "bundle" (a stored blob with the same fields: pack, offset, length,
+encoding) are a raw deflate stream whose preset dictionary is the base's page being replaced (python3's zlib reads
+it); "sha256" is the patched piece's.
 
 HOW TO RESTORE BY HAND
 Stop the CRM. Run the lines starting with "$" in order (without the "$"), from an empty folder, with /path/to/store
@@ -34,13 +35,14 @@ One file by hand: for each of its pieces in order, cut the stored bytes out of t
     echo "SHA256  FILE" | sha256sum -c                                   # SHA256 = the file's "sha256"
 A piece with patches: decode it into a file of its own, lay each patch's page over it, then append it:
     tail -c +$((OFFSET + 1)) PACK | head -c LENGTH | gunzip -c > piece
-    tail -c +$((BUNDLE_OFFSET + 1)) BUNDLE_PACK | head -c BUNDLE_LENGTH | gunzip -c > bundle    # for each patch
-    dd if=bundle of=piece bs=SIZE skip=$((FROM / SIZE)) seek=$((AT / SIZE)) count=1 conv=notrunc
+    tail -c +$((BUNDLE_OFFSET + 1)) BUNDLE_PACK | head -c BUNDLE_LENGTH > bundle    # for each patch (a "raw" bundle)
+    python3 -c "$PATCH" AT SIZE FROM PATCH_LENGTH    # PATCH: the page inflated against the piece's page, written over it
     cat piece >> FILE
 For every file of a backup, this writes those commands into restore.sh (gzip unpacks the manifest, python3 only reads
 the JSON), then runs it; it stops at the first file whose SHA-256 does not match:
     $ gzip -dcf /path/to/store/daily/<id>.json | python3 -c 'if 1:  # "if 1:" lets the lines below keep their indent when pasted
       import json,os,shlex,sys;m=json.load(sys.stdin);q=shlex.quote
+      PATCH="import sys,zlib;a,s,f,n=map(int,sys.argv[1:]);p=open(\\"piece\\",\\"r+b\\");p.seek(a);d=zlib.decompressobj(-15,zdict=p.read(s));x=d.decompress(open(\\"bundle\\",\\"rb\\").read()[f:f+n],s);assert len(x)==s;p.seek(a);p.write(x)"
       for c in m["components"].values():
         for f in c["files"]:
           out="restore/"+f["path"];print("mkdir -p "+q(os.path.dirname(out))+" && : > "+q(out))
@@ -50,7 +52,7 @@ the JSON), then runs it; it stops at the first file whose SHA-256 does not match
             print(cut(b)+" > piece")
             for p in b["patches"]:
               print(cut(p["bundle"])+" > bundle")
-              print("dd if=bundle of=piece bs=%d skip=%d seek=%d count=1 conv=notrunc 2>/dev/null" % (p["size"],p["from"]//p["size"],p["at"]//p["size"]))
+              print("python3 -c %s %d %d %d %d" % (q(PATCH),p["at"],p["size"],p["from"],p["length"]))
             print("cat piece >> "+q(out))
           print("echo %s | sha256sum -c" % q(f["sha256"]+"  "+out))' /path/to/store > restore.sh
     $ sh -e restore.sh
