@@ -22,7 +22,7 @@ function env(crm: string, store: string): NodeJS.ProcessEnv {
   return { ...out, CRM_ROOT: crm, BACKUP_DIR: store, BACKUP_FORMAT: "v2", BACKUP_EMAIL_ENABLED: "false" };
 }
 
-interface Tool { name: string; store: string; backup: (type: string) => Promise<number>; bytes: () => Promise<number> }
+interface Tool { name: string; store: string; backup: (type: string) => Promise<{ wallS: number; peakRssKiB: number }>; bytes: () => Promise<number> }
 
 async function main() {
   const work = mkdtempSync(path.join(tmpdir(), "colab-store-growth-"));
@@ -40,7 +40,7 @@ async function main() {
       return {
         // As bench/sequence.ts counts it: everything the store keeps but its temp work files.
         name, store, bytes: async () => { const s = await treeStats(store); return s.bytes - (s.byTop.temp?.bytes ?? 0); },
-        backup: async (type) => (await measure([process.execPath, bin, "backup", "--type", type, "--json"], { cwd: work, env: env(live, store) })).wallS,
+        backup: (type) => measure([process.execPath, bin, "backup", "--type", type, "--json"], { cwd: work, env: env(live, store) }),
       };
     };
     tools.push(cli("ours", OURS));
@@ -49,21 +49,21 @@ async function main() {
       const repo = path.join(work, "restic");
       const renv = { ...process.env, RESTIC_REPOSITORY: repo, RESTIC_PASSWORD: "colab-bench", RESTIC_CACHE_DIR: path.join(work, "restic-cache") };
       await run(["restic", "init", "--quiet"], { env: renv });
-      tools.push({ name: "restic", store: repo, bytes: () => treeBytes(repo), backup: async () => (await measure(["restic", "backup", "--quiet", "--host", "bench", "."], { cwd: live, env: renv })).wallS });
+      tools.push({ name: "restic", store: repo, bytes: () => treeBytes(repo), backup: () => measure(["restic", "backup", "--quiet", "--host", "bench", "."], { cwd: live, env: renv }) });
     }
     log(`tar -czf: ${(tarBytes / 1e6).toFixed(1)} MB; load ${(await run(["cat", "/proc/loadavg"])).stdout.trim()}`);
     const first = new Map<string, number>();
-    const show = async (day: number, times: Map<string, number>) => {
+    const show = async (day: number, times: Map<string, { wallS: number; peakRssKiB: number }>) => {
       const parts: string[] = [];
       for (const t of tools) {
         const b = await t.bytes();
         if (day === 0) first.set(t.name, b);
-        parts.push(`${t.name} ${(b / 1e6).toFixed(1)} MB (${(b / first.get(t.name)!).toFixed(3)}x${day === 0 && t.name !== "restic" ? `, ${(b / tarBytes).toFixed(3)}x tar` : ""}) ${times.get(t.name)!.toFixed(1)} s`);
+        parts.push(`${t.name} ${(b / 1e6).toFixed(1)} MB (${(b / first.get(t.name)!).toFixed(3)}x${day === 0 && t.name !== "restic" ? `, ${(b / tarBytes).toFixed(3)}x tar` : ""}) ${times.get(t.name)!.wallS.toFixed(1)} s ${Math.round(times.get(t.name)!.peakRssKiB / 1024)} MiB`);
       }
       log(`day ${day}: ${parts.join(" | ")} | load ${(await run(["cat", "/proc/loadavg"])).stdout.trim().split(" ").slice(0, 3).join(" ")}`);
     };
     const round = async (day: number) => {
-      const times = new Map<string, number>();
+      const times = new Map<string, { wallS: number; peakRssKiB: number }>();
       for (const t of tools) times.set(t.name, await t.backup(day === 0 ? "manual" : "daily"));
       await show(day, times);
     };
