@@ -28,8 +28,11 @@ export class PackReader {
   private readonly cache = new Map<string, Promise<Buffer | null>>();
   private readonly sizes = new Map<string, number>();
   private readonly large = new Set<string>();
-  /** `cacheBytes`: whole packs kept in memory (a verify, reading packs nearly in order, needs fewer). */
-  constructor(private readonly storage: Storage, private readonly cacheBytes = CACHE_BYTES) {}
+  /**
+   * `cacheBytes`: whole packs kept in memory (a verify, reading packs nearly in order, needs fewer). `byRange`: every
+   * piece read by its own range, no pack fetched whole (the backup's database patcher reads a few pieces of many packs).
+   */
+  constructor(private readonly storage: Storage, private readonly cacheBytes = CACHE_BYTES, private readonly byRange = false) {}
 
   /** The checked plaintext of one piece (a patched database piece assembled from its base and pages). */
   async read(ref: BlobRef, where: string): Promise<Buffer> {
@@ -54,7 +57,7 @@ export class PackReader {
       this.cache.set(key, hit);
       return hit;
     }
-    if (this.large.has(key)) return Promise.resolve(null);
+    if (this.byRange || this.large.has(key)) return Promise.resolve(null);
     const p = this.fetch(key);
     this.cache.set(key, p);
     p.then(
