@@ -1,7 +1,7 @@
 // Database pieces stored as page patches over several backups: every backup restores, verifies, exports and survives gc.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
@@ -135,6 +135,12 @@ describe("v2 database pieces as page patches", () => {
     expect(report.components.database!.detail).toMatch(/damaged/);
     await expect(exportBytes(engine, day1)).rejects.toThrow(/damaged/);
     await expect(runRestore(engine, { backupId: day1.id, components: ["database"], confirm: "CONFIRM_RESTORE" })).rejects.toThrow(/damaged/);
+
+    // Quick verify (presence and sizes only) counts the bundles too: a bundle's pack cut short fails it.
+    truncateSync(file, bundle.offset);
+    const quick = await verifyBackup(engine, day1.id, undefined, { quick: true });
+    expect(quick.components.database!.status).toBe("failed");
+    expect(quick.components.database!.detail).toMatch(/the piece needs/);
 
     const ref = patched(day1)[0]!;
     expect(() => checkPatches({ ...ref, patches: [{ ...ref.patches![0]!, at: ref.size }] }, DATABASE_ENTRY)).toThrow(/not a whole page inside/);
