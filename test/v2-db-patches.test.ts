@@ -117,6 +117,30 @@ describe("v2 database pieces as page patches", () => {
     expect(dbContent(crm.db)).toEqual(series[3]!.rows);
   });
 
+  it("a day of hundreds of tiny page changes (each in its own piece) completes and restores", { timeout: 120_000 }, async () => {
+    const crm = makeCrm();
+    const db = new Database(crm.db);
+    db.exec(`CREATE TABLE "Row" (id INTEGER PRIMARY KEY, flag TEXT NOT NULL, body TEXT NOT NULL)`);
+    const ins = db.prepare(`INSERT INTO "Row" (flag, body) VALUES ('a', ?)`);
+    db.transaction(() => {
+      for (let i = 1; i <= 3200; i++) ins.run(`row ${i} `.repeat(330)); // ~3 KB: one row a page
+    })();
+    db.pragma("wal_checkpoint(TRUNCATE)");
+    db.close();
+    const engine = makeTestEngine(crm.root, undefined, V2);
+    await backup(engine, "manual");
+    // One byte of one row in every eighth page: ~400 pieces each with one page that deflates to a few bytes.
+    const w = new Database(crm.db);
+    w.exec(`UPDATE "Row" SET flag = 'b' WHERE id % 8 = 0`);
+    w.pragma("wal_checkpoint(TRUNCATE)");
+    w.close();
+    const day1 = await backup(engine);
+    expect(patched(day1).length).toBeGreaterThan(300);
+    const rows = dbContent(crm.db);
+    await runRestore(engine, { backupId: day1.id, components: ["database"], confirm: "CONFIRM_RESTORE" });
+    expect(dbContent(crm.db)).toEqual(rows);
+  });
+
   it("verify, restore and export refuse a flipped byte in a page bundle, and a patch outside its piece", { timeout: 60_000 }, async () => {
     const crm = makeCrm();
     grow(crm);

@@ -16,6 +16,14 @@ import type { StoreIndex } from "./store-index.ts";
  */
 const MAX_PATCHED_PAGES = 4;
 /**
+ * A bundle is stored at 32 KiB or at this many pages, whichever comes first. Every piece waiting for its bundle holds
+ * its share of the BlobStore's byte budget (at least 256 pieces' worth), and the snapshot is not read further while the
+ * budget is spent: with pages that deflate to a few bytes, 32 KiB alone would wait for more pieces than the budget
+ * lets in, and the backup would stop (test/v2-db-patches.test.ts, "hundreds of tiny page changes").
+ */
+const BUNDLE_MAX_PAGES = 64;
+
+/**
  * Previous pieces read back at once. Each is read by its own range (a day's ~420 changed pieces sit in packs shared
  * with the uploads, so whole packs meant ~100 MB read a day) and only this many at a time: with every changed piece
  * reading at once, a bench daily backup peaked ~150 MiB higher and took twice as long.
@@ -120,7 +128,7 @@ export class DbPatcher implements PieceSubstitute {
     const got = new Promise<{ bundle: BlobRef; pages: number } | Error>((resolve) => this.group.waiting.push(resolve));
     this.group.pages.push(deflated);
     this.group.bytes += deflated.length;
-    if (this.group.bytes >= DB_CHUNK_SIZE) this.flush();
+    if (this.group.bytes >= DB_CHUNK_SIZE || this.group.pages.length >= BUNDLE_MAX_PAGES) this.flush();
     return got.then((r) => {
       if (r instanceof Error) throw r;
       return { bundle: r.bundle, from };
