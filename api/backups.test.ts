@@ -1,8 +1,8 @@
 // API tests for backups: list, create, read, download, delete, through app.request against a real engine and job runner.
 import { createHash } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { readAudit } from "../core/catalog.ts";
-import { LOCK_KEY } from "../core/ids.ts";
+import { LOCK_KEY, manifestKey } from "../core/ids.ts";
 import { acquireLock } from "../core/lock.ts";
 import { backupNow, makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
@@ -98,6 +98,34 @@ describe("GET /api/backup", () => {
     const daily = (await (await api.call("/api/backup?type=daily&page=2&pageSize=1")).json()) as { total: number; items: { id: string }[] };
     expect(daily).toMatchObject({ total: 2, page: 2, pageSize: 1 });
     expect(daily.items.map((i) => i.id)).toEqual([daily1]);
+  });
+
+  it("answers an unchanged store from its cached listing, and the next request shows a manifest damaged or deleted through the store", async () => {
+    api = await makeTestApi();
+    const a = await backupNow(api, { type: "daily" });
+    const b = await backupNow(api, { type: "daily" });
+    const { storage } = api.deps.engine;
+    const lists = vi.spyOn(storage, "list");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      type Page = { total: number; items: { id: string }[]; damaged: { id: string }[] };
+      const list = async () => {
+        await new Promise((r) => setTimeout(r, 25)); // each change in a timestamp tick of its own
+        vi.setSystemTime(performance.timeOrigin + performance.now() + 5_000); // past the fs token's 2 s settle
+        return (await (await api!.call("/api/backup")).json()) as Page;
+      };
+      expect((await list()).total).toBe(2);
+      lists.mockClear();
+      expect((await list()).items.map((i) => i.id)).toEqual([b, a]);
+      expect(lists.mock.calls.filter(([prefix]) => prefix === "daily/")).toEqual([]); // no stat per manifest
+      await storage.put(manifestKey(a), "{ not json");
+      const damaged = await list();
+      expect([damaged.items.map((i) => i.id), damaged.damaged.map((d) => d.id)]).toEqual([[b], [a]]);
+      await storage.delete(manifestKey(b));
+      expect((await list()).items).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("refuses a page size over 200, an unknown type and a page that is not a number", async () => {

@@ -15,7 +15,7 @@ const RECENT_AUDIT = 100;
 
 export async function buildStatus(deps: ApiDeps) {
   const { engine } = deps;
-  const scan = await scanCatalog(engine.storage);
+  const scan = await scanCatalog(engine.storage, undefined, { cachedListing: true });
   const [core, jobs, storedEmail, audit] = await Promise.all([
     getStatus(engine, deps.localDir, scan),
     // Through the job service, so a job whose worker died shows as failed, not running for ever.

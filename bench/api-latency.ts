@@ -29,7 +29,7 @@ const root = engine.config.backupDir;
 const t0 = performance.now();
 // Each with its catalog index entry, as the backups that wrote them would have left it (core/catalog-index.ts).
 const manifestBytes = plantCopies(root, inflateManifest(first.manifest as StoredManifestV2), N - 1, true);
-console.error(`planted ${N - 1} manifests of ${(manifestBytes / 1e6).toFixed(2)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.error(`planted ${N - 1} gzipped manifests of ${(manifestBytes / 1e6).toFixed(2)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 // A fresh process lists the store twice: the first may have to read every manifest (a store no listing has indexed
 // yet), the second is what every later CLI command or cold Lambda pays.
@@ -78,7 +78,7 @@ await server.close();
 
 const staticBytes = Object.entries(sizes).filter(([p]) => !p.startsWith("/api/")).reduce((n, [, b]) => n + b, 0);
 const apiBytes = Object.entries(sizes).filter(([p]) => p.startsWith("/api/")).reduce((n, [, b]) => n + b, 0);
-console.log(`store: ${N} v2 backups, manifests of ${(manifestBytes / 1e6).toFixed(2)} MB each (fs store in ${root})`);
+console.log(`store: ${N} v2 backups, gzipped manifests of ${(manifestBytes / 1e6).toFixed(2)} MB each (fs store in ${root})`);
 if (colds.length) console.log(`fresh process, listing the whole store: first ${colds[0]!.toFixed(0)} ms, then ${colds.slice(1).map((ms) => ms.toFixed(0)).join(", ")} ms`);
 console.log(`the server's first GET /api/backup: ${check.ms.toFixed(0)} ms`);
 console.log(`GET /api/backup?pageSize=50, ${R} sequential requests: p50 ${pct(50).toFixed(1)} ms, p95 ${pct(95).toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms`);

@@ -1,9 +1,10 @@
-// Plants N v2 backups of bench size into an fs store for the listing benchmark: manifests as large as real ones, written directly.
+// Plants N v2 backups of bench size into an fs store for the listing benchmark: manifests as large as real ones, gzipped as real ones are, written directly.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { CATALOG_INDEX_KEY, summarizeManifest, type IndexEntry } from "../core/catalog-index.ts";
 import path from "node:path";
 import { manifestKey } from "../core/ids.ts";
+import { gzipText, manifestText } from "../core/manifest-codec.ts";
 import { BACKUP_TYPES, DATABASE_ENTRY, type BlobRef, type FileEntryV2, type StoredManifestV2 } from "../core/manifest.ts";
 
 /** Bench scale 1 (bench/README.md): a ~104 MB database in 32 KiB pieces, ~3,900 upload files, ~90 logs. */
@@ -39,27 +40,38 @@ export function inflateManifest(m: StoredManifestV2, scale = SCALE1): StoredMani
 }
 
 /**
- * Writes `count` copies of `m` under new ids, an hour apart and cycling through the backup types; returns the bytes of one.
+ * Writes `count` copies of `m` under new ids, an hour apart and cycling through the backup types, stored as the
+ * writer stores them (core/manifest-codec.ts: gzipped); returns the stored bytes of one.
  * With `index`, each copy's catalog index entry is added too, as the backup that wrote it would have (core/catalog-index.ts).
+ * Gzipping 999 multi-MB texts at level 9 would take minutes, so each copy is three gzip members (one stream to gunzip,
+ * RFC 1952): the components, compressed once and shared, between its own head and tail (id, type, dates).
  */
 export function plantCopies(storeRoot: string, m: StoredManifestV2, count: number, index = false): number {
-  const raw = JSON.stringify(m, null, 2) + "\n";
+  const raw = manifestText(m);
+  const start = raw.indexOf('\n  "components": ');
+  const end = raw.indexOf("\n  }", start) + "\n  }".length; // the components' closing brace, the only one at this indent
+  const components = raw.slice(start, end);
+  if (start < 0 || components.includes(m.id) || components.includes(m.createdAt)) throw new Error("plantCopies: expected no id or date in the components");
+  const componentsGz = gzipText(components);
+  const own = (text: string, id: string, type: string, at: string) => gzipText(text.replaceAll(m.id, id).replace(`"type": "${m.type}"`, `"type": "${type}"`).replaceAll(m.createdAt, at));
   const summary = JSON.stringify(summarizeManifest(m));
   const indexFile = path.join(storeRoot, CATALOG_INDEX_KEY);
   const entries: IndexEntry[] = index && existsSync(indexFile) ? (JSON.parse(readFileSync(indexFile, "utf8")) as { entries: IndexEntry[] }).entries : [];
+  let bytes = 0;
   for (let i = 1; i <= count; i++) {
     const at = new Date(Date.parse(m.createdAt) - i * 3_600_000);
     const type = BACKUP_TYPES.filter((t) => t !== "pre-restore")[i % 4]!;
     const id = `${type}-${at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "")}-${i.toString(16).padStart(6, "0")}`;
-    const copy = raw.replaceAll(m.id, id).replace(`"type": "${m.type}"`, `"type": "${type}"`).replaceAll(m.createdAt, at.toISOString());
+    const body = Buffer.concat([own(raw.slice(0, start), id, type, at.toISOString()), componentsGz, own(raw.slice(end), id, type, at.toISOString())]);
+    bytes = body.length;
     const file = path.join(storeRoot, manifestKey(id));
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, copy);
+    writeFileSync(file, body);
     if (!index) continue;
     const st = statSync(file);
     const sum = summary.replaceAll(m.id, id).replace(`"type":"${m.type}"`, `"type":"${type}"`).replaceAll(m.createdAt, at.toISOString());
     entries.push({ key: manifestKey(id), version: `${st.mtimeMs}-${st.size}-${st.ino}`, size: st.size, summary: JSON.parse(sum) });
   }
   if (index) writeFileSync(indexFile, JSON.stringify({ formatVersion: 1, entries }) + "\n");
-  return Buffer.byteLength(raw);
+  return bytes;
 }

@@ -68,7 +68,7 @@ async function main() {
     console.log(`ours ${args.restore ? "restore" : "backup"} under --cpu-prof: wall ${m.wallS.toFixed(2)} s, cpu ${m.cpuS.toFixed(2)} s (all threads), peak RSS ${(m.peakRssKiB / 1024).toFixed(0)} MiB`);
     console.log("(gzip and SHA-256 of big buffers may run in libuv's thread pool and then appear only as main-thread idle time)\n");
     // The v2 writer's phase timings (core/v2/phase-clock.ts): what overlaps, what the backup waits on, CPU in the threads.
-    if (m.stderr.includes("backup phases")) console.log(`${m.stderr.slice(m.stderr.indexOf("backup phases")).trimEnd()}\n`);
+    if (m.stderr.includes("phases (start")) console.log(`${m.stderr.slice(m.stderr.indexOf("phases (start")).trimEnd()}\n`);
     console.log(summarize(JSON.parse(readFileSync(path.join(profDir, file), "utf8")) as CpuProfile, Number(args.top)));
   } finally {
     rmSync(work, { recursive: true, force: true });

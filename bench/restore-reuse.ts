@@ -7,7 +7,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { BENCH_DIR } from "./generate.ts";
 import { measure, run } from "./measure.ts";
-import { manifestJsonText } from "../core/manifest-codec.ts";
+import { decodeManifest } from "../core/manifest-codec.ts";
 
 const CLI = path.join(path.dirname(BENCH_DIR), "bin", "colab-backup.js");
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -38,7 +38,7 @@ async function main() {
     await run(["cp", "-a", source, crm]);
     mkdirSync(store);
     const backup = JSON.parse((await run([process.execPath, CLI, "backup", "--json"], { cwd: work, env: env(crm, store) })).stdout) as { id: string };
-    const manifest = JSON.parse(manifestJsonText(readFileSync(path.join(store, "manual", `${backup.id}.json`))));
+    const manifest = decodeManifest(readFileSync(path.join(store, "manual", `${backup.id}.json`))) as Record<string, any>;
     const tarball = path.join(work, "crm.tar.gz");
     await run(["tar", "-czf", tarball, "-C", crm, "."]);
     const uploads = uploadsOf(path.join(crm, "uploads"));
@@ -55,7 +55,7 @@ async function main() {
       await run(["sync"]);
       const ours = await measure([process.execPath, CLI, "restore", backup.id, "--components", "database,uploads,config,logs", "--confirm", "CONFIRM_RESTORE", "--json"], { cwd: work, env: env(crm, store) });
       const out = JSON.parse(ours.stdout);
-      const pre = JSON.parse(manifestJsonText(readFileSync(path.join(store, "pre-restore", `${out.preRestoreBackupId}.json`))));
+      const pre = decodeManifest(readFileSync(path.join(store, "pre-restore", `${out.preRestoreBackupId}.json`))) as Record<string, any>;
       for (const f of manifest.components.uploads.files) {
         const sha = createHash("sha256").update(readFileSync(path.join(crm, f.path))).digest("hex");
         if (sha !== f.sha256) throw new Error(`restore-reuse: ${f.path} differs from the backup after the restore`);

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeCrm, makeTestEngine } from "../test/helpers/crm.ts";
-import { manifestJsonText } from "./manifest-codec.ts";
+import { decodeManifest } from "./manifest-codec.ts";
 import { runBackup } from "./backup.ts";
 import { CATALOG_INDEX_KEY } from "./catalog-index.ts";
 import { scanCatalog } from "./catalog-scan.ts";
@@ -56,7 +56,7 @@ describe("catalog index", () => {
   it("reads a manifest changed since it was indexed: a damaged one is listed as damaged, a rewritten one as rewritten", async () => {
     const { engine, ids, root } = await twoBackups();
     writeFileSync(path.join(root, manifestKey(ids[0]!)), "{ not json");
-    const m = JSON.parse(manifestJsonText(await engine.storage.getBuffer(manifestKey(ids[1]!))));
+    const m = decodeManifest(await engine.storage.getBuffer(manifestKey(ids[1]!))) as Record<string, unknown>;
     writeFileSync(path.join(root, manifestKey(ids[1]!)), JSON.stringify({ ...m, description: "rewritten by hand" }));
     const store = freshProcess(engine.storage);
     const scan = await scanCatalog(store);

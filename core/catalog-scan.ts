@@ -2,9 +2,10 @@
 import { ZodError } from "zod";
 import { NotFoundError, errorMessage } from "./errors.ts";
 import { PENDING_PREFIX, archiveKey, isBackupId, manifestKey, pendingKey, typeOfId } from "./ids.ts";
-import { manifestJsonText } from "./manifest-codec.ts";
+import { expandManifest, manifestJsonText } from "./manifest-codec.ts";
 import { AnyManifestSchema, BACKUP_TYPES, type BackupType, type ComponentRecord, type StoredManifest, type StoredManifestV1, type StoredManifestV2 } from "./manifest.ts";
 import type { ObjectInfo, Storage } from "./storage/storage.ts";
+import { cachedList } from "./catalog-listing.ts";
 import { entryFor, readCatalogIndex, rememberCatalog, summarizeManifest, writeCatalogIndex, type IndexEntry } from "./catalog-index.ts";
 
 /** A stored manifest without the per-file lists: what listings need, small enough to keep for thousands of backups. */
@@ -66,6 +67,11 @@ export function checkManifest(raw: Buffer, id: string): { manifest: StoredManife
   } catch (err) {
     return { reason: `it is not valid JSON (${errorMessage(err)})` };
   }
+  try {
+    json = expandManifest(json); // the compact form v2 manifests are written in; older forms pass as they are
+  } catch (err) {
+    return { reason: errorMessage(err) };
+  }
   let m;
   try {
     m = AnyManifestSchema.parse(json);
@@ -115,20 +121,22 @@ async function judge(storage: Storage, obj: ObjectInfo, id: string, index: Map<s
 const idOf = (key: string, suffix: string) => key.slice(key.indexOf("/") + 1, -suffix.length);
 
 /** Scans the store (or one type); never throws for one bad object, only when the store itself cannot be listed. */
-export async function scanCatalog(storage: Storage, type?: BackupType, opts: { backupsOnly?: boolean } = {}): Promise<CatalogScan> {
+export async function scanCatalog(storage: Storage, type?: BackupType, opts: { backupsOnly?: boolean; cachedListing?: boolean } = {}): Promise<CatalogScan> {
   const types = type ? [type] : BACKUP_TYPES;
+  // cachedListing: read-only views (the API's listings and status) reuse listings of unchanged folders (core/catalog-listing.ts).
+  const list = (prefix: string) => (opts.cachedListing ? cachedList(storage, prefix) : storage.list(prefix));
   // Backups only (listBackups, every backup's start): no markers to list, a request saved per run.
   if (opts.backupsOnly) {
-    const listed = (await Promise.all(types.map((t) => storage.list(`${t}/`)))).flat();
+    const listed = (await Promise.all(types.map((t) => list(`${t}/`)))).flat();
     return { ...(await judgeManifests(storage, type, listed)), orphans: [], incomplete: [], staleMarkers: [] };
   }
   // Markers first: a run writes its marker before its archive and removes it after its manifest, so reading them
   // before the archives means a run finishing meanwhile is seen as complete or incomplete, never as an orphan.
-  const markers = new Map((await storage.list(PENDING_PREFIX)).flatMap((o) => {
+  const markers = new Map((await list(PENDING_PREFIX)).flatMap((o) => {
     const id = o.key.slice(PENDING_PREFIX.length, -MANIFEST_SUFFIX.length);
     return o.key.endsWith(MANIFEST_SUFFIX) && isBackupId(id) && types.includes(typeOfId(id)) ? [[id, o] as const] : [];
   }));
-  const found = (await Promise.all(types.map((t) => storage.list(`${t}/`)))).flat();
+  const found = (await Promise.all(types.map((t) => list(`${t}/`)))).flat();
   const keys = new Map(found.map((o) => [o.key, o]));
   const { backups, damaged } = await judgeManifests(storage, type, found);
   const orphans: OrphanArchive[] = [];

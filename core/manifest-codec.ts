@@ -1,6 +1,6 @@
-// A stored manifest's bytes: v2 manifests are written as gzip-compressed JSON; plain JSON (v1, older v2) still reads.
+// A stored manifest's bytes: v2 manifests are written as gzip-compressed compact JSON; every older form still reads.
 import { constants as zc, gunzipSync, gzipSync } from "node:zlib";
-import type { StoredManifestV2 } from "./manifest.ts";
+import type { BlobRef, FileEntryV2, StoredManifestV2 } from "./manifest.ts";
 
 /**
  * A manifest unpacks to at most this much JSON. A manifest may come from anyone who can write the store: a few KiB of
@@ -13,15 +13,128 @@ export const MANIFEST_MAX_JSON_BYTES = 256 * 1024 * 1024;
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
 /**
- * A v2 manifest as stored: its pretty-printed JSON (what `gunzip -c` shows a person) as one gzip member. Most of a
- * manifest is per-piece records that repeat their pack's name and whose keys repeat; gzip stores the bench CRM's
- * 4.5 MB manifest in 0.54 MB, and every backup writes one (it was 40% of what a 1% churn day added to the store). Level 9 because it runs once per
- * backup on a few MB, and the header carries no time or name, so the same manifest is always the same bytes
+ * A v2 manifest as stored: its compact form (manifestText) pretty-printed, as one gzip member. Level 9 because it runs
+ * once per backup on a few MB, and the header carries no time or name, so the same manifest is always the same bytes
  * (putOnce compares a retried write's bytes with what is there).
  */
 export function encodeManifest(m: StoredManifestV2): Buffer {
-  return gzipSync(JSON.stringify(m, null, 2) + "\n", { level: zc.Z_BEST_COMPRESSION });
+  return gzipText(manifestText(m));
 }
+
+/**
+ * The JSON text a stored v2 manifest unpacks to: the manifest in its compact form (core/v2/FORMAT.md, "Manifest"),
+ * pretty-printed so `gzip -dc` shows a person a readable record. Every backup stores one, so the form leaves out what
+ * a reader can rebuild exactly: each pack's 75-character name is written once, in a top-level "packs" table, and blobs
+ * name their pack by its index there; a single-piece file's piece leaves out the sha256 and size it shares with the
+ * file; a file's "mtime" is left out when it is its source's mtimeNs to the millisecond, the source's "size" when it
+ * is the file's, and its "ctimeNs" when it equals its "mtimeNs". Each omission is made only when expandManifest
+ * rebuilds exactly the value left out, so decoding gives back the same manifest.
+ */
+export function manifestText(m: StoredManifestV2): string {
+  const packs: string[] = [];
+  const packIndex = new Map<string, number>();
+  const indexOf = (pack: string) => {
+    let i = packIndex.get(pack);
+    if (i === undefined) packIndex.set(pack, (i = packs.push(pack) - 1));
+    return i;
+  };
+  const components = Object.fromEntries(Object.entries(m.components).map(([name, c]) => [name, { ...c, files: c.files.map((f) => compactFile(f, indexOf)) }]));
+  return JSON.stringify({ ...m, components, packs }, null, 2) + "\n";
+}
+
+function compactFile(f: FileEntryV2, indexOf: (pack: string) => number): Record<string, unknown> {
+  const single = f.blobs.length === 1;
+  const blobs = f.blobs.map((b) => ({
+    sha256: single && b.sha256 === f.sha256 ? undefined : b.sha256,
+    size: single && b.size === f.size ? undefined : b.size,
+    pack: indexOf(b.pack),
+    offset: b.offset,
+    length: b.length,
+    encoding: b.encoding,
+    // A database piece stored as page patches (core/v2/db-pieces.ts): each bundle names its pack by index too.
+    base: b.base,
+    patches: b.patches?.map((p) => ({ ...p, bundle: { ...p.bundle, pack: indexOf(p.bundle.pack) } })),
+  }));
+  const out: Record<string, unknown> = { ...f, blobs };
+  if (f.source) {
+    // null says "no mtime" where leaving it out would say "the source's".
+    if (f.mtime === undefined) out.mtime = null;
+    else if (f.mtime === msIso(f.source.mtimeNs)) out.mtime = undefined;
+    out.source = { ...f.source, size: f.source.size === f.size ? undefined : f.source.size, ctimeNs: f.source.ctimeNs === f.source.mtimeNs ? undefined : f.source.ctimeNs };
+  }
+  return out;
+}
+
+/** A nanosecond time as the ISO string of its millisecond, as file records give "mtime"; null when it is not one. */
+function msIso(ns: unknown): string | null {
+  if (typeof ns !== "string" || !/^-?\d{1,30}$/.test(ns)) return null;
+  const ms = Number(BigInt(ns) / 1_000_000n);
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/**
+ * The manifest JSON with the compact form expanded back into every field (the form ManifestV2Schema checks). JSON
+ * without a top-level "packs" array (v1, v2 written before the compact form) is returned as it is. Throws an Error
+ * saying what is wrong when the compact parts do not fit together (a pack index outside the table).
+ */
+export function expandManifest(json: unknown): unknown {
+  if (!isRecord(json) || json.formatVersion !== 2 || !Array.isArray(json.packs)) return json;
+  const { packs, ...rest } = json;
+  if (!packs.every((p) => typeof p === "string")) throw new Error(`its "packs" table holds something other than pack names`);
+  if (!isRecord(rest.components)) return rest; // the schema names what is missing
+  const components: Record<string, unknown> = {};
+  for (const [name, c] of Object.entries(rest.components)) {
+    components[name] = isRecord(c) && Array.isArray(c.files) ? { ...c, files: c.files.map((f, i) => expandFile(f, packs as string[], `components.${name}.files.${i}`)) } : c;
+  }
+  return { ...rest, components };
+}
+
+function expandFile(f: unknown, packs: string[], where: string): unknown {
+  if (!isRecord(f) || !Array.isArray(f.blobs)) return f;
+  const single = f.blobs.length === 1;
+  const blobs = f.blobs.map((b, i): unknown => {
+    if (!isRecord(b)) return b;
+    let pack = b.pack;
+    if (typeof pack === "number") {
+      pack = packs[pack];
+      if (!Number.isInteger(b.pack) || pack === undefined) throw new Error(`${where}.blobs.${i}: it names pack ${b.pack} of a ${packs.length}-entry "packs" table`);
+    }
+    const ref: Partial<Record<keyof BlobRef, unknown>> = {
+      sha256: b.sha256 === undefined && single ? f.sha256 : b.sha256,
+      size: b.size === undefined && single ? f.size : b.size,
+      pack,
+      offset: b.offset,
+      length: b.length,
+      encoding: b.encoding,
+    };
+    if (b.base !== undefined) ref.base = b.base;
+    if (Array.isArray(b.patches)) {
+      ref.patches = b.patches.map((p, j) => {
+        if (!isRecord(p) || !isRecord(p.bundle) || typeof p.bundle.pack !== "number") return p;
+        const name = packs[p.bundle.pack];
+        if (!Number.isInteger(p.bundle.pack) || name === undefined) throw new Error(`${where}.blobs.${i}.patches.${j}: its bundle names pack ${p.bundle.pack} of a ${packs.length}-entry "packs" table`);
+        return { ...p, bundle: { ...p.bundle, pack: name } };
+      });
+    } else if (b.patches !== undefined) ref.patches = b.patches;
+    return ref;
+  });
+  const out: Record<string, unknown> = { ...f, blobs };
+  if (isRecord(f.source)) {
+    const s = f.source;
+    if (f.mtime === undefined) {
+      const mtime = msIso(s.mtimeNs);
+      if (mtime !== null) out.mtime = mtime;
+    } else if (f.mtime === null) delete out.mtime;
+    out.source = { size: s.size === undefined ? f.size : s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs === undefined ? s.mtimeNs : s.ctimeNs, ino: s.ino };
+  }
+  return out;
+}
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+
+/** One gzip member of `text`, as manifests are stored (level 9, no name or time in the header). */
+export const gzipText = (text: string): Buffer => gzipSync(text, { level: zc.Z_BEST_COMPRESSION });
 
 /** True when the bytes start as a gzip member does; JSON never starts with 0x1f. */
 export const isGzipped = (raw: Uint8Array): boolean => raw.length >= 2 && raw[0] === GZIP_MAGIC[0] && raw[1] === GZIP_MAGIC[1];
@@ -41,4 +154,9 @@ export function manifestJsonText(raw: Buffer, maxBytes = MANIFEST_MAX_JSON_BYTES
     throw new Error(`it is gzip data that does not unpack (${e.message})`);
   }
   return json.toString("utf8");
+}
+
+/** A stored manifest's bytes as the full JSON object, any form (unchecked: checkManifest adds the schema and the id). */
+export function decodeManifest(raw: Buffer): unknown {
+  return expandManifest(JSON.parse(manifestJsonText(raw)));
 }

@@ -8,7 +8,7 @@ import { describe, expect, inject, it } from "vitest";
 import { adminS3 } from "./localstack/resources.ts";
 import { awsEnv } from "./localstack/config.ts";
 import { makeCrm, tempDir } from "./helpers/crm.ts";
-import { isGzipped, manifestJsonText } from "../core/manifest-codec.ts";
+import { decodeManifest, isGzipped } from "../core/manifest-codec.ts";
 
 const ls = inject("localstack");
 const BIN = path.join(import.meta.dirname, "..", "bin", "colab-backup.js");
@@ -37,7 +37,7 @@ describe("CLI on S3", () => {
     // --json prints a summary; the stored manifest (gzipped JSON) lists the pieces.
     const stored = await (await adminS3(ls).send(new GetObjectCommand({ Bucket: ls.bucket, Key: `${prefix}daily/${id}.json` }))).Body!.transformToByteArray();
     expect(isGzipped(stored)).toBe(true);
-    const full = JSON.parse(manifestJsonText(Buffer.from(stored)));
+    const full = decodeManifest(Buffer.from(stored)) as Record<string, any>;
     expect(full).toMatchObject({ id, stored: manifest.stored });
     const packs = new Set<string>();
     for (const c of Object.values(full.components) as { files: { blobs: { pack: string }[] }[] }[]) for (const f of c.files) for (const b of f.blobs) packs.add(`${prefix}${b.pack}`);

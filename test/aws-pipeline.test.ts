@@ -7,7 +7,7 @@ import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand } from "@aws
 import { CreateConfigurationSetCommand, SESClient, VerifyEmailIdentityCommand } from "@aws-sdk/client-ses";
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { manifestJsonText } from "../core/manifest-codec.ts";
+import { decodeManifest } from "../core/manifest-codec.ts";
 import { CLEANUP_PATTERN, NOTIFIER_PATTERN, WORKER_PATTERN } from "../core/events/patterns.ts";
 import { readInfraConfig } from "../infra/config.ts";
 import { functionEnvironments, type FunctionName } from "../infra/environment.ts";
@@ -189,8 +189,8 @@ describe("AWS pipeline on LocalStack", () => {
     const result = await call.scheduled(event);
     expect(result).toMatchObject({ type: "backup.succeeded", detail: { type: "daily", archiveKey: expect.stringMatching(/^daily\/daily-.*\.json$/) } });
     const detail = (result as { detail: { archiveKey: string; backupId: string; sizeBytes: number } }).detail;
-    // Stored as gzipped JSON (core/manifest-codec.ts).
-    const manifest = JSON.parse(manifestJsonText(Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}${detail.archiveKey}` }))).Body!.transformToByteArray())));
+    // Stored as gzipped compact JSON (core/manifest-codec.ts), decoded to the full record.
+    const manifest = decodeManifest(Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}${detail.archiveKey}` }))).Body!.transformToByteArray())) as Record<string, any>;
     expect(manifest).toMatchObject({ formatVersion: 2, id: detail.backupId, stored: { referencedBytes: detail.sizeBytes } });
     // A pack is named by the SHA-256 of its bytes: download each one the backup references and check it.
     const packs = new Set<string>();

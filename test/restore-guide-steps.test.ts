@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { cpSync, createWriteStream, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
+import { gzipSync } from "node:zlib";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
@@ -116,5 +117,17 @@ describe("RESTORE.txt run as written", () => {
     expect(printed.split("\n").filter((l) => l.endsWith(": OK"))).toHaveLength(files);
     expect(printed).toMatch(/^ok$/m);
     expectRestored(target, crm);
+
+    // The manifest was in the compact form (pack table); the same first step reads the older forms into the same script.
+    const file = path.join(store, "daily", `${out.manifest.id}.json`);
+    expect(execFileSync("gzip", ["-dc", file], { encoding: "utf8" })).toMatch(/\n {2}"packs": \[\n/);
+    const script = readFileSync(path.join(work, "restore.sh"), "utf8");
+    const full = JSON.stringify(out.manifest, null, 2) + "\n";
+    for (const [form, bytes] of [["plain JSON", full], ["gzipped full JSON", gzipSync(full)]] as const) {
+      writeFileSync(file, bytes);
+      const older = tempDir("guide-older-");
+      runGuide(commands.slice(0, 1), older, { "/path/to/store": store, "daily/<id>": `daily/${out.manifest.id}` });
+      expect(readFileSync(path.join(older, "restore.sh"), "utf8"), form).toBe(script);
+    }
   });
 });

@@ -1,15 +1,16 @@
-// v2 manifests as stored: gzipped JSON that gunzip reads, and older plain-JSON v2 manifests still listed, verified, restored, exported and kept by GC.
+// v2 manifests as stored: gzipped compact JSON that gunzip reads, and older forms (plain JSON, gzipped full JSON) still listed, verified, restored, exported and kept by GC.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { listBackups, readManifest } from "../core/catalog.ts";
 import { deleteBackup } from "../core/cleanup.ts";
 import type { Engine } from "../core/engine.ts";
 import { manifestKey } from "../core/ids.ts";
-import { isGzipped } from "../core/manifest-codec.ts";
+import { expandManifest, isGzipped } from "../core/manifest-codec.ts";
 import type { StoredManifestV2 } from "../core/manifest.ts";
 import { runRestore } from "../core/restore.ts";
 import { exportStream } from "../core/v2/export.ts";
@@ -37,10 +38,27 @@ describe("v2 manifest encoding", () => {
     const stored = readFileSync(manifestFile(engine, m.id));
     expect(isGzipped(stored)).toBe(true);
     const text = execFileSync("gunzip", ["-c", manifestFile(engine, m.id)], { encoding: "utf8" });
-    expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(m)));
+    // The compact form (core/manifest-codec.ts): pack names once in "packs", blobs pointing into it.
+    const compact = JSON.parse(text);
+    expect(compact.packs).toEqual([...packsOf(m)]);
+    expect(compact.components.uploads.files[0].blobs[0].pack).toBe(compact.packs.indexOf(m.components.uploads!.files[0]!.blobs[0]!.pack));
+    expect(expandManifest(compact)).toEqual(JSON.parse(JSON.stringify(m)));
     expect(text).toContain('\n  "formatVersion": 2,\n'); // pretty-printed inside, as before: readable once unpacked
     expect(stored.length).toBeLessThan(Buffer.byteLength(text) / 3);
     expect(await readManifest(engine.storage, m.id)).toEqual(m);
+  });
+
+  it("a v2 manifest stored in the gzipped full form (before the compact one) is read as written, and a newer backup reuses its records", async () => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root, undefined, V2);
+    const old = await backup(engine);
+    writeFileSync(manifestFile(engine, old.id), gzipSync(JSON.stringify(old, null, 2) + "\n"));
+    expect(await readManifest(engine.storage, old.id)).toEqual(old);
+    const newer = await backup(engine);
+    expect(newer.stored.previousId).toBe(old.id);
+    expect(newer.stored.filesReused).toBeGreaterThan(0);
+    expect((await listBackups(engine.storage)).map((b) => b.id).sort()).toEqual([old.id, newer.id].sort());
+    expect((await verifyBackup(engine, old.id)).ok).toBe(true);
   });
 
   it("an older plain-JSON v2 manifest is listed, verified, exported, restored and its packs kept by garbage collection", async () => {

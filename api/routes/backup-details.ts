@@ -37,7 +37,7 @@ export function registerBackupDetailRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDe
   const { storage } = deps.engine;
 
   app.openapi(runsRoute, async (c) => {
-    const { backups } = await scanCatalog(storage);
+    const { backups } = await scanCatalog(storage, undefined, { cachedListing: true });
     return c.json({ items: await runHistory(storage, backups, c.req.valid("query").limit) }, 200);
   });
 

@@ -61,7 +61,7 @@ export function registerBackupRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): v
 
   app.openapi(listRoute, async (c) => {
     const { type, page, pageSize } = c.req.valid("query");
-    const { backups: all, damaged, orphans, incomplete } = await scanCatalog(engine.storage, type);
+    const { backups: all, damaged, orphans, incomplete } = await scanCatalog(engine.storage, type, { cachedListing: true });
     const items = all.slice((page - 1) * pageSize, page * pageSize).map(summary);
     // Not paged: they are few, and the admin must see them whichever page is open.
     return c.json({ total: all.length, page, pageSize, items, damaged, orphans, incomplete }, 200);

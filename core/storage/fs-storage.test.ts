@@ -5,7 +5,7 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { OWNER_TAG, ownerTag } from "../owner.ts";
 import { PassThrough } from "node:stream";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { StoreError, ValidationError } from "../errors.ts";
 import { FsStorage } from "./fs-storage.ts";
 import { describeStorageContract, failingStream } from "../../test/helpers/storage-contract.ts";
@@ -29,6 +29,25 @@ describe("FsStorage", () => {
   });
   afterEach(async () => {
     await rm(root, { recursive: true, force: true });
+  });
+
+  it("gives no listing token while a folder under the prefix changed within the last 2 s (a same-tick change could hide)", async () => {
+    await s.put("daily/a.json", "a");
+    await s.put("daily/sub/x.json", "x");
+    expect(await s.listingToken("daily/")).toBeNull();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + 2_500);
+      const settled = await s.listingToken("daily/");
+      expect(settled).toMatch(/^[0-9a-f]{64}$/);
+      expect(await s.listingToken("weekly/")).toMatch(/^[0-9a-f]{64}$/); // absent folder: a token, list() is empty
+      expect(await s.listingToken("daily/a")).toBeNull(); // not a folder prefix
+      await s.put("daily/sub/b.json", "b"); // only the sub-folder changes
+      vi.setSystemTime(performance.timeOrigin + performance.now() + 1_000);
+      expect(await s.listingToken("daily/")).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("maps keys to files under the root", async () => {

@@ -1,13 +1,20 @@
 // The filesystem Storage: keys are files under a root, written via fsynced temp files so a crash never leaves a partial object.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes, type Hash } from "node:crypto";
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import type { Stats } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { ConfigError, NotFoundError, ObjectExistsError, StoreError, ValidationError } from "../errors.ts";
 import type { ObjectInfo, PutOptions, Storage } from "./storage.ts";
 import { removeAbandonedEntries, workName } from "../work-dir.ts";
 import { nameFullDisk } from "../disk-full.ts";
+
+/**
+ * A folder whose mtime or ctime is this recent gives no listing token: a second change within the same timestamp tick
+ * (1 s on some filesystems, a clock skewed against an NFS server's) could leave both equal, as git's "racily clean".
+ */
+export const LISTING_TOKEN_SETTLE_MS = 2_000;
 
 /** First key segment that no store accepts: the fs store keeps its temp files there. */
 export const RESERVED_SEGMENT = "temp";
@@ -146,17 +153,25 @@ export class FsStorage implements Storage {
   }
 
   async get(key: string, range?: { start: number; end: number }): Promise<Readable> {
-    const file = this.pathOf(key);
+    const fh = await this.openFile(key);
+    try {
+      return fh.createReadStream(range && { start: range.start, end: clampRange(key, range, (await fh.stat()).size) });
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  async openFile(key: string): Promise<FileHandle> {
     let fh;
     try {
-      fh = await open(file, "r");
+      fh = await open(this.pathOf(key), "r");
     } catch (err) {
       throw this.readError(key, err);
     }
     try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new NotFoundError(`no object "${key}" in ${this.description}`);
-      return fh.createReadStream(range && { start: range.start, end: clampRange(key, range, st.size) });
+      if (!(await fh.stat()).isFile()) throw new NotFoundError(`no object "${key}" in ${this.description}`);
+      return fh;
     } catch (err) {
       await fh.close();
       throw err;
@@ -208,6 +223,18 @@ export class FsStorage implements Storage {
       throw err;
     }
     return true;
+  }
+
+  /**
+   * Every folder list(prefix) would walk, by stat and names: a put renames (or links) into its folder and a delete
+   * unlinks from it, and either sets the folder's mtime and ctime; ctime cannot be set back by hand. A file rewritten
+   * in place keeps its folder's times, so it does not change the token (see Storage.listingToken).
+   */
+  async listingToken(prefix: string): Promise<string | null> {
+    validatePrefix(prefix);
+    if (prefix !== "" && !prefix.endsWith("/")) return null;
+    const hash = createHash("sha256");
+    return (await this.tokenOf(prefix.slice(0, -1), hash, Date.now() - LISTING_TOKEN_SETTLE_MS)) ? hash.digest("hex") : null;
   }
 
   async usage(prefix = ""): Promise<number> {
@@ -284,6 +311,31 @@ export class FsStorage implements Storage {
     if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR")
       return new NotFoundError(`no object "${key}" in ${this.description}`, { cause: err });
     return err instanceof Error ? err : new Error(String(err));
+  }
+
+  /** Adds the folder at dirKey and its sub-folders to `hash`; false when one of them changed too recently to vouch for. */
+  private async tokenOf(dirKey: string, hash: Hash, settledBefore: number): Promise<boolean> {
+    const dir = dirKey ? path.join(this.root, ...dirKey.split("/")) : this.root;
+    let st, entries;
+    try {
+      st = await stat(dir, { bigint: true });
+      if (!st.isDirectory()) throw Object.assign(new Error("not a folder"), { code: "ENOTDIR" });
+      if (Number(st.mtimeNs / 1_000_000n) > settledBefore || Number(st.ctimeNs / 1_000_000n) > settledBefore) return false;
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (errCode(err) !== "ENOENT" && errCode(err) !== "ENOTDIR") throw err;
+      hash.update(`${dirKey}\0absent\n`); // list() finds nothing there either
+      return true;
+    }
+    hash.update(`${dirKey}\0${st.dev}\0${st.ino}\0${st.mtimeNs}\0${st.ctimeNs}\0${entries.length}\n`);
+    const subdirs: string[] = [];
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      hash.update(`${e.name}${e.isDirectory() ? "/" : ""}\0`);
+      const key = dirKey ? `${dirKey}/${e.name}` : e.name;
+      if (e.isDirectory() && !keyProblem(key, false) && !this.inTempDir(key)) subdirs.push(key);
+    }
+    for (const sub of subdirs) if (!(await this.tokenOf(sub, hash, settledBefore))) return false;
+    return true;
   }
 
   private async walk(dirKey: string, prefix: string, out: ObjectInfo[]): Promise<void> {

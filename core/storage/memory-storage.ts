@@ -14,6 +14,8 @@ export class MemoryStorage implements Storage {
   readonly description: string;
   private readonly objects = new Map<string, Entry>();
   private counter = 0;
+  /** Bumped by every put and delete. */
+  private changes = 0;
 
   constructor(name = "memory") {
     this.description = `memory://${name}`;
@@ -64,8 +66,14 @@ export class MemoryStorage implements Storage {
     validateKey(key);
     const entry = this.objects.get(key);
     if (opts?.ifVersion !== undefined && entry?.version !== opts.ifVersion) return false;
-    this.objects.delete(key);
+    if (this.objects.delete(key)) this.changes++;
     return true;
+  }
+
+  /** Any put or delete changes it: exact, since every change goes through this object. */
+  async listingToken(prefix: string): Promise<string | null> {
+    validatePrefix(prefix);
+    return String(this.changes);
   }
 
   async usage(prefix = ""): Promise<number> {
@@ -74,6 +82,7 @@ export class MemoryStorage implements Storage {
 
   private store(key: string, data: Buffer): ObjectInfo {
     const entry = { data, modified: new Date(), version: String(++this.counter) };
+    this.changes++;
     this.objects.set(key, entry);
     return infoOf(key, entry);
   }

@@ -1,4 +1,5 @@
 // The one narrow storage interface that fs, memory and (later) S3 stores implement; keys are "/"-separated relative paths.
+import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 
 export interface ObjectInfo {
@@ -41,6 +42,11 @@ export interface Storage {
   createExclusive(key: string, body: Buffer | string): Promise<boolean>;
   /** A stream of the object, or of bytes [start, end] inclusive. Throws NotFoundError if absent. */
   get(key: string, range?: { start: number; end: number }): Promise<Readable>;
+  /**
+   * The object's own file opened for reading, for a reader that reads many pieces of it in place (the fs store, where
+   * a stream would copy every byte through the main thread). Stores without files leave this out. Throws NotFoundError.
+   */
+  openFile?(key: string): Promise<FileHandle>;
   /** The whole object as a Buffer; only for small objects (manifests, audit records, locks). Throws NotFoundError. */
   getBuffer(key: string): Promise<Buffer>;
   /** Object info, or null if absent. */
@@ -52,6 +58,15 @@ export interface Storage {
    * object's current version equals it and returns false otherwise (best effort on fs: a narrow race remains).
    */
   delete(key: string, opts?: { ifVersion?: string }): Promise<boolean>;
+  /**
+   * A cheap value that changes whenever list(prefix) would answer differently: a key added or removed, an object
+   * replaced or rewritten through this interface by any process. `prefix` ends in "/". null when the store cannot
+   * vouch for it right now (the fs store, while a folder changed within the last moments); stores whose listing is
+   * as cheap as any token (S3: one request per 1,000 keys, with ETags) leave it out. Callers that cache a listing by
+   * it (core/catalog-listing.ts) must treat null as "changed". On fs, an object rewritten in place by hand (not
+   * through put/delete: same inode, folder untouched) does not change it.
+   */
+  listingToken?(prefix: string): Promise<string | null>;
   /** Bytes used by all objects under `prefix` (default: everything). */
   usage?(prefix?: string): Promise<number>;
   /** Removes temp files that writers which have since died left behind (fs store); returns their names. */

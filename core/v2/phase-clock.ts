@@ -39,6 +39,6 @@ export function reportPhases(): void {
   if (!enabled) return;
   const rows = [...spans].sort((a, b) => a[1].start - b[1].start)
     .map(([n, s]) => `  ${n.padEnd(28)} ${(s.start / 1000).toFixed(2).padStart(6)} → ${(s.end / 1000).toFixed(2).padStart(6)} s  sum ${(s.total / 1000).toFixed(2).padStart(6)} s  ×${s.count}`);
-  process.stderr.write(`backup phases (start → end, summed time, steps):\n${rows.join("\n")}\n`);
+  process.stderr.write(`phases (start → end, summed time, steps):\n${rows.join("\n")}\n`);
   spans.clear();
 }

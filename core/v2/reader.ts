@@ -20,6 +20,8 @@ const WHOLE_PACK_LIMIT = 32 * 1024 * 1024;
  * in the same staging time.
  */
 const CACHE_BYTES = WHOLE_PACK_LIMIT;
+/** The most a stored piece may take: a whole piece and what gzip can add to it. */
+export const MAX_STORED_PIECE = CHUNK_SIZE + 64 * 1024;
 /** Pieces of one file decoded ahead of the one being written: gunzip runs on libuv's pool, so this uses every core. */
 const READ_AHEAD = 3;
 
@@ -42,10 +44,7 @@ export class PackReader {
 
   /** One piece as stored, unchecked but for its recorded sizes: the caller decodes and checks it (the export does). */
   async readStored(ref: StoredBlob, where: string): Promise<Buffer> {
-    // A manifest may come from anyone who can write the store: bound what one piece can make us allocate.
-    if (ref.size > CHUNK_SIZE || ref.length > CHUNK_SIZE + 64 * 1024) {
-      throw new UnsafeArchiveError(`read blob ${ref.sha256.slice(0, 12)} of ${where}: recorded sizes ${ref.size}/${ref.length} exceed the ${CHUNK_SIZE}-byte pieces this tool writes; the backup is not one this tool made`);
-    }
+    checkPieceBounds(ref, where);
     const pack = await this.pack(ref.pack);
     return pack ? pack.subarray(ref.offset, ref.offset + ref.length) : await this.range(ref);
   }
@@ -104,6 +103,13 @@ export class PackReader {
     const chunks: Buffer[] = [];
     for await (const c of await this.storage.get(ref.pack, { start: ref.offset, end: ref.offset + ref.length - 1 })) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
+  }
+}
+
+/** A manifest may come from anyone who can write the store: bound what one piece can make us allocate. */
+export function checkPieceBounds(ref: StoredBlob, where: string): void {
+  if (ref.size > CHUNK_SIZE || ref.length > MAX_STORED_PIECE) {
+    throw new UnsafeArchiveError(`read blob ${ref.sha256.slice(0, 12)} of ${where}: recorded sizes ${ref.size}/${ref.length} exceed the ${CHUNK_SIZE}-byte pieces this tool writes; the backup is not one this tool made`);
   }
 }
 

@@ -11,7 +11,9 @@ import { workName } from "../work-dir.ts";
 import { sha256Hex } from "./blob-codec.ts";
 import { mapInOrder } from "./bounded.ts";
 import { checkDatabaseFile } from "./integrity-thread.ts";
-import { PackReader, checkFileSizes, listedTwice, stagedPath } from "./reader.ts";
+import { reportPhases, timePhase } from "./phase-clock.ts";
+import { PackFiles } from "./pack-files.ts";
+import { PackReader, checkFileSizes, checkPieceBounds, listedTwice, stagedPath } from "./reader.ts";
 import { VerifyPool } from "./verify-pool.ts";
 import { baseOf, decodeDbPiece, isPatched, storedBlobs } from "./db-pieces.ts";
 
@@ -20,7 +22,10 @@ import { baseOf, decodeDbPiece, isPatched, storedBlobs } from "./db-pieces.ts";
  * at bench scale 1: 4 lanes and a 12 MiB pack cache peaked ~20 MiB lower than 8 and 24 MiB, for the same CPU time.
  */
 const FILE_LANES = 4;
-/** Whole packs kept for the files in flight (they read packs nearly in the order the backup wrote them). */
+/**
+ * Whole packs kept for the files in flight, on a store without files (S3): they read packs nearly in the order the
+ * backup wrote them. On the fs store the threads read each piece in place (pack-files.ts) and nothing is cached.
+ */
 const PACK_CACHE_BYTES = 12 * 1024 * 1024;
 
 export async function verifyBackupV2(engine: Engine, manifest: StoredManifestV2, opts: { quick?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<VerifyReport> {
@@ -36,10 +41,12 @@ export async function verifyBackupV2(engine: Engine, manifest: StoredManifestV2,
   };
   const work = await mkdtemp(path.join(engine.workRoot, workName("verify", "")));
   const pool = opts.quick ? null : new VerifyPool();
+  let files: PackFiles | null = null;
   try {
     checkManifestRules(manifest);
     const packSizes = opts.quick ? new Map((await engine.storage.list("data/packs/")).map((o) => [o.key, o.size])) : null;
     const reader = new PackReader(engine.storage, PACK_CACHE_BYTES);
+    files = opts.quick ? null : PackFiles.of(engine.storage);
     let done = 0;
     const onBytes = (n: number) => opts.onProgress?.({ phase: "verify", done: (done += n), total });
     let unexpected: { err: unknown } | undefined;
@@ -54,8 +61,8 @@ export async function verifyBackupV2(engine: Engine, manifest: StoredManifestV2,
           Object.assign(check, { status: "ok", detail: "quick: every piece present with its size; contents not read" });
           return;
         }
-        if (name === "database") check.detail = await checkDatabase(reader, pool!, c, work, onBytes);
-        else await mapInOrder(c.files, FILE_LANES, (f) => checkFile(reader, pool!, f, onBytes));
+        if (name === "database") check.detail = await timePhase("component database", () => checkDatabase(reader, files, pool!, c, work, onBytes));
+        else await timePhase(`component ${name}`, () => mapInOrder(c.files, FILE_LANES, (f) => checkFile(reader, files, pool!, f, onBytes)));
         check.status = "ok";
       } catch (err) {
         Object.assign(check, { status: "failed", detail: errorMessage(err) });
@@ -72,8 +79,10 @@ export async function verifyBackupV2(engine: Engine, manifest: StoredManifestV2,
     report.error = errorMessage(err);
     if (!(err instanceof BackupError)) throw err;
   } finally {
-    await pool?.close();
-    await rm(work, { recursive: true, force: true });
+    await timePhase("close pool", () => pool?.close());
+    await files?.close();
+    await timePhase("rm work", () => rm(work, { recursive: true, force: true }));
+    reportPhases();
   }
   report.archive.ok = report.error === undefined;
   report.ok = report.archive.ok && Object.values(report.components).every((c) => c.status === "ok" || c.status === "missing");
@@ -89,7 +98,7 @@ function checkPresence(c: ComponentRecordV2, packSizes: Map<string, number>): vo
 }
 
 /** The database's files written out (checked on the verify threads as they go), then integrity_check off the main thread. */
-async function checkDatabase(reader: PackReader, pool: VerifyPool, c: ComponentRecordV2, work: string, onBytes: (n: number) => void): Promise<string> {
+async function checkDatabase(reader: PackReader, files: PackFiles | null, pool: VerifyPool, c: ComponentRecordV2, work: string, onBytes: (n: number) => void): Promise<string> {
   for (const f of c.files) {
     const dest = stagedPath(work, "database", f);
     await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
@@ -99,12 +108,12 @@ async function checkDatabase(reader: PackReader, pool: VerifyPool, c: ComponentR
       throw err;
     });
     try {
-      await checkFile(reader, pool, f, onBytes, fh.fd);
+      await checkFile(reader, files, pool, f, onBytes, fh.fd);
     } finally {
       await fh.close();
     }
   }
-  const facts = await checkDatabaseFile(path.join(work, DATABASE_ENTRY));
+  const facts = await timePhase("integrity_check", () => checkDatabaseFile(path.join(work, DATABASE_ENTRY)));
   if (facts.integrityCheck !== "ok") throw new BackupError(`check backup file ${DATABASE_ENTRY}: integrity_check: ${facts.integrityCheck}`);
   return `integrity_check ok; ${facts.tables} tables, ${facts.pageCount} pages`;
 }
@@ -113,13 +122,14 @@ async function checkDatabase(reader: PackReader, pool: VerifyPool, c: ComponentR
  * Every piece of `f` read from its pack and checked on one verify thread (which also hashes the whole file); with `fd`,
  * its plaintext is written there. Pieces already sent settle before an error leaves, so nothing runs behind the caller.
  */
-export async function checkFile(reader: PackReader, pool: VerifyPool, f: FileEntryV2, onBytes: (n: number) => void, fd?: number): Promise<void> {
+export async function checkFile(reader: PackReader, files: PackFiles | null, pool: VerifyPool, f: FileEntryV2, onBytes: (n: number) => void, fd?: number): Promise<void> {
   checkFileSizes(f);
   const n = f.blobs.length;
   if (n === 0) return sameFileSha(f, sha256Hex(Buffer.alloc(0)));
   // A file of one piece whose hash is the file's is checked whole with that piece.
   const file = n === 1 && f.blobs[0]!.sha256 === f.sha256 ? undefined : pool.fileKey();
-  const lane = pool.pick();
+  // The database's file gets a thread of its own: its integrity_check waits for its last piece.
+  const lane = pool.pick(fd !== undefined);
   const done: Promise<string | undefined>[] = [];
   let failure: { err: unknown } | undefined;
   try {
@@ -130,18 +140,31 @@ export async function checkFile(reader: PackReader, pool: VerifyPool, f: FileEnt
       // its own); the thread then hashes it into the file and writes it, as a raw piece.
       const assembled = isPatched(recorded) ? await decodeDbPiece(reader, recorded, f.path) : null;
       const ref = assembled ? { ...baseOf(recorded), sha256: recorded.sha256, encoding: "raw" as const, length: assembled.length } : recorded;
+      const task = { ref, where: f.path, file, last: i === n - 1, fd, at: fd === undefined ? undefined : at };
+      at += ref.size;
+      if (files && !assembled) {
+        // Read in place by the thread: the pack stays open until the piece is checked.
+        checkPieceBounds(ref, f.path);
+        const packFd = await files.acquire(ref.pack);
+        const sent = await pool.send(lane, { ...task, packFd }).catch((err) => {
+          files.release(ref.pack);
+          throw err;
+        });
+        done.push(sent.done.finally(() => files.release(ref.pack)).then((sha) => (onBytes(ref.size), sha)));
+        continue;
+      }
       const stored = assembled ?? await reader.readStored(ref, f.path);
       if (stored.length !== ref.length) {
         throw new ChecksumMismatchError(`read blob ${ref.sha256.slice(0, 12)} of ${f.path}: ${ref.pack} holds ${stored.length} bytes at ${ref.offset}, expected ${ref.length}; the store is damaged, pick another backup`);
       }
-      const sent = await pool.send(lane, { ref, stored, where: f.path, file, last: i === n - 1, fd, at: fd === undefined ? undefined : at });
-      at += ref.size;
+      const sent = await pool.send(lane, { ...task, stored });
       done.push(sent.done.then((sha) => (onBytes(ref.size), sha)));
     }
   } catch (err) {
     failure = { err };
   }
   const settled = await Promise.allSettled(done);
+  if (fd !== undefined) pool.unkeep(lane);
   if (failure) throw failure.err;
   for (const s of settled) if (s.status === "rejected") throw s.reason;
   if (file !== undefined) sameFileSha(f, (settled[n - 1] as PromiseFulfilledResult<string | undefined>).value ?? "");

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../../core/backup.ts";
 import { BackupError } from "../../core/errors.ts";
 import type { StoredManifestV2 } from "../../core/manifest.ts";
-import { encodeManifest, manifestJsonText } from "../../core/manifest-codec.ts";
+import { decodeManifest, encodeManifest } from "../../core/manifest-codec.ts";
 import { runRestore } from "../../core/restore.ts";
 import { verifyBackup } from "../../core/verify.ts";
 import { makeCrm, makeTestEngine, tempDir } from "../helpers/crm.ts";
@@ -87,11 +87,11 @@ describe("fault: damaged v2 stores", () => {
 
   const firstUpload = (x: Record<string, any>) => x.components.uploads.files.find((f: { blobs: unknown[] }) => f.blobs.length > 0);
   const edit = (patch: (x: Record<string, any>) => void) => () => {
-    const x = JSON.parse(manifestJsonText(pristine.manifest));
+    const x = decodeManifest(pristine.manifest) as Record<string, any>;
     patch(x);
     writeFileSync(manifestFile, encodeManifest(x as StoredManifestV2)); // stored as the writer stores it
   };
-  const someUploadPack = () => path.join(store, firstUpload(JSON.parse(manifestJsonText(pristine.manifest))).blobs[0].pack);
+  const someUploadPack = () => path.join(store, firstUpload(decodeManifest(pristine.manifest) as Record<string, any>).blobs[0].pack);
   const DAMAGES: { name: string; apply: () => void }[] = [
     { name: "a pack truncated to 60%", apply: () => { const p = someUploadPack(); writeFileSync(p, readFileSync(p).subarray(0, Math.floor(readFileSync(p).length * 0.6))); } },
     { name: "a pack deleted", apply: () => rmSync(someUploadPack()) },

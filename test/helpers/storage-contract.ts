@@ -1,7 +1,7 @@
 // The behaviour every Storage must show, as a reusable vitest suite; it uses only the interface so S3 can run it too.
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { NotFoundError, ObjectExistsError } from "../../core/errors.ts";
 import type { Storage } from "../../core/storage/storage.ts";
 
@@ -170,6 +170,38 @@ export function describeStorageContract(name: string, make: () => Promise<Storag
       expect(await s.delete("d/lock", { ifVersion: current.version })).toBe(true);
       expect(await s.stat("d/lock")).toBeNull();
       expect(await s.delete("d/lock", { ifVersion: current.version })).toBe(false);
+    });
+
+    it("a listing token, where the store gives one, stays while nothing changes and never repeats across added, replaced, nested or deleted objects", async () => {
+      // The fs store withholds its token for 2 s after a folder changed (same-tick changes): a clock moved past that
+      // shows the token itself; the pauses put each change in a timestamp tick of its own, as real changes are.
+      vi.useFakeTimers({ toFake: ["Date"] });
+      try {
+        const pause = () => new Promise((r) => setTimeout(r, 25));
+        const token = async () => {
+          vi.setSystemTime(performance.timeOrigin + performance.now() + 5_000);
+          return s.listingToken ? s.listingToken("t/") : null;
+        };
+        const seen: (string | null)[] = [];
+        const change = async (what: () => Promise<unknown>) => {
+          await pause();
+          await what();
+          seen.push(await token());
+        };
+        await change(() => s.put("t/a.json", "one"));
+        expect(await token()).toBe(seen[0]); // unchanged
+        await change(() => s.put("t/b.json", "two"));
+        await change(() => s.put("t/a.json", "one, replaced"));
+        await change(() => s.put("t/a.json", "ONE, REPLACED")); // same size
+        await change(() => s.put("t/deeper/c.json", "nested"));
+        await change(() => s.delete("t/b.json"));
+        await change(() => s.delete("t/deeper/c.json"));
+        const given = seen.filter((t) => t !== null);
+        expect(new Set(given).size).toBe(given.length);
+        if (s.listingToken) expect(given).toHaveLength(seen.length);
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     it("createExclusive writes once and keeps the original content", async () => {
