@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { gunzipSync } from "node:zlib";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
@@ -81,6 +82,10 @@ describe("v2 database pieces as page patches", () => {
     const day3 = await take();
 
     expect(patched(day1).length).toBeGreaterThanOrEqual(2);
+    // The stored (compact) manifest keeps every patch: bundles name their pack by index, and read back as written.
+    const json = gunzipSync(readFileSync(path.join(engine.config.backupDir, `daily/${day2.id}.json`))).toString();
+    expect(json).toMatch(/"bundle": \{[^}]*"pack": \d+/);
+    expect(dbFile((await readManifest(engine.storage, day2.id)) as StoredManifestV2).blobs).toEqual(dbFile(day2).blobs);
     for (const m of [day1, day2, day3]) for (const b of patched(m)) {
       checkPatches(b, DATABASE_ENTRY);
       expect(b.patches!.length).toBeLessThanOrEqual(4);
