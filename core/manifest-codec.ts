@@ -51,6 +51,9 @@ function compactFile(f: FileEntryV2, indexOf: (pack: string) => number): Record<
     offset: b.offset,
     length: b.length,
     encoding: b.encoding,
+    // A database piece stored as page patches (core/v2/db-pieces.ts): each bundle names its pack by index too.
+    base: b.base,
+    patches: b.patches?.map((p) => ({ ...p, bundle: { ...p.bundle, pack: indexOf(p.bundle.pack) } })),
   }));
   const out: Record<string, unknown> = { ...f, blobs };
   if (f.source) {
@@ -97,7 +100,7 @@ function expandFile(f: unknown, packs: string[], where: string): unknown {
       pack = packs[pack];
       if (!Number.isInteger(b.pack) || pack === undefined) throw new Error(`${where}.blobs.${i}: it names pack ${b.pack} of a ${packs.length}-entry "packs" table`);
     }
-    const ref: Record<keyof BlobRef, unknown> = {
+    const ref: Partial<Record<keyof BlobRef, unknown>> = {
       sha256: b.sha256 === undefined && single ? f.sha256 : b.sha256,
       size: b.size === undefined && single ? f.size : b.size,
       pack,
@@ -105,6 +108,15 @@ function expandFile(f: unknown, packs: string[], where: string): unknown {
       length: b.length,
       encoding: b.encoding,
     };
+    if (b.base !== undefined) ref.base = b.base;
+    if (Array.isArray(b.patches)) {
+      ref.patches = b.patches.map((p, j) => {
+        if (!isRecord(p) || !isRecord(p.bundle) || typeof p.bundle.pack !== "number") return p;
+        const name = packs[p.bundle.pack];
+        if (!Number.isInteger(p.bundle.pack) || name === undefined) throw new Error(`${where}.blobs.${i}.patches.${j}: its bundle names pack ${p.bundle.pack} of a ${packs.length}-entry "packs" table`);
+        return { ...p, bundle: { ...p.bundle, pack: name } };
+      });
+    } else if (b.patches !== undefined) ref.patches = b.patches;
     return ref;
   });
   const out: Record<string, unknown> = { ...f, blobs };

@@ -71,8 +71,8 @@ export const ManifestSchema = z.object({
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 const count = z.number().int().nonnegative();
 
-/** Format v2 (core/v2/FORMAT.md): one piece of a file, stored once per store inside a pack object. */
-export const BlobRefSchema = z.object({
+/** Format v2 (core/v2/FORMAT.md): one stored blob, once per store inside a pack object. */
+export const StoredBlobSchema = z.object({
   /** SHA-256 of the plaintext piece: its name, and what every reader checks. */
   sha256: sha256Hex,
   size: count,
@@ -81,6 +81,23 @@ export const BlobRefSchema = z.object({
   /** Stored bytes in the pack: a gzip member, or the plaintext itself when raw. */
   length: count,
   encoding: z.enum(["gzip", "raw"]),
+});
+
+/**
+ * One database page laid over a piece's base (core/v2/db-pieces.ts): bytes `from` to `from + length` of the bundle's
+ * plaintext are a raw deflate stream whose preset dictionary is the base's page at `at`; inflated, they are the `size`
+ * bytes that replace the piece's from `at` (relative to the piece, so a record means the same wherever it is used).
+ */
+export const PagePatchSchema = z.object({ at: count, size: count, from: count, length: count, bundle: StoredBlobSchema });
+
+/**
+ * One piece of a file. Without `patches` the stored blob is the piece (`sha256` its plaintext's hash). With them (database
+ * pieces only) the stored blob is the base, whose plaintext hashes to `base`, and the piece is that base with each
+ * patch's page laid over it; `sha256` is the assembled piece's hash.
+ */
+export const BlobRefSchema = StoredBlobSchema.extend({
+  base: sha256Hex.optional(),
+  patches: z.array(PagePatchSchema).optional(),
 });
 
 /** A live file's size, mtime, ctime (ns) and inode; equal next time means "not changed". */
@@ -139,6 +156,8 @@ export const ManifestV2Schema = ManifestSchema.omit({ formatVersion: true, compo
 export const AnyManifestSchema = z.discriminatedUnion("formatVersion", [ManifestSchema, ManifestV2Schema]);
 
 export type BlobRef = z.infer<typeof BlobRefSchema>;
+export type StoredBlob = z.infer<typeof StoredBlobSchema>;
+export type PagePatch = z.infer<typeof PagePatchSchema>;
 export type FileEntryV2 = z.infer<typeof FileEntryV2Schema>;
 export type FileIdentity = z.infer<typeof FileIdentitySchema>;
 export type LiveDatabaseSource = z.infer<typeof LiveDatabaseSourceSchema>;

@@ -89,11 +89,22 @@ describe("RESTORE.txt run as written", () => {
 
   it("the v2 store's guide rebuilds every file from the packs and restores a damaged CRM", async () => {
     const crm = makeCrm();
+    // Notes over many database pieces, one of them changed between the backups: the second stores it as a page patch.
+    const db = new Database(crm.db);
+    db.exec(`CREATE TABLE "Note" (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`);
+    const note = db.prepare(`INSERT INTO "Note" (body) VALUES (?)`);
+    db.transaction(() => { for (let i = 1; i <= 1000; i++) note.run(`note ${i} `.repeat(30)); })();
+    db.close();
     const engine = makeTestEngine(crm.root, undefined, { BACKUP_FORMAT: "v2" });
     await runBackup(engine, { type: "daily" }); // a second backup shares the first one's pieces: the guide must follow offsets
     writeFileSync(path.join(crm.root, "uploads/a.txt"), "alpha, changed\n");
+    const changed = new Database(crm.db);
+    changed.prepare(`UPDATE "Note" SET body = 'changed' WHERE id = 500`).run();
+    changed.pragma("wal_checkpoint(TRUNCATE)");
+    changed.close();
     const out = await runBackup(engine, { type: "daily" });
     if (out.skipped || out.manifest.formatVersion !== 2) throw new Error("expected a v2 backup");
+    expect(out.manifest.components.database!.files[0]!.blobs.some((b) => (b.patches?.length ?? 0) > 0)).toBe(true);
     const store = engine.config.backupDir;
     expect(isGzipped(readFileSync(path.join(store, "daily", `${out.manifest.id}.json`)))).toBe(true); // the guide unpacks it
     const commands = guideCommands(readFileSync(path.join(store, "RESTORE.txt"), "utf8"));

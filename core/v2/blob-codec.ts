@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { gunzip, gzip, gzipSync } from "node:zlib";
 import { ChecksumMismatchError, UnsafeArchiveError } from "../errors.ts";
-import type { BlobRef } from "../manifest.ts";
+import type { BlobRef, StoredBlob } from "../manifest.ts";
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -108,7 +108,7 @@ export const sha256Hex = (b: Buffer): string => createHash("sha256").update(b).d
  * The plaintext of a stored blob, checked: stored length, decoded size (gunzip may not write past it, so a
  * gzip bomb stops at the recorded size) and SHA-256. `where` names the file for the error message.
  */
-export async function decodeBlob(stored: Buffer, ref: BlobRef, where: string): Promise<Buffer> {
+export async function decodeBlob(stored: Buffer, ref: StoredBlob, where: string): Promise<Buffer> {
   if (stored.length !== ref.length) {
     throw new ChecksumMismatchError(`read blob ${ref.sha256.slice(0, 12)} of ${where}: ${ref.pack} holds ${stored.length} bytes at ${ref.offset}, expected ${ref.length}; the store is damaged, pick another backup`);
   }

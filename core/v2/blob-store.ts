@@ -41,6 +41,15 @@ export async function identify(file: string): Promise<SourceIdentity> {
 export const sameSource = (a: FileEntryV2["source"], b: SourceIdentity): boolean =>
   !!a && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino;
 
+/**
+ * Another record for a new piece (core/v2/db-delta.ts: the database's pieces as patches on the previous backup's), asked
+ * for each piece not already stored: null, or a promise of null, stores the piece as usual. `end` follows the last piece.
+ */
+export interface PieceSubstitute {
+  piece(index: number, sha: string, plain: Buffer): Promise<BlobRef | null> | null;
+  end(): void;
+}
+
 export interface BlobStoreStats { filesRead: number; filesReused: number; bytesRead: number; bytesReused: number }
 
 export class BlobStore {
@@ -89,7 +98,7 @@ export class BlobStore {
    * has more than one piece) and handed to the compression threads without waiting; the byte budget is the only brake.
    * A file that shrank meanwhile fails so the backup is retried.
    */
-  async store(src: FileSource, id: SourceIdentity, readFile = src.file, pieceSize = CHUNK_SIZE): Promise<FileEntryV2> {
+  async store(src: FileSource, id: SourceIdentity, readFile = src.file, pieceSize = CHUNK_SIZE, substitute?: PieceSubstitute): Promise<FileEntryV2> {
     if (pieceSize > CHUNK_SIZE) throw new Error(`store ${src.entry}: pieces larger than ${CHUNK_SIZE} bytes cannot be read back`);
     if (this.cancelled) throw this.cancelled.reason;
     this.stats.filesRead++;
@@ -152,13 +161,17 @@ export class BlobStore {
               throw err;
             }
           }
-          const ref = this.piece(sha, buf, encoding).finally(() => this.budget.release(held));
+          const enc = encoding;
+          const other = this.has(sha) ? null : substitute?.piece(refs.length, sha, buf);
+          const ref = (other ? other.then((r) => (r ? (this.recycle(buf), r) : this.piece(sha, buf, enc))) : this.piece(sha, buf, enc))
+            .finally(() => this.budget.release(held));
           ref.catch(() => undefined); // handled: a failure surfaces through Promise.all below
           refs.push(ref);
           this.stats.bytesRead += want;
           this.onBytes?.(this.stats.bytesRead + this.stats.bytesReused);
         }
       } finally {
+        substitute?.end(); // pieces waiting on a partly filled group settle, whatever happened
         await closeFd(fd);
       }
     } catch (err) {
@@ -210,12 +223,19 @@ export class BlobStore {
     return this.known.has(sha) || this.pending.has(sha);
   }
 
+  /** A blob built by the caller (a database page bundle): packed as a piece is, unless already stored. */
+  storeBuffer(plain: Buffer, encoding: Encoding): Promise<BlobRef> {
+    return this.piece(sha256Hex(plain), plain, encoding, true);
+  }
+
   /**
    * A piece already in the store (or already on its way in this run) is referenced, not stored again; only a new piece
    * needs its file's `encoding`.
    */
-  private piece(sha: string, plain: Buffer, encoding: Encoding | undefined): Promise<BlobRef> {
-    const known = this.known.get(sha);
+  private piece(sha: string, plain: Buffer, encoding: Encoding | undefined, storedOnly = false): Promise<BlobRef> {
+    // A bundle must be a stored blob: a piece assembled from patches with the same bytes is not one.
+    const found = this.known.get(sha);
+    const known = storedOnly && found?.patches?.length ? undefined : found;
     const pending = known ? Promise.resolve(known) : this.pending.get(sha);
     if (pending) {
       this.recycle(plain);

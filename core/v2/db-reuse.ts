@@ -6,6 +6,7 @@ import {
   DATABASE_ENTRY, type BlobRef, type ComponentRecordV2, type FileIdentity, type LiveDatabaseSource,
 } from "../manifest.ts";
 import type { Storage } from "../storage/storage.ts";
+import { storedBlobs } from "./db-pieces.ts";
 import type { BlobStore } from "./blob-store.ts";
 import type { StoreIndex } from "./store-index.ts";
 
@@ -67,7 +68,7 @@ export async function reuseUnchangedDatabase(engine: Engine, storage: Storage, i
   for (const b of file.blobs) {
     const present = index.blobs.get(b.sha256);
     if (!present) return null;
-    refs.push(present.pack === b.pack && present.offset === b.offset && present.length === b.length ? b : present);
+    refs.push(JSON.stringify(storedBlobs(present)) === JSON.stringify(storedBlobs(b)) ? b : present);
   }
   blobs.stats.filesReused++;
   blobs.stats.bytesReused += file.size;

@@ -3,6 +3,7 @@ import { readManifest } from "../catalog.ts";
 import type { CatalogScan } from "../catalog-scan.ts";
 import { errorMessage } from "../errors.ts";
 import type { ObjectInfo, Storage } from "../storage/storage.ts";
+import { storedBlobs } from "./db-pieces.ts";
 
 /**
  * A pack modified less than this long ago is never deleted. Cleanup and delete hold the store lock, which keeps
@@ -107,7 +108,8 @@ async function mark(storage: Storage, ids: string[]): Promise<Map<string, Map<nu
         if (m.formatVersion !== 2) continue;
         for (const c of Object.values(m.components)) {
           for (const f of c.files) {
-            for (const b of f.blobs) {
+            // A patched database piece needs its base and every page bundle it reads.
+            for (const b of f.blobs.flatMap(storedBlobs)) {
               let offsets = refs.get(b.pack);
               if (!offsets) refs.set(b.pack, (offsets = new Map()));
               offsets.set(b.offset, b.length);

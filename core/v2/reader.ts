@@ -6,9 +6,10 @@ import path from "node:path";
 import { entryProblem } from "../component-rules.ts";
 import { DEFAULT_LIMITS } from "../archive/extract-limits.ts";
 import { ChecksumMismatchError, UnsafeArchiveError } from "../errors.ts";
-import type { BlobRef, FileEntryV2 } from "../manifest.ts";
+import type { BlobRef, FileEntryV2, StoredBlob } from "../manifest.ts";
 import type { Storage } from "../storage/storage.ts";
 import { CHUNK_SIZE, decodeBlob } from "./blob-codec.ts";
+import { decodeDbPiece, isPatched } from "./db-pieces.ts";
 
 /** Packs up to this size are fetched whole (one request for all their pieces); larger ones by range. */
 const WHOLE_PACK_LIMIT = 32 * 1024 * 1024;
@@ -29,16 +30,20 @@ export class PackReader {
   private readonly cache = new Map<string, Promise<Buffer | null>>();
   private readonly sizes = new Map<string, number>();
   private readonly large = new Set<string>();
-  /** `cacheBytes`: whole packs kept in memory (a verify, reading packs nearly in order, needs fewer). */
-  constructor(private readonly storage: Storage, private readonly cacheBytes = CACHE_BYTES) {}
+  /**
+   * `cacheBytes`: whole packs kept in memory (a verify, reading packs nearly in order, needs fewer). `byRange`: every
+   * piece read by its own range, no pack fetched whole (the backup's database patcher reads a few pieces of many packs).
+   */
+  constructor(private readonly storage: Storage, private readonly cacheBytes = CACHE_BYTES, private readonly byRange = false) {}
 
-  /** The checked plaintext of one piece. */
+  /** The checked plaintext of one piece (a patched database piece assembled from its base and pages). */
   async read(ref: BlobRef, where: string): Promise<Buffer> {
+    if (isPatched(ref)) return decodeDbPiece(this, ref, where);
     return decodeBlob(await this.readStored(ref, where), ref, where);
   }
 
   /** One piece as stored, unchecked but for its recorded sizes: the caller decodes and checks it (the export does). */
-  async readStored(ref: BlobRef, where: string): Promise<Buffer> {
+  async readStored(ref: StoredBlob, where: string): Promise<Buffer> {
     checkPieceBounds(ref, where);
     const pack = await this.pack(ref.pack);
     return pack ? pack.subarray(ref.offset, ref.offset + ref.length) : await this.range(ref);
@@ -51,7 +56,7 @@ export class PackReader {
       this.cache.set(key, hit);
       return hit;
     }
-    if (this.large.has(key)) return Promise.resolve(null);
+    if (this.byRange || this.large.has(key)) return Promise.resolve(null);
     const p = this.fetch(key);
     this.cache.set(key, p);
     p.then(
@@ -93,7 +98,7 @@ export class PackReader {
     return Buffer.concat(chunks);
   }
 
-  private async range(ref: BlobRef): Promise<Buffer> {
+  private async range(ref: StoredBlob): Promise<Buffer> {
     if (ref.length === 0) return Buffer.alloc(0);
     const chunks: Buffer[] = [];
     for await (const c of await this.storage.get(ref.pack, { start: ref.offset, end: ref.offset + ref.length - 1 })) chunks.push(c as Buffer);
@@ -102,7 +107,7 @@ export class PackReader {
 }
 
 /** A manifest may come from anyone who can write the store: bound what one piece can make us allocate. */
-export function checkPieceBounds(ref: BlobRef, where: string): void {
+export function checkPieceBounds(ref: StoredBlob, where: string): void {
   if (ref.size > CHUNK_SIZE || ref.length > MAX_STORED_PIECE) {
     throw new UnsafeArchiveError(`read blob ${ref.sha256.slice(0, 12)} of ${where}: recorded sizes ${ref.size}/${ref.length} exceed the ${CHUNK_SIZE}-byte pieces this tool writes; the backup is not one this tool made`);
   }

@@ -22,7 +22,11 @@ In a manifest with "formatVersion": 2, components.<name>.files[] lists every fil
 "length" (where its stored bytes are in the pack), "encoding" ("gzip": one gzip member; "raw": the bytes as they
 are), "size" and "sha256" of the piece's content. "pack" is the pack's path in the store, or, in newer manifests, a
 number: the position (from 0) of that path in the manifest's top-level "packs" list. A file of one piece leaves out
-the piece's "sha256" and "size" when they are the file's.
+the piece's "sha256" and "size" when they are the file's. A database piece may also have "patches": then the stored
+bytes are its base, and each patch replaces the "size" bytes (one database page) from byte "at" of the piece: bytes
+"from" to "from" + "length" of its "bundle" (a stored blob with the same fields: pack, offset, length, encoding) are a
+raw deflate stream whose preset dictionary is the base's page being replaced (python3's zlib reads it); "sha256" is
+the patched piece's.
 
 HOW TO RESTORE BY HAND
 Stop the CRM. Run the lines starting with "$" in order (without the "$"), from an empty folder, with /path/to/store
@@ -31,16 +35,27 @@ daily/<id> by the backup's type and id (\`colab-backup list\` shows them).
 One file by hand: for each of its pieces in order, cut the stored bytes out of the pack and decode them, then check:
     tail -c +$((OFFSET + 1)) PACK | head -c LENGTH | gunzip -c >> FILE    # encoding "gzip" (for "raw": no gunzip)
     echo "SHA256  FILE" | sha256sum -c                                   # SHA256 = the file's "sha256"
+A piece with patches: decode it into a file of its own, lay each patch's page over it, then append it:
+    tail -c +$((OFFSET + 1)) PACK | head -c LENGTH | gunzip -c > piece
+    tail -c +$((BUNDLE_OFFSET + 1)) BUNDLE_PACK | head -c BUNDLE_LENGTH > bundle    # for each patch (a "raw" bundle)
+    python3 -c "$PATCH" AT SIZE FROM PATCH_LENGTH    # PATCH: the page inflated against the piece's page, written over it
+    cat piece >> FILE
 For every file of a backup, this writes those commands into restore.sh (gzip unpacks the manifest, python3 only reads
 the JSON), then runs it; it stops at the first file whose SHA-256 does not match:
     $ gzip -dcf /path/to/store/daily/<id>.json | python3 -c 'if 1:  # "if 1:" lets the lines below keep their indent when pasted
       import json,os,shlex,sys;m=json.load(sys.stdin);q=shlex.quote;P=m.get("packs",[])
+      PATCH="import sys,zlib;a,s,f,n=map(int,sys.argv[1:]);p=open(\\"piece\\",\\"r+b\\");p.seek(a);d=zlib.decompressobj(-15,zdict=p.read(s));x=d.decompress(open(\\"bundle\\",\\"rb\\").read()[f:f+n],s);assert len(x)==s;p.seek(a);p.write(x)"
       for c in m["components"].values():
         for f in c["files"]:
           out="restore/"+f["path"];print("mkdir -p "+q(os.path.dirname(out))+" && : > "+q(out))
+          cut=lambda b:"tail -c +%d %s | head -c %d | %s" % (b["offset"]+1,q(sys.argv[1]+"/"+(P[b["pack"]] if isinstance(b["pack"],int) else b["pack"])),b["length"],"gunzip -c" if b["encoding"]=="gzip" else "cat")
           for b in f["blobs"]:
-            pack=P[b["pack"]] if isinstance(b["pack"],int) else b["pack"]
-            print("tail -c +%d %s | head -c %d | %s >> %s" % (b["offset"]+1,q(sys.argv[1]+"/"+pack),b["length"],"gunzip -c" if b["encoding"]=="gzip" else "cat",q(out)))
+            if not b.get("patches"):print(cut(b)+" >> "+q(out));continue
+            print(cut(b)+" > piece")
+            for p in b["patches"]:
+              print(cut(p["bundle"])+" > bundle")
+              print("python3 -c %s %d %d %d %d" % (q(PATCH),p["at"],p["size"],p["from"],p["length"]))
+            print("cat piece >> "+q(out))
           print("echo %s | sha256sum -c" % q(f["sha256"]+"  "+out))' /path/to/store > restore.sh
     $ sh -e restore.sh
 The result, in restore/, has the layout of a format 1 archive: database/dev.db, uploads/..., config/..., logs/....log.gz.

@@ -2,6 +2,7 @@
 import { readManifest, listBackups } from "../catalog.ts";
 import { BACKUP_TYPES, type BlobRef, type FileEntryV2, type StoredManifestV2 } from "../manifest.ts";
 import type { Storage } from "../storage/storage.ts";
+import { storedBlobs } from "./db-pieces.ts";
 
 export interface StoreIndex {
   /** Blobs known to be present in a pack that exists and is long enough. */
@@ -11,6 +12,8 @@ export interface StoreIndex {
   previousId?: string;
   /** The manifest previousId names, as read here (db-reuse.ts needs its database record). */
   previousManifest?: StoredManifestV2;
+  /** Whether every blob a piece needs is in a pack that exists and is long enough. */
+  present: (r: BlobRef) => boolean;
 }
 
 /**
@@ -24,7 +27,8 @@ export async function loadStoreIndex(storage: Storage): Promise<StoreIndex> {
   const manifests = (await Promise.all(newest.map((b) => readManifest(storage, b.id).catch(() => null))))
     .filter((m): m is StoredManifestV2 => m?.formatVersion === 2);
   const packSizes = new Map((await storage.list("data/packs/")).map((o) => [o.key, o.size]));
-  const present = (r: BlobRef) => (packSizes.get(r.pack) ?? -1) >= r.offset + r.length;
+  // A patched database piece is present when its base and every bundle it reads are.
+  const present = (r: BlobRef) => storedBlobs(r).every((s) => (packSizes.get(s.pack) ?? -1) >= s.offset + s.length);
   const blobs = new Map<string, BlobRef>();
   for (const m of manifests) {
     for (const c of Object.values(m.components)) for (const f of c.files) for (const b of f.blobs) if (present(b)) blobs.set(b.sha256, b);
@@ -34,5 +38,5 @@ export async function loadStoreIndex(storage: Storage): Promise<StoreIndex> {
   for (const c of Object.values(latest?.components ?? {})) {
     for (const f of c.files) if (f.source && f.blobs.every(present)) previous.set(f.path, f);
   }
-  return { blobs, previous, ...(latest ? { previousId: latest.id, previousManifest: latest } : {}) };
+  return { blobs, previous, present, ...(latest ? { previousId: latest.id, previousManifest: latest } : {}) };
 }

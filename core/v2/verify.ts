@@ -15,6 +15,7 @@ import { reportPhases, timePhase } from "./phase-clock.ts";
 import { PackFiles } from "./pack-files.ts";
 import { PackReader, checkFileSizes, checkPieceBounds, listedTwice, stagedPath } from "./reader.ts";
 import { VerifyPool } from "./verify-pool.ts";
+import { baseOf, decodeDbPiece, isPatched, storedBlobs } from "./db-pieces.ts";
 
 /**
  * Files checked at once: each waits on its pack and on the byte budget in turn, so a few keep every thread fed. Measured
@@ -89,7 +90,7 @@ export async function verifyBackupV2(engine: Engine, manifest: StoredManifestV2,
 }
 
 function checkPresence(c: ComponentRecordV2, packSizes: Map<string, number>): void {
-  for (const f of c.files) for (const b of f.blobs) {
+  for (const f of c.files) for (const b of f.blobs.flatMap(storedBlobs)) {
     const have = packSizes.get(b.pack);
     if (have === undefined) throw new BackupError(`check backup file ${f.path}: pack ${b.pack} is missing from the store`);
     if (have < b.offset + b.length) throw new BackupError(`check backup file ${f.path}: pack ${b.pack} has ${have} bytes, the piece needs ${b.offset + b.length}`);
@@ -134,10 +135,14 @@ export async function checkFile(reader: PackReader, files: PackFiles | null, poo
   try {
     let at = 0;
     for (let i = 0; i < n; i++) {
-      const ref = f.blobs[i]!;
+      const recorded = f.blobs[i]!;
+      // A patched database piece is assembled and checked here (its base and bundles each by their hash, the piece by
+      // its own); the thread then hashes it into the file and writes it, as a raw piece.
+      const assembled = isPatched(recorded) ? await decodeDbPiece(reader, recorded, f.path) : null;
+      const ref = assembled ? { ...baseOf(recorded), sha256: recorded.sha256, encoding: "raw" as const, length: assembled.length } : recorded;
       const task = { ref, where: f.path, file, last: i === n - 1, fd, at: fd === undefined ? undefined : at };
       at += ref.size;
-      if (files) {
+      if (files && !assembled) {
         // Read in place by the thread: the pack stays open until the piece is checked.
         checkPieceBounds(ref, f.path);
         const packFd = await files.acquire(ref.pack);
@@ -148,7 +153,7 @@ export async function checkFile(reader: PackReader, files: PackFiles | null, poo
         done.push(sent.done.finally(() => files.release(ref.pack)).then((sha) => (onBytes(ref.size), sha)));
         continue;
       }
-      const stored = await reader.readStored(ref, f.path);
+      const stored = assembled ?? await reader.readStored(ref, f.path);
       if (stored.length !== ref.length) {
         throw new ChecksumMismatchError(`read blob ${ref.sha256.slice(0, 12)} of ${f.path}: ${ref.pack} holds ${stored.length} bytes at ${ref.offset}, expected ${ref.length}; the store is damaged, pick another backup`);
       }

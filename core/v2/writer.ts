@@ -19,7 +19,7 @@ import {
   type BlobRef, type ComponentName, type ComponentRecordV2, type DatabaseFacts, type FileEntryV2, type StoredManifestV2,
 } from "../manifest.ts";
 import { walkFiles } from "../sources/files.ts";
-import { snapshotDatabase } from "../sources/sqlite.ts";
+import { readSqliteHeader, snapshotDatabase } from "../sources/sqlite.ts";
 import { workName } from "../work-dir.ts";
 import { DB_CHUNK_SIZE, LOG_GZIP_LEVEL, storedRawByName } from "./blob-codec.ts";
 import { BlobStore, identify } from "./blob-store.ts";
@@ -31,6 +31,8 @@ import { storeGuide, STORE_GUIDE_KEY } from "./store-guide.ts";
 import { liveBytes } from "./live-size.ts";
 import { dbReuseHooks, reuseUnchangedDatabase, takeLiveSource } from "./db-reuse.ts";
 import { loadStoreIndex } from "./store-index.ts";
+import { DbPatcher, previousDatabase } from "./db-delta.ts";
+import { storedBlobs } from "./db-pieces.ts";
 import { reportPhases, timePhase } from "./phase-clock.ts";
 
 /**
@@ -85,7 +87,12 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
       if (name === "database") req.onProgress?.({ phase: "snapshot", done: 0, total: 0 });
       // Weekly, monthly and --rehash backups read everything, the database included.
       const reused = name === "database" && !rehash ? await reuseUnchangedDatabase(engine, storage, index, blobs) : null;
-      return reused ?? await timePhase(`component ${name}`, () => gatherComponent(engine, name, workDir, blobs, lanes, index.previous, rehash));
+      // The database's changed pieces become page patches on the previous backup's pieces where few pages changed.
+      const patcher = (pageSize: number) => {
+        const prev = previousDatabase(index, pageSize);
+        return prev ? new DbPatcher(storage, blobs, prev, pageSize) : undefined;
+      };
+      return reused ?? await timePhase(`component ${name}`, () => gatherComponent(engine, name, workDir, blobs, lanes, index.previous, rehash, patcher));
     };
     // Every component runs at once: the database's snapshot and integrity_check take seconds on their own thread, and the
     // file components share FILE_LANES. The first failure cancels the store so the others stop reading, and all settle
@@ -113,8 +120,8 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     await timePhase("finish packs", () => packs!.finish());
     req.onProgress?.({ phase: "verify", done: packs.stats.bytes, total: packs.stats.bytes });
     await ensureStoreGuide(storage);
-    const referenced = new Map<string, BlobRef>();
-    for (const r of Object.values(records)) for (const f of r.files) for (const b of f.blobs) referenced.set(b.sha256, b);
+    const referenced = new Map<string, { length: number }>();
+    for (const r of Object.values(records)) for (const f of r.files) for (const b of f.blobs.flatMap(storedBlobs)) referenced.set(`${b.pack}:${b.offset}`, b);
     const manifest: StoredManifestV2 = {
       formatVersion: MANIFEST_FORMAT_V2, tool, id, name: `${tool}-${id}`, type: req.type, description: req.description ?? "",
       createdAt: engine.now().toISOString(), ...(req.scheduledAt ? { scheduledAt: req.scheduledAt.toISOString() } : {}),
@@ -146,7 +153,10 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
   }
 }
 
-async function gatherComponent(engine: Engine, name: ComponentName, workDir: string, blobs: BlobStore, lanes: Lanes, previous: Map<string, FileEntryV2>, rehash: boolean): Promise<ComponentRecordV2> {
+async function gatherComponent(
+  engine: Engine, name: ComponentName, workDir: string, blobs: BlobStore, lanes: Lanes, previous: Map<string, FileEntryV2>, rehash: boolean,
+  patcherFor: (pageSize: number) => DbPatcher | undefined,
+): Promise<ComponentRecordV2> {
   const { paths } = engine.config;
   const files: FileEntryV2[] = [];
   let missing: string | undefined;
@@ -159,10 +169,19 @@ async function gatherComponent(engine: Engine, name: ComponentName, workDir: str
     liveSource = await takeLiveSource(paths.database);
     await dbReuseHooks.afterIdentity?.();
     // The online backup API keeps page positions, so page-aligned pieces of unchanged pages are unchanged blobs.
+    let patcher: DbPatcher | undefined;
+    let pageSize = 0;
     const [facts, { source: _source, ...entry }] = await snapshotBesideStore(
       (onCopied) => snapshotDatabase(paths.database, snap, { busyTimeoutMs: engine.config.dbBusyTimeoutMs, method: "backup-api", onCopied }),
-      () => timePhase("db pieces stored", async () => blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE)));
+      () => timePhase("db pieces stored", async () => {
+        // The snapshot's own header gives the page size while integrity_check still runs; checked against its facts below.
+        pageSize = (await readSqliteHeader(snap)).pageSize;
+        patcher = patcherFor(pageSize);
+        return blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE, patcher);
+      }));
     database = facts;
+    if (patcher && facts.pageSize !== pageSize) throw new Error(`database snapshot: its header says ${pageSize}-byte pages, SQLite says ${facts.pageSize}`);
+    if (patcher) engine.log.info("database pieces patched", { ...patcher.stats });
     files.push(entry as FileEntryV2);
   } else if (name === "uploads" || name === "logs") {
     const root = name === "uploads" ? paths.uploads : paths.logs;
