@@ -94,7 +94,8 @@ describe("v2 restore writes only what differs", () => {
     expect(pre.stored.filesReused).toBe(files("uploads") + files("config") + files("logs"));
     // Logs are stored gzipped and the database goes through SQLite, so those are decoded; uploads and config are kept in place.
     expect(out.staged).toEqual({
-      filesWritten: 1 + files("logs"), bytesDecoded: m.components.database!.totalSize + m.components.logs!.totalSize,
+      // The database is the pre-restore backup's snapshot, unchanged since the backup: every piece comes from it.
+      filesWritten: 1 + files("logs"), bytesDecoded: m.components.logs!.totalSize, bytesFromBase: m.components.database!.totalSize,
       filesReused: files("uploads") + files("config"), bytesReused: m.components.uploads!.totalSize + m.components.config!.totalSize,
       filesHashed: 0,
     });
