@@ -4,6 +4,7 @@ import { constants as fsc, createReadStream, type BigIntStats } from "node:fs";
 import { copyFile, lstat, open, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { FileEntry, FileEntryV2, StoredManifest } from "../manifest.ts";
+import { mapInOrder } from "./bounded.ts";
 import { finishStagedFile, listedTwice } from "./reader.ts";
 
 /** Where each component's files live, as `config.paths` names them. */
@@ -80,11 +81,12 @@ export class LiveFiles {
 
   /** The first kept file whose identity moved since it was judged (written, replaced or removed meanwhile), or null. */
   async changedKept(): Promise<string | null> {
-    for (const [live, was] of this.kept) {
+    // Many at once: thousands of kept files stat'ed one after another each waited their turn on libuv's pool.
+    const moved = await mapInOrder([...this.kept], 16, async ([live, was]) => {
       const now = await lstat(live, { bigint: true }).catch(() => null);
-      if (!now || !sameStats(was, now)) return live;
-    }
-    return null;
+      return !now || !sameStats(was, now) ? live : null;
+    });
+    return moved.find((m) => m !== null) ?? null;
   }
 
   /**
