@@ -224,10 +224,11 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
 async function stageAll(engine: Engine, manifest: StoredManifest, full: StoredManifest, components: ComponentName[], stagedFiles: string, journal: Journal, partial: boolean, keep: KeptFiles | undefined, onProgress?: (p: Progress) => void, timer?: PhaseTimer, databaseBase?: DatabaseBase, pre?: StoredManifest): Promise<StagingStats | undefined> {
   const { paths } = engine.config;
   let staged: StagingStats | undefined;
+  const plainLogs = new Set<string>();
   if (manifest.formatVersion === 2) {
     // Every piece and file is checked by size and SHA-256 as it is written; names pass the same component rules.
     // Live files that already are the backup's (per the pre-restore backup just taken) are not staged at all; others it holds are copied.
-    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId, pre, keep, databaseBase });
+    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId, pre, keep, databaseBase, plainLogs });
   } else {
     const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
     const total = manifest.archive.sizeBytes;
@@ -248,7 +249,7 @@ async function stageAll(engine: Engine, manifest: StoredManifest, full: StoredMa
     if (facts.integrityCheck !== "ok") throw new DatabaseError(`restore ${manifest.id}: the database snapshot fails integrity_check (${facts.integrityCheck})`);
   }
   timer?.mark("database integrity_check");
-  if (components.includes("logs")) await gunzipLogs(path.join(stagedFiles, "logs"), manifest);
+  if (components.includes("logs")) await gunzipLogs(path.join(stagedFiles, "logs"), manifest, plainLogs);
   timer?.mark("gunzip logs");
   return staged;
 }
@@ -287,8 +288,10 @@ function testPause(): (() => Promise<void>) | undefined {
   return ms > 0 ? () => new Promise((r) => setTimeout(r, ms)) : undefined;
 }
 
-export async function gunzipLogs(dir: string, manifest: StoredManifest) {
+/** `plain`: entries staged as the plain .log already (copied from an equal live log), left as they are. */
+export async function gunzipLogs(dir: string, manifest: StoredManifest, plain?: ReadonlySet<string>) {
   for (const f of manifest.components.logs?.files ?? []) {
+    if (plain?.has(f.path)) continue;
     const gz = path.join(dir, "..", f.path);
     await pipeline(createReadStream(gz), createGunzip(), createWriteStream(gz.replace(/\.gz$/, ""), { mode: f.mode }));
     await rm(gz);

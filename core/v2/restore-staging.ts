@@ -50,6 +50,8 @@ export interface StagingOptions {
    * SHA-256 is checked, and should it not match, the database is decoded whole as without a base.
    */
   databaseBase?: DatabaseBase;
+  /** Given, logs staged already gunzipped (copied from the live log they equal) are added: the gunzip skips them. */
+  plainLogs?: Set<string>;
 }
 
 export interface KeptFiles {
@@ -98,6 +100,13 @@ export async function stageV2Components(
     if (!folders.has(dir)) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       for (let d = dir; d.length > stagedFiles.length; d = path.dirname(d)) folders.add(d);
+    }
+    // A log the live CRM still holds unchanged is copied as the plain .log the gunzip would make (see `plainLogs`).
+    const plain = dest.replace(/\.gz$/, "");
+    if (live && options.plainLogs && f.path.startsWith("logs/") && (await live.copyLogIfSame(f, plain))) {
+      written.push(plain);
+      options.plainLogs.add(f.path);
+      return progress(f.size);
     }
     written.push(dest);
     if (live && (await live.copyIfSame(f, dest, false))) return progress(f.size);
