@@ -11,8 +11,6 @@ export interface DatabaseBase {
   pieces: readonly BlobRef[];
 }
 
-/** Differing pieces decoded at once: each is a gunzip on libuv's pool plus its SHA-256 check. */
-const DECODE_AHEAD = 8;
 const HASH_READ = 1024 * 1024;
 
 /**
@@ -51,23 +49,17 @@ export async function writeFromBase(
   let ok = false;
   let bytesDecoded = 0;
   try {
-    // Decoded a few ahead, written in order; a store failure (missing pack, bad piece) is the restore's error, as when decoding whole.
-    const ahead: Promise<Buffer>[] = [];
-    let next = 0;
-    const fill = () => {
-      while (ahead.length < DECODE_AHEAD && next < differ.length) {
-        const p = reader.read(differ[next++]!.ref, f.path);
-        p.catch(() => undefined);
-        ahead.push(p);
+    // Read by range and decoded a few at once (PackReader.readSparse); a store failure (missing pack, bad piece) is
+    // the restore's error, as when decoding whole. A piece listed at several offsets is written at each.
+    const at = new Map<string, number[]>();
+    for (const d of differ) at.set(d.ref.sha256, [...(at.get(d.ref.sha256) ?? []), d.offset]);
+    const unique = [...new Map(differ.map((d) => [d.ref.sha256, d.ref])).values()];
+    await reader.readSparse(unique, f.path, async (ref, plain) => {
+      for (const o of at.get(ref.sha256)!) {
+        await fh.write(plain, 0, plain.length, o);
+        bytesDecoded += plain.length;
       }
-    };
-    fill();
-    for (const { offset: at } of differ) {
-      const plain = await ahead.shift()!;
-      fill();
-      await fh.write(plain, 0, plain.length, at);
-      bytesDecoded += plain.length;
-    }
+    });
     await fh.truncate(f.size);
     ok = (await hashOf(fh)) === f.sha256;
     if (ok) await finishStagedFile(fh, f, false);
