@@ -161,7 +161,8 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
   await checkRestoreSpace(manifest, components, { dir: path.dirname(journal.staging), liveDatabase: paths.database });
   // The pre-restore backup's snapshot of the live database, when it took one: the base the staged database is patched
   // from (only the pieces that differ are decoded), and the rollback copy when the live database has not changed since.
-  const snapshot = components.includes("database") && manifest.formatVersion === 2 ? keptSnapshot(keptSnapshotPath(journal), pre) : null;
+  // (A v1 backup's restore uses it as the rollback copy only: its database comes whole out of the archive.)
+  const snapshot = components.includes("database") ? keptSnapshot(keptSnapshotPath(journal), pre) : null;
   const liveNow = snapshot && existsSync(paths.database) ? await takeLiveSource(paths.database).catch(() => undefined) : undefined;
   // Else the live database's rollback copy is taken on a worker thread while staging runs; planning keeps either only if
   // the live database has not changed since (else it takes its own, as it always did).
