@@ -36,6 +36,12 @@ export interface BackupRequest {
   id?: string;
   /** v2 only: read and hash every file even when its size, times and inode say it is unchanged. */
   rehash?: boolean;
+  /**
+   * v2 only: move the database snapshot this backup took to this path (which must not exist) instead of deleting it,
+   * once the backup has succeeded. Nothing is moved when the backup reused the previous database record (no snapshot).
+   * A restore's pre-restore backup uses it as its rollback copy and staging base (core/restore-db-snapshot.ts).
+   */
+  keepDatabaseSnapshot?: string;
   onProgress?: (p: Progress) => void;
 }
 

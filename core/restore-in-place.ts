@@ -1,10 +1,11 @@
 // Restoring a component file by file in place: only files that differ are swapped, live files the backup lacks are moved aside.
-import { opendir, rmdir } from "node:fs/promises";
+import { readdir, rmdir } from "node:fs/promises";
 import path from "node:path";
 import type { ComponentName } from "./manifest.ts";
 import type { PathStep } from "./restore-journal.ts";
 import { planPathStep } from "./restore-swap.ts";
 import { syncDir } from "./storage/fs-storage.ts";
+import { mapInOrder } from "./v2/bounded.ts";
 
 /**
  * The steps that make `liveRoot` hold exactly the backup's files (`wanted`: path under the root -> staged path, or null
@@ -17,34 +18,40 @@ import { syncDir } from "./storage/fs-storage.ts";
 export async function planInPlace(component: ComponentName, liveRoot: string, wanted: Map<string, string | null>, journalId: string): Promise<PathStep[]> {
   const folders = new Set<string>();
   for (const rel of wanted.keys()) for (let d = path.dirname(rel); d !== "."; d = path.dirname(d)) folders.add(d);
-  const removals: PathStep[] = [];
-  const visit = async (rel: string): Promise<void> => {
-    let dir;
-    try {
-      dir = await opendir(path.join(liveRoot, rel));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+  const removed: string[] = [];
+  // Folder by folder, many listed at once: an uploads tree is often a folder per file (the bench's: 4,068 for 3,914
+  // files), and listed one after another each listing waited its turn on libuv's pool.
+  let level = [""];
+  while (level.length > 0) {
+    const listed = await mapInOrder(level, LIST_AT_ONCE, (rel) => readdir(path.join(liveRoot, rel), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return [];
       throw err;
-    }
-    const entries: { name: string; isDir: boolean }[] = [];
-    for await (const d of dir) entries.push({ name: d.name, isDir: d.isDirectory() });
-    for (const { name, isDir } of entries) {
-      const r = rel ? `${rel}/${name}` : name;
-      if (wanted.has(r)) continue; // the backup's own file (or a folder its step replaces)
-      if (isDir && folders.has(r)) await visit(r);
-      else removals.push({ ...(await planPathStep(component, "", path.join(liveRoot, r), journalId)), remove: true });
-    }
-  };
-  await visit("");
-  const places: PathStep[] = [];
-  for (const [rel, staged] of wanted) if (staged) places.push(await planPathStep(component, staged, path.join(liveRoot, rel), journalId));
+    }));
+    const next: string[] = [];
+    level.forEach((rel, i) => {
+      for (const d of listed[i]!) {
+        const r = rel ? `${rel}/${d.name}` : d.name;
+        if (wanted.has(r)) continue; // the backup's own file (or a folder its step replaces)
+        if (d.isDirectory() && folders.has(r)) next.push(r);
+        else removed.push(r);
+      }
+    });
+    level = next;
+  }
+  const removals = await mapInOrder(removed, LIST_AT_ONCE, async (r) => ({ ...(await planPathStep(component, "", path.join(liveRoot, r), journalId)), remove: true }));
+  const placed = [...wanted].filter((e): e is [string, string] => e[1] !== null);
+  const places = await mapInOrder(placed, LIST_AT_ONCE, ([rel, staged]) => planPathStep(component, staged, path.join(liveRoot, rel), journalId));
   return [...removals, ...places];
 }
+
+/** Folder listings (and stats) in flight at once: enough to keep libuv's four threads busy. */
+const LIST_AT_ONCE = 16;
 
 /** Makes the renames of path steps durable: an fsync of each folder that gained or lost a name. */
 export async function syncStepFolders(steps: readonly PathStep[]): Promise<void> {
   const dirs = new Set(steps.flatMap((s) => [path.dirname(s.target)]));
-  for (const d of dirs) await syncDir(d).catch(() => undefined);
+  // Side by side: fsyncs in flight together share the filesystem journal's commits instead of each waiting for its own.
+  await mapInOrder([...dirs], LIST_AT_ONCE, (d) => syncDir(d).catch(() => undefined));
 }
 
 /**

@@ -1,9 +1,10 @@
 // Owners and folder modes for restored files, set in staging before the swap so that the swap itself stays renames.
 import type { Stats } from "node:fs";
-import { chmod, lchown, lstat, mkdir, opendir } from "node:fs/promises";
+import { chmod, lchown, lstat, mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 import { ValidationError } from "./errors.ts";
 import type { ComponentName } from "./manifest.ts";
+import { mapInOrder } from "./v2/bounded.ts";
 
 async function lstatOrNull(p: string): Promise<Stats | null> {
   try {
@@ -75,9 +76,8 @@ export async function matchOwnership(stagedDir: string, liveDir: string, options
         await chmod(live, mode);
       }
     }
-    const names: string[] = [];
-    for await (const d of await opendir(staged)) names.push(d.name);
-    for (const name of names) await visit(rel ? path.join(rel, name) : name);
+    // Children side by side: a staged uploads tree is mostly a folder per file, each a few trips to libuv's pool.
+    await mapInOrder(await readdir(staged), 8, (name) => visit(rel ? path.join(rel, name) : name));
   };
   await visit("");
 }

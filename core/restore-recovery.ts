@@ -8,6 +8,7 @@ import { readJob, saveJob } from "./jobs/records.ts";
 import { acquireLock, isStale, readLock } from "./lock.ts";
 import { journalPath, readJournal, removeJournal, type Journal } from "./restore-journal.ts";
 import { finishStep, undoStep } from "./restore-swap.ts";
+import { mapInOrder } from "./v2/bounded.ts";
 
 /** Undoes every begun component's steps, newest first; the journal stays until all of it worked. */
 export async function rollBack(engine: Engine, journal: Journal): Promise<void> {
@@ -29,7 +30,8 @@ export async function rollBack(engine: Engine, journal: Journal): Promise<void> 
 
 /** Every swap is done: drop the copies kept for undo and the staging folder, then the journal. */
 export async function rollForward(engine: Engine, journal: Journal): Promise<void> {
-  for (const step of journal.steps) await finishStep(step);
+  // Side by side: each step's leftovers are its own names, and the journal stays until every one is gone.
+  await mapInOrder(journal.steps, 16, finishStep);
   await endJournal(engine, journal);
 }
 

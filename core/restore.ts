@@ -23,7 +23,9 @@ import { matchRestoredOwnership } from "./restore-ownership.ts";
 import { checkRestoreSpace } from "./restore-space.ts";
 import { applyStep, planDatabaseStep, planPathStep } from "./restore-swap.ts";
 import { restoreTimer, type PhaseTimer } from "./restore-timing.ts";
-import { startRollbackCopy, type EarlyRollbackCopy } from "./restore-rollback-copy.ts";
+import { keptSnapshot, rollbackFromSnapshot, startRollbackCopy } from "./restore-rollback-copy.ts";
+import { sameLiveSource, takeLiveSource } from "./v2/db-reuse.ts";
+import type { DatabaseBase } from "./v2/restore-db-base.ts";
 import { stageV2Components, type KeptFiles, type StagingStats } from "./v2/restore-staging.ts";
 import { planInPlace, pruneEmptyFolders, syncStepFolders } from "./restore-in-place.ts";
 import { chooseFiles, includedEntries } from "./browse.ts";
@@ -100,11 +102,13 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
       const live = COMPONENTS.filter((c) => c !== "database" || existsSync(engine.config.paths.database));
       // The pre-restore backup is often the longest phase: pass on its progress, labelled as this restore's.
       const nested = onProgress && ((p: Progress) => onProgress({ ...p, phase: "pre-restore", step: p.phase }));
-      const pre = await createBackup(engine, { type: "pre-restore", description: `before restoring ${components.join(", ")} from ${manifest.id}`, components: live, onProgress: nested });
+      // Its database snapshot is kept in the staging folder: the rollback copy and the staged database's base (below).
+      const keepDatabaseSnapshot = components.includes("database") ? keptSnapshotPath(journal) : undefined;
+      const pre = await createBackup(engine, { type: "pre-restore", description: `before restoring ${components.join(", ")} from ${manifest.id}`, components: live, onProgress: nested, keepDatabaseSnapshot });
       if (pre.skipped) throw new Error("pre-restore backup was skipped");
       preRestoreBackupId = journal.preRestoreBackupId = pre.manifest.id;
       timer.mark("pre-restore backup");
-      staged = await applyRestore(engine, journal, manifest, components, req.onProgress, chosen, timer);
+      staged = await applyRestore(engine, journal, manifest, components, req.onProgress, chosen, timer, pre.manifest);
     } catch (caught) {
       const err = await nameFullDisk(caught, restoreRoot(engine.config), `restore ${manifest.id}`);
       // Nothing swapped yet (staging) or a failed swap: put back whatever the journal says was begun.
@@ -145,7 +149,7 @@ async function startJournal(engine: Engine, backupId: string, components: Compon
   return journal;
 }
 
-async function applyRestore(engine: Engine, journal: Journal, full: StoredManifest, components: ComponentName[], onProgress?: (p: Progress) => void, manifest = full, timer?: PhaseTimer): Promise<StagingStats | undefined> {
+async function applyRestore(engine: Engine, journal: Journal, full: StoredManifest, components: ComponentName[], onProgress?: (p: Progress) => void, manifest = full, timer?: PhaseTimer, pre?: StoredManifest): Promise<StagingStats | undefined> {
   const partial = manifest !== full;
   const { paths } = engine.config;
   const file = journalPath(engine.config);
@@ -155,14 +159,25 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
   // v2: live files that already are the backup's stay in place, untouched; the rest is swapped in file by file.
   const keep: KeptFiles | undefined = manifest.formatVersion === 2 ? { entries: new Set() } : undefined;
   await checkRestoreSpace(manifest, components, { dir: path.dirname(journal.staging), liveDatabase: paths.database });
-  // The live database's rollback copy is taken on a worker thread while staging runs; planning keeps it only if the
-  // live database has not changed since (else it takes its own, as it always did).
-  const early = components.includes("database") && existsSync(paths.database) ? startRollbackCopy(paths.database, rollbackPath(journal), engine.config.dbBusyTimeoutMs) : undefined;
+  // The pre-restore backup's snapshot of the live database, when it took one: the base the staged database is patched
+  // from (only the pieces that differ are decoded), and the rollback copy when the live database has not changed since.
+  // (A v1 backup's restore uses it as the rollback copy only: its database comes whole out of the archive.)
+  const snapshot = components.includes("database") ? keptSnapshot(keptSnapshotPath(journal), pre) : null;
+  const liveNow = snapshot && existsSync(paths.database) ? await takeLiveSource(paths.database).catch(() => undefined) : undefined;
+  // Else the live database's rollback copy is taken on a worker thread while staging runs; planning keeps either only if
+  // the live database has not changed since (else it takes its own, as it always did).
+  const snapshotIsRollback = !!(snapshot?.before && liveNow && sameLiveSource(liveNow, snapshot.before));
+  const early = !components.includes("database") || !existsSync(paths.database) ? undefined
+    : snapshotIsRollback ? rollbackFromSnapshot(snapshot!.base.file, snapshot!.before!, paths.database, rollbackPath(journal))
+    : startRollbackCopy(paths.database, rollbackPath(journal), engine.config.dbBusyTimeoutMs);
   try {
-    staged = await stageAll(engine, manifest, full, components, stagedFiles, journal, partial, keep, onProgress, timer);
+    staged = await stageAll(engine, manifest, full, components, stagedFiles, journal, partial, keep, onProgress, timer, snapshot?.base, pre);
   } catch (err) {
     await early?.discard();
     throw err;
+  } finally {
+    // Used as the base; kept on only as the rollback copy (rollbackFromSnapshot moves it).
+    if (snapshot && !snapshotIsRollback) await rm(snapshot.base.file, { force: true });
   }
   const rollbackReady = (await early?.use()) ?? false;
   timer?.mark(`rollback copy of the live database (${rollbackReady ? "taken beside staging" : "not usable"})`);
@@ -207,13 +222,14 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
 }
 
 /** Stages the chosen components into `stagedFiles`, checks the staged database and gunzips the logs. */
-async function stageAll(engine: Engine, manifest: StoredManifest, full: StoredManifest, components: ComponentName[], stagedFiles: string, journal: Journal, partial: boolean, keep: KeptFiles | undefined, onProgress?: (p: Progress) => void, timer?: PhaseTimer): Promise<StagingStats | undefined> {
+async function stageAll(engine: Engine, manifest: StoredManifest, full: StoredManifest, components: ComponentName[], stagedFiles: string, journal: Journal, partial: boolean, keep: KeptFiles | undefined, onProgress?: (p: Progress) => void, timer?: PhaseTimer, databaseBase?: DatabaseBase, pre?: StoredManifest): Promise<StagingStats | undefined> {
   const { paths } = engine.config;
   let staged: StagingStats | undefined;
+  const plainLogs = new Set<string>();
   if (manifest.formatVersion === 2) {
     // Every piece and file is checked by size and SHA-256 as it is written; names pass the same component rules.
     // Live files that already are the backup's (per the pre-restore backup just taken) are not staged at all; others it holds are copied.
-    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId, keep });
+    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId, pre, keep, databaseBase, plainLogs });
   } else {
     const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
     const total = manifest.archive.sizeBytes;
@@ -234,12 +250,14 @@ async function stageAll(engine: Engine, manifest: StoredManifest, full: StoredMa
     if (facts.integrityCheck !== "ok") throw new DatabaseError(`restore ${manifest.id}: the database snapshot fails integrity_check (${facts.integrityCheck})`);
   }
   timer?.mark("database integrity_check");
-  if (components.includes("logs")) await gunzipLogs(path.join(stagedFiles, "logs"), manifest);
+  if (components.includes("logs")) await gunzipLogs(path.join(stagedFiles, "logs"), manifest, plainLogs);
   timer?.mark("gunzip logs");
   return staged;
 }
 
 const rollbackPath = (journal: Journal) => path.join(journal.staging, "rollback.db");
+/** Where the pre-restore backup leaves its database snapshot (BackupRequest.keepDatabaseSnapshot). */
+const keptSnapshotPath = (journal: Journal) => path.join(journal.staging, "pre-restore.db");
 
 async function planComponent(engine: Engine, manifest: StoredManifest, component: ComponentName, staged: string, journal: Journal, partial: boolean, keep?: KeptFiles, rollbackReady = false): Promise<SwapStep[]> {
   const { paths } = engine.config;
@@ -271,8 +289,10 @@ function testPause(): (() => Promise<void>) | undefined {
   return ms > 0 ? () => new Promise((r) => setTimeout(r, ms)) : undefined;
 }
 
-export async function gunzipLogs(dir: string, manifest: StoredManifest) {
+/** `plain`: entries staged as the plain .log already (copied from an equal live log), left as they are. */
+export async function gunzipLogs(dir: string, manifest: StoredManifest, plain?: ReadonlySet<string>) {
   for (const f of manifest.components.logs?.files ?? []) {
+    if (plain?.has(f.path)) continue;
     const gz = path.join(dir, "..", f.path);
     await pipeline(createReadStream(gz), createGunzip(), createWriteStream(gz.replace(/\.gz$/, ""), { mode: f.mode }));
     await rm(gz);

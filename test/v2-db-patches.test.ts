@@ -163,6 +163,8 @@ describe("v2 database pieces as page patches", () => {
     expect(report.components.database!.status).toBe("failed");
     expect(report.components.database!.detail).toMatch(/damaged/);
     await expect(exportBytes(engine, day1)).rejects.toThrow(/damaged/);
+    // A restore writes only what differs from the live database: change the patched rows again so it needs the bundle.
+    change(crm, 2, [100, 1500]);
     await expect(runRestore(engine, { backupId: day1.id, components: ["database"], confirm: "CONFIRM_RESTORE" })).rejects.toThrow(/damaged/);
 
     // Quick verify (presence and sizes only) counts the bundles too: a bundle's pack cut short fails it.

@@ -94,8 +94,11 @@ describe("v2 restore writes only what differs", () => {
     expect(pre.stored.filesReused).toBe(files("uploads") + files("config") + files("logs"));
     // Logs are stored gzipped and the database goes through SQLite, so those are decoded; uploads and config are kept in place.
     expect(out.staged).toEqual({
-      filesWritten: 1 + files("logs"), bytesDecoded: m.components.database!.totalSize + m.components.logs!.totalSize,
-      filesReused: files("uploads") + files("config"), bytesReused: m.components.uploads!.totalSize + m.components.config!.totalSize,
+      // The database is the pre-restore backup's snapshot, unchanged since the backup: every piece comes from it.
+      // Logs the pre-restore backup recorded with the same gzip bytes are copied from the live log, not gunzipped.
+      filesWritten: 1, bytesDecoded: 0, bytesFromBase: m.components.database!.totalSize,
+      filesReused: files("uploads") + files("config") + files("logs"),
+      bytesReused: m.components.uploads!.totalSize + m.components.config!.totalSize + m.components.logs!.files.reduce((n, f) => n + f.originalSize!, 0),
       filesHashed: 0,
     });
     expectEqualsBackup(crm.root, m);

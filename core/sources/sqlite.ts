@@ -220,7 +220,10 @@ export async function restoreDatabaseInto(
     if (liveHeader && after.walMode !== liveHeader.walMode) {
       throw new DatabaseError(`restore database: ${livePath} changed journal mode during the restore (WAL ${liveHeader.walMode} -> ${after.walMode})`);
     }
-    const result = useDb(livePath, { readonly: false, busyMs }, "restore database", integrityCheck);
+    // A snapshot checked by the caller passed the full integrity_check as these very bytes (index against table
+    // included), and the backup API copies pages verbatim: what the copy could still get wrong is a page's structure
+    // (I/O), which quick_check reads every page for, at a tenth of the time on the bench's 104 MB database.
+    const result = useDb(livePath, { readonly: false, busyMs }, "restore database", options.snapshotChecked ? quickCheck : integrityCheck);
     if (result !== "ok") throw new DatabaseError(`restore database: integrity_check of ${livePath} after the restore: ${result}`);
     return { pages };
   } finally {
@@ -288,6 +291,11 @@ function integrityCheck(db: Database.Database): string {
   // at the same speed, since the OS caches the file anyway (integrity-thread.ts has the measurement).
   db.pragma("cache_size = -2000");
   return (db.prepare("PRAGMA integrity_check").pluck().all() as string[]).slice(0, 20).join("; ");
+}
+
+function quickCheck(db: Database.Database): string {
+  db.pragma("cache_size = -2000");
+  return (db.prepare("PRAGMA quick_check").pluck().all() as string[]).slice(0, 20).join("; ");
 }
 
 // VACUUM INTO writes a fresh rollback-journal file in current SQLite (bytes 18/19 = 1), but that is not promised,

@@ -90,3 +90,6 @@ const sameIdentity = (a: FileIdentity, b: FileIdentity): boolean =>
   a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino;
 
 const sameWal = (a: FileIdentity | null, b: FileIdentity | null): boolean => (a === null || b === null ? a === b : sameIdentity(a, b));
+
+/** Both live identities name the same unchanged database and -wal (see takeLiveSource). */
+export const sameLiveSource = (a: LiveDatabaseSource, b: LiveDatabaseSource): boolean => sameIdentity(a.db, b.db) && sameWal(a.wal, b.wal);

@@ -7,8 +7,10 @@ import { entryProblem } from "../component-rules.ts";
 import { DEFAULT_LIMITS } from "../archive/extract-limits.ts";
 import { ChecksumMismatchError, UnsafeArchiveError } from "../errors.ts";
 import type { BlobRef, FileEntryV2, StoredBlob } from "../manifest.ts";
+import { FsStorage } from "../storage/fs-storage.ts";
 import type { Storage } from "../storage/storage.ts";
 import { CHUNK_SIZE, decodeBlob } from "./blob-codec.ts";
+import { mapInOrder } from "./bounded.ts";
 import { decodeDbPiece, isPatched } from "./db-pieces.ts";
 
 /** Packs up to this size are fetched whole (one request for all their pieces); larger ones by range. */
@@ -22,6 +24,14 @@ const WHOLE_PACK_LIMIT = 32 * 1024 * 1024;
 const CACHE_BYTES = WHOLE_PACK_LIMIT;
 /** The most a stored piece may take: a whole piece and what gzip can add to it. */
 export const MAX_STORED_PIECE = CHUNK_SIZE + 64 * 1024;
+/**
+ * readSparse: pieces this close in a pack are read in one range, up to SPARSE_SPAN bytes per range, SPARSE_READS
+ * ranges at once. A local store's range is one pread, so only near neighbours merge (bench: 307 reads of 5.7 MB); an
+ * object store's is a request, so ranges merge across wider gaps (39 requests of 42 MB, against 23 packs of 101 MB).
+ */
+const SPARSE_GAP = { local: 16 * 1024, remote: 1024 * 1024 };
+const SPARSE_SPAN = 4 * 1024 * 1024;
+const SPARSE_READS = 4;
 /** Pieces of one file decoded ahead of the one being written: gunzip runs on libuv's pool, so this uses every core. */
 const READ_AHEAD = 3;
 
@@ -47,6 +57,41 @@ export class PackReader {
     checkPieceBounds(ref, where);
     const pack = await this.pack(ref.pack);
     return pack ? pack.subarray(ref.offset, ref.offset + ref.length) : await this.range(ref);
+  }
+
+  /**
+   * Scattered pieces (a few hundred of a database's thousands) read by byte range, not by whole pack: neighbours in
+   * the same pack less than SPARSE_GAP apart share one ranged read of at most SPARSE_SPAN bytes. On the bench's
+   * database, the 396 pieces that differed (5.3 MB stored) sat in 23 packs of 101 MB. Each piece is handed to `each`
+   * checked (decodeBlob), in no particular order; at most SPARSE_READS ranged reads are in flight.
+   */
+  async readSparse(refs: readonly BlobRef[], where: string, each: (ref: BlobRef, plain: Buffer) => Promise<void>): Promise<void> {
+    for (const ref of refs) checkPieceBounds(ref, where);
+    // A patched database piece is its base plus pages from bundles: assembled and checked by decodeDbPiece, not here.
+    await mapInOrder(refs.filter(isPatched), SPARSE_READS, async (ref) => each(ref, await this.read(ref, where)));
+    const sorted = refs.filter((r) => !isPatched(r)).sort((a, b) => (a.pack < b.pack ? -1 : a.pack > b.pack ? 1 : a.offset - b.offset));
+    const gap = this.storage instanceof FsStorage ? SPARSE_GAP.local : SPARSE_GAP.remote;
+    const spans: { pack: string; start: number; end: number; refs: BlobRef[] }[] = [];
+    for (const ref of sorted) {
+      const last = spans.at(-1);
+      const end = ref.offset + ref.length;
+      if (last && last.pack === ref.pack && ref.offset - last.end <= gap && end - last.start <= SPARSE_SPAN) {
+        last.end = Math.max(last.end, end);
+        last.refs.push(ref);
+      } else spans.push({ pack: ref.pack, start: ref.offset, end, refs: [ref] });
+    }
+    await mapInOrder(spans, SPARSE_READS, async (span) => {
+      const chunks: Buffer[] = [];
+      if (span.end > span.start) {
+        const stream = await this.storage.get(span.pack, { start: span.start, end: span.end - 1 }).catch((err) => { throw missing(span.pack, err); });
+        for await (const c of stream) chunks.push(c as Buffer);
+      }
+      const body = Buffer.concat(chunks);
+      for (const ref of span.refs) {
+        const at = ref.offset - span.start;
+        await each(ref, await decodeBlob(body.subarray(at, at + ref.length), ref, where));
+      }
+    });
   }
 
   private pack(key: string): Promise<Buffer | null> {

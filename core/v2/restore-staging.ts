@@ -2,11 +2,13 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { readManifest } from "../catalog.ts";
+import type { StoredManifest } from "../manifest.ts";
 import type { Progress } from "../engine.ts";
-import type { ComponentName, FileEntryV2, StoredManifestV2 } from "../manifest.ts";
+import { DATABASE_ENTRY, type ComponentName, type FileEntryV2, type StoredManifestV2 } from "../manifest.ts";
 import type { Storage } from "../storage/storage.ts";
 import { PackReader, listedTwice, stagedPath, writeFromBlobs } from "./reader.ts";
 import { LiveFiles, type LivePaths } from "./restore-reuse.ts";
+import { writeFromBase, type DatabaseBase } from "./restore-db-base.ts";
 import { syncTree } from "./sync-tree.ts";
 
 /**
@@ -25,6 +27,8 @@ export interface StagingStats {
   bytesReused: number;
   /** Reused files whose equality was proven by hashing the copy, because no trustworthy record said so. */
   filesHashed: number;
+  /** Bytes of the staged database copied from a local base (see `databaseBase`) instead of decoded; counted in bytesDecoded's file. */
+  bytesFromBase: number;
 }
 
 export interface StagingOptions {
@@ -32,12 +36,22 @@ export interface StagingOptions {
   live?: LivePaths;
   /** The pre-restore backup just taken: its records say which live files already hold which content. */
   preRestoreId?: string;
+  /** That backup's manifest, when the caller has it (else it is read by `preRestoreId`). */
+  pre?: StoredManifest;
   /**
    * Given, live uploads and config files that already are the backup's (content, mode, mtime) are not staged at all:
    * their entry paths are added to `entries`, and the restore swaps only the others in, file by file. `recheck` is
    * set to a check, run before the restore commits, that names a kept file written meanwhile (null: none).
    */
   keep?: KeptFiles;
+  /**
+   * A local database nearly equal to the backup's (the pre-restore backup's snapshot) with its recorded pieces: the
+   * staged database is copied from it and only the pieces that differ are decoded (restore-db-base.ts); its whole
+   * SHA-256 is checked, and should it not match, the database is decoded whole as without a base.
+   */
+  databaseBase?: DatabaseBase;
+  /** Given, logs staged already gunzipped (copied from the live log they equal) are added: the gunzip skips them. */
+  plainLogs?: Set<string>;
 }
 
 export interface KeptFiles {
@@ -52,10 +66,10 @@ export async function stageV2Components(
 ): Promise<StagingStats> {
   await mkdir(stagedFiles, { recursive: false, mode: 0o700 });
   const reader = new PackReader(storage);
-  const pre = options.preRestoreId ? await readManifest(storage, options.preRestoreId).catch(() => null) : null;
+  const pre = options.pre ?? (options.preRestoreId ? await readManifest(storage, options.preRestoreId).catch(() => null) : null);
   const live = options.live ? LiveFiles.fromManifest(options.live, pre) : null;
   const total = components.reduce((n, c) => n + (manifest.components[c]?.totalSize ?? 0), 0);
-  const stats: StagingStats = { filesWritten: 0, bytesDecoded: 0, filesReused: 0, bytesReused: 0, filesHashed: 0 };
+  const stats: StagingStats = { filesWritten: 0, bytesDecoded: 0, filesReused: 0, bytesReused: 0, filesHashed: 0, bytesFromBase: 0 };
   let done = 0;
   const progress = (n: number) => onProgress?.({ phase: "extract", done: (done += n), total });
 
@@ -87,10 +101,23 @@ export async function stageV2Components(
       await mkdir(dir, { recursive: true, mode: 0o700 });
       for (let d = dir; d.length > stagedFiles.length; d = path.dirname(d)) folders.add(d);
     }
+    // A log the live CRM still holds unchanged is copied as the plain .log the gunzip would make (see `plainLogs`).
+    const plain = dest.replace(/\.gz$/, "");
+    if (live && options.plainLogs && f.path.startsWith("logs/") && (await live.copyLogIfSame(f, plain))) {
+      written.push(plain);
+      options.plainLogs.add(f.path);
+      return progress(f.size);
+    }
     written.push(dest);
     if (live && (await live.copyIfSame(f, dest, false))) return progress(f.size);
-    await writeFromBlobs(reader, f, dest, progress, false);
     stats.filesWritten++;
+    const patched = options.databaseBase && f.path === DATABASE_ENTRY ? await writeFromBase(reader, f, dest, options.databaseBase, progress) : null;
+    if (patched) {
+      stats.bytesDecoded += patched.bytesDecoded;
+      stats.bytesFromBase += patched.bytesFromBase;
+      return;
+    }
+    await writeFromBlobs(reader, f, dest, progress, false);
     stats.bytesDecoded += f.size;
   });
   await syncTree(stagedFiles, written, [...folders]);

@@ -2,8 +2,8 @@
 import { createHash } from "node:crypto";
 import { putOnce } from "../storage/put-once.ts";
 import { recordInCatalogIndex } from "../catalog-index.ts";
-import { mkdir, rm } from "node:fs/promises";
-import { createReadStream, createWriteStream } from "node:fs";
+import { copyFile, mkdir, rename, rm } from "node:fs/promises";
+import { constants as fsc, createReadStream, createWriteStream } from "node:fs";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -138,6 +138,7 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     // Gzipped (core/manifest-codec.ts): every backup writes one, and it is most of what a quiet day adds to the store.
     const written = await timePhase("manifest put", () => putOnce(storage, manifestKey(id), encodeManifest(manifest)));
     await recordInCatalogIndex(storage, manifestKey(id), manifest, written);
+    if (req.keepDatabaseSnapshot) await keepSnapshot(path.join(workDir, SNAPSHOT_NAME), req.keepDatabaseSnapshot);
     engine.log.info("backup succeeded", { id, type: req.type, format: "v2", ...manifest.stored });
     return { skipped: false, manifest, durationMs: Date.now() - started };
   } catch (err) {
@@ -164,7 +165,7 @@ async function gatherComponent(
   let database: ComponentRecordV2["database"];
   let liveSource: ComponentRecordV2["liveSource"];
   if (name === "database") {
-    const snap = path.join(workDir, "dev.db");
+    const snap = path.join(workDir, SNAPSHOT_NAME);
     // Before the snapshot starts, never after: db-reuse.ts says why that order cannot hide a write.
     liveSource = await takeLiveSource(paths.database);
     await dbReuseHooks.afterIdentity?.();
@@ -275,6 +276,20 @@ async function storeLog(blobs: BlobStore, file: string, rel: string, id: Awaited
   const stored = await blobs.store({ entry, file, originalSize: id.size }, { ...gzId, mode: id.mode, mtime: id.mtime }, gz);
   // The identity recorded is the live .log's, so the next backup can recognise it unchanged.
   return { ...stored, source, originalSha256: plain.digest("hex") };
+}
+
+const SNAPSHOT_NAME = "dev.db";
+
+/** BackupRequest.keepDatabaseSnapshot: the snapshot (if one was taken) moved out of the work folder before it is deleted. */
+async function keepSnapshot(snap: string, dest: string): Promise<void> {
+  try {
+    await rename(snap, dest);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return; // the database was reused or not backed up: no snapshot
+    if (code !== "EXDEV") throw err;
+    await copyFile(snap, dest, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
+  }
 }
 
 async function walkIfDir(root: string, accept?: (rel: string) => boolean) {
