@@ -42,16 +42,25 @@ afterAll(async () => {
 /** Makes reads of a backup's archive (v1) or packs (v2) wait until the returned function is called, which also undoes it. */
 function holdReads(id: string): () => void {
   const storage = runtime.engine.storage;
-  const get = storage.get;
+  const { get, openFile } = storage;
   let open!: () => void;
   const gate = new Promise<void>((r) => (open = r));
+  const held = (key: string) => key === archiveKey(id) || key.startsWith("data/packs/");
   storage.get = async (key, range) => {
-    if (key === archiveKey(id) || key.startsWith("data/packs/")) await gate;
+    if (held(key)) await gate;
     return get.call(storage, key, range);
   };
+  // A v2 verify on the fs store opens each pack itself (core/v2/pack-files.ts) instead of streaming it through get.
+  if (openFile) {
+    storage.openFile = async (key) => {
+      if (held(key)) await gate;
+      return openFile.call(storage, key);
+    };
+  }
   return () => {
     open();
     storage.get = get;
+    if (openFile) storage.openFile = openFile;
   };
 }
 
