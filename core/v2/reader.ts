@@ -9,6 +9,7 @@ import { ChecksumMismatchError, UnsafeArchiveError } from "../errors.ts";
 import type { BlobRef, FileEntryV2 } from "../manifest.ts";
 import type { Storage } from "../storage/storage.ts";
 import { CHUNK_SIZE, decodeBlob } from "./blob-codec.ts";
+import { noteMainGarbage } from "./thread-gc.ts";
 
 /** Packs up to this size are fetched whole (one request for all their pieces); larger ones by range. */
 const WHOLE_PACK_LIMIT = 32 * 1024 * 1024;
@@ -75,6 +76,7 @@ export class PackReader {
       this.cache.delete(key);
       this.sizes.delete(key);
       held -= size;
+      noteMainGarbage(size);
     }
   }
 
@@ -91,6 +93,7 @@ export class PackReader {
       }
       chunks.push(c as Buffer);
     }
+    noteMainGarbage(size); // the chunks, now copied
     return Buffer.concat(chunks);
   }
 
