@@ -14,6 +14,14 @@ describe("manifest codec", () => {
     expect(encodeManifest(structuredClone(m)).equals(a)).toBe(true);
   });
 
+  it("writes exactly JSON.stringify(m, null, 2) plus a newline, though piece by piece", () => {
+    const ref = (i: number) => ({ sha256: "ab".repeat(32), size: i, pack: `data/packs/cd/${"cd".repeat(32)}.pack`, offset: i * 7, length: i, encoding: "gzip" });
+    const files = Array.from({ length: 50 }, (_, i) => ({ path: `uploads/é/${i}\n"q".jpg`, size: i, blobs: Array.from({ length: i % 4 }, (_, j) => ref(j)), source: { size: i, ino: "7" }, skipped: undefined }));
+    const odd = { ...m, components: { uploads: { status: "included", files, empty: [], none: {} } }, list: [1, null, undefined, () => 1, NaN, -0, 1e21, "😀\u2028"], at: new Date(0) };
+    const want = gzipSync(JSON.stringify(odd, null, 2) + "\n", { level: 9 });
+    expect(encodeManifest(odd as unknown as StoredManifestV2).equals(want)).toBe(true);
+  });
+
   it("reads plain JSON as it is (v1 and older v2 manifests)", () => {
     expect(manifestJsonText(Buffer.from('{"formatVersion":1}'))).toBe('{"formatVersion":1}');
   });
