@@ -1,6 +1,7 @@
 // A stored manifest's bytes: v2 manifests are written as gzip-compressed JSON; plain JSON (v1, older v2) still reads.
 import { constants as zc, gunzipSync, gzipSync } from "node:zlib";
 import type { StoredManifestV2 } from "./manifest.ts";
+import { collectNow } from "./v2/thread-gc.ts";
 
 /**
  * A manifest unpacks to at most this much JSON. A manifest may come from anyone who can write the store: a few KiB of
@@ -9,6 +10,9 @@ import type { StoredManifestV2 } from "./manifest.ts";
  * (the bench CRM's 4,000 files and 3,200 database pieces: 4.5 MB).
  */
 export const MANIFEST_MAX_JSON_BYTES = 256 * 1024 * 1024;
+
+/** A manifest this long (4 MiB of JSON: ~4,000 files and pieces) is written after a full collection. */
+const BIG_MANIFEST = 4 * 1024 * 1024;
 
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
@@ -25,6 +29,7 @@ export function encodeManifest(m: StoredManifestV2): Buffer {
   // the scale-4 bench CRM (12,800 database pieces, 16,000 files: 18 MB of JSON) put 40-80 MiB on the backup's peak.
   let bytes = 1;
   for (const piece of jsonPieces(m, "", "")) bytes += Buffer.byteLength(piece);
+  if (bytes >= BIG_MANIFEST) collectNow(); // before the buffer and zlib's output are allocated: see collectNow
   const text = Buffer.allocUnsafeSlow(bytes);
   let at = 0;
   for (const piece of jsonPieces(m, "", "")) at += text.write(piece, at);
