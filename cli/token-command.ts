@@ -1,8 +1,6 @@
 // `colab-backup token [--ttl 1h] [--link]`: a short-lived admin token (or dashboard sign-in link) signed with JWT_SECRET.
-import { decodeJwt } from "jose";
 import { ValidationError } from "../core/errors.ts";
 import type { Command } from "./commands.ts";
-import { localJwtSecret, mintAdminToken } from "../runtime/local-auth.ts";
 
 /** A day at most: the token is a bearer credential that cannot be revoked before it expires, short is the point. */
 export const MAX_TTL_SECONDS = 24 * 3600;
@@ -34,6 +32,9 @@ export const token: Command<{ ttlSeconds: number; link: boolean; url?: string; e
     if (config.server.jwksUrl) {
       throw new ValidationError("sign token: JWKS_URL is set, so the API accepts only RS256 tokens signed by the CRM's private key, which this tool does not hold; sign in to the CRM to get a token");
     }
+    // Loaded here: the JWT library costs every other command start-up time and memory.
+    const { decodeJwt } = await import("jose");
+    const { localJwtSecret, mintAdminToken } = await import("../runtime/local-auth.ts");
     // The same secret `serve` uses: the configured JWT_SECRET, else the local one serve generates and keeps in BACKUP_DIR.
     const { secret, generated } = await localJwtSecret(config.backupDir, config.server.jwtSecret);
     const jwt = await mintAdminToken(secret, { ttlSeconds, ...(email ? { email } : {}) });

@@ -54,6 +54,16 @@ describe("manifest codec", () => {
     expect("manifest" in checked && checked.manifest).toEqual(m);
   });
 
+  it("writes exactly manifestText (JSON.stringify of the compact form, pretty) though piece by piece", () => {
+    const m = manifest();
+    const ref = (i: number) => ({ sha256: "ab".repeat(32), size: i, pack: `data/packs/cd/${"cd".repeat(32)}.pack`, offset: i * 7, length: i, encoding: "gzip" });
+    const files = Array.from({ length: 50 }, (_, i) => ({ path: `uploads/é/${i}\n"q".jpg`, size: i, blobs: Array.from({ length: i % 4 }, (_, j) => ref(j)), source: { size: i, ino: "7" }, skipped: undefined }));
+    const odd = { ...m, components: { uploads: { status: "included", files, empty: [], none: {} } }, list: [1, null, undefined, () => 1, NaN, -0, 1e21, "😀\u2028"], at: new Date(0) };
+    const want = gzipSync(manifestText(odd as unknown as StoredManifestV2), { level: 9 });
+    expect(encodeManifest(odd as unknown as StoredManifestV2).equals(want)).toBe(true);
+    expect(encodeManifest(m).equals(gzipSync(manifestText(m), { level: 9 }))).toBe(true);
+  });
+
   it("writes each pack name once and leaves out only what decoding rebuilds", () => {
     const m = manifest();
     const text = manifestText(m);

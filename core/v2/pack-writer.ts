@@ -4,6 +4,7 @@ import type { BlobRef } from "../manifest.ts";
 import type { Storage } from "../storage/storage.ts";
 import { sha256Hex, type Encoding } from "./blob-codec.ts";
 import { addPhase, timePhase } from "./phase-clock.ts";
+import { noteMainGarbage } from "./thread-gc.ts";
 
 /** A pack is sealed once it holds this much: few requests per byte, yet small enough to hold a few in memory. */
 export const PACK_TARGET = 4 * 1024 * 1024;
@@ -105,6 +106,7 @@ export class PackWriter {
     const tv = performance.now();
     const back = await this.storage.getBuffer(key);
     const same = back.equals(body);
+    noteMainGarbage(back.length);
     addPhase("read back pack", performance.now() - tv);
     if (!same) {
       throw new ChecksumMismatchError(`verify stored pack ${key}: read back ${back.length} bytes that differ from the ${body.length} written; check the backup disk`);

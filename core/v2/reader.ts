@@ -12,6 +12,7 @@ import type { Storage } from "../storage/storage.ts";
 import { CHUNK_SIZE, decodeBlob } from "./blob-codec.ts";
 import { mapInOrder } from "./bounded.ts";
 import { decodeDbPiece, isPatched } from "./db-pieces.ts";
+import { noteMainGarbage } from "./thread-gc.ts";
 
 /** Packs up to this size are fetched whole (one request for all their pieces); larger ones by range. */
 const WHOLE_PACK_LIMIT = 32 * 1024 * 1024;
@@ -124,6 +125,7 @@ export class PackReader {
       this.cache.delete(key);
       this.sizes.delete(key);
       held -= size;
+      noteMainGarbage(size);
     }
   }
 
@@ -140,6 +142,7 @@ export class PackReader {
       }
       chunks.push(c as Buffer);
     }
+    noteMainGarbage(size); // the chunks, now copied
     return Buffer.concat(chunks);
   }
 
