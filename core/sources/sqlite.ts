@@ -224,7 +224,7 @@ export async function restoreDatabaseInto(
     // included), and the backup API copies pages verbatim: what the copy could still get wrong is a page's structure
     // (I/O), which quick_check reads every page for, at a tenth of the time on the bench's 104 MB database.
     const result = useDb(livePath, { readonly: false, busyMs }, "restore database", options.snapshotChecked ? quickCheck : integrityCheck);
-    if (result !== "ok") throw new DatabaseError(`restore database: integrity_check of ${livePath} after the restore: ${result}`);
+    if (result !== "ok") throw new DatabaseError(`restore database: ${options.snapshotChecked ? "quick_check" : "integrity_check"} of ${livePath} after the restore: ${result}`);
     return { pages };
   } finally {
     if (workDir) await fsp.rm(workDir, { recursive: true, force: true });
