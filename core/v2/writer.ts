@@ -1,13 +1,13 @@
 // Creating a v2 backup: snapshot the database page-aligned, reuse unchanged files, pack new blobs, then write the manifest.
-import { createHash } from "node:crypto";
 import { putOnce } from "../storage/put-once.ts";
 import { recordInCatalogIndex } from "../catalog-index.ts";
 import { copyFile, mkdir, rename, rm } from "node:fs/promises";
 import { constants as fsc, createReadStream, createWriteStream } from "node:fs";
 import path from "node:path";
-import { Readable, Transform } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
+import { HashingPassThrough, sha256Stream } from "../archive/hashing.ts";
 import type { BackupOutcome, BackupRequest } from "../backup.ts";
 import { nameFullDisk } from "../disk-full.ts";
 import type { Engine } from "../engine.ts";
@@ -257,25 +257,19 @@ async function storeLog(blobs: BlobStore, file: string, rel: string, id: Awaited
   const live = () => (id.size === 0 ? Readable.from([]) : createReadStream(file, { start: 0, end: id.size - 1, highWaterMark: LOG_READ_BYTES }));
   if (previous?.originalSha256 && previous.originalSize === id.size) {
     const same = await timePhase("log sha256 (unchanged?)", async () => {
-      const h = createHash("sha256");
-      let n = 0;
-      for await (const chunk of live()) {
-        h.update(chunk as Buffer);
-        n += (chunk as Buffer).length;
-      }
-      return n === id.size && h.digest("hex") === previous.originalSha256;
+      const { sha256, size } = await sha256Stream(live());
+      return size === id.size && sha256 === previous.originalSha256;
     });
     if (same) return blobs.reread({ ...previous, mode: id.mode & 0o777, mtime: id.mtime.toISOString(), source });
   }
   const gz = path.join(workDir, "logs", `${rel}.gz`);
   await mkdir(path.dirname(gz), { recursive: true });
-  const plain = createHash("sha256");
-  const hashed = new Transform({ transform(chunk: Buffer, _enc, done) { plain.update(chunk); done(null, chunk); } });
+  const hashed = new HashingPassThrough();
   await timePhase("log gzip (main, zlib pool)", () => pipeline(live(), hashed, createGzip({ level: LOG_GZIP_LEVEL }), createWriteStream(gz)));
   const gzId = await identify(gz);
   const stored = await blobs.store({ entry, file, originalSize: id.size }, { ...gzId, mode: id.mode, mtime: id.mtime }, gz);
   // The identity recorded is the live .log's, so the next backup can recognise it unchanged.
-  return { ...stored, source, originalSha256: plain.digest("hex") };
+  return { ...stored, source, originalSha256: hashed.digest() };
 }
 
 const SNAPSHOT_NAME = "dev.db";
