@@ -1,7 +1,7 @@
 // Staging a backup's database from a local copy of a nearly equal one: copy it, decode only the pieces that differ, check the whole.
-import { createHash } from "node:crypto";
 import { constants as fsc } from "node:fs";
 import { copyFile, open, stat, unlink } from "node:fs/promises";
+import { sha256Stream } from "../archive/hashing.ts";
 import type { BlobRef, FileEntryV2 } from "../manifest.ts";
 import { PackReader, checkFileSizes, finishStagedFile, listedTwice } from "./reader.ts";
 
@@ -61,7 +61,8 @@ export async function writeFromBase(
       }
     });
     await fh.truncate(f.size);
-    ok = (await hashOf(fh)) === f.sha256;
+    // Through the open descriptor (O_NOFOLLOW above), which stays open for finishStagedFile.
+    ok = (await sha256Stream(fh.createReadStream({ start: 0, autoClose: false, highWaterMark: HASH_READ }))).sha256 === f.sha256;
     if (ok) await finishStagedFile(fh, f, false);
   } finally {
     await fh.close();
@@ -70,16 +71,4 @@ export async function writeFromBase(
   if (!ok) return null;
   onBytes?.(f.size);
   return { bytesDecoded, bytesFromBase: f.size - bytesDecoded };
-}
-
-async function hashOf(fh: Awaited<ReturnType<typeof open>>): Promise<string> {
-  const hash = createHash("sha256");
-  const buf = Buffer.allocUnsafe(HASH_READ);
-  for (let pos = 0; ; ) {
-    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-    if (bytesRead === 0) break;
-    hash.update(buf.subarray(0, bytesRead));
-    pos += bytesRead;
-  }
-  return hash.digest("hex");
 }
