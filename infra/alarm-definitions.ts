@@ -1,4 +1,4 @@
-// What each CloudWatch alarm watches, as plain data (no SST import, so tests check it): function errors, undelivered results, no successful backup in the health window.
+// What each CloudWatch alarm watches, as plain data (no SST import, so tests check it): function errors, undelivered results, no successful backup in the health window, EFS burst credits, a JobTask that stopped abnormally.
 import { BACKUP_SUCCEEDED, FUNCTION_DIMENSION, METRICS_NAMESPACE } from "../core/metrics.ts";
 
 export interface AlarmDefinition<T> {
@@ -7,7 +7,7 @@ export interface AlarmDefinition<T> {
   namespace: string;
   metricName: string;
   dimensions: Record<string, T>;
-  statistic: "Sum";
+  statistic: "Sum" | "Minimum";
   period: number;
   evaluationPeriods: number;
   datapointsToAlarm: number;
@@ -27,6 +27,7 @@ export interface Watched<T> {
 }
 
 const HOUR = 3600;
+const GIB = 1024 ** 3;
 
 export function alarmDefinitions<T>({ all, withDestinations, scheduledBackup }: Watched<T>, healthMaxAgeHours: number): AlarmDefinition<T>[] {
   const onLambda = (name: string, fn: T, metricName: string, description: string): AlarmDefinition<T> => ({
@@ -72,4 +73,29 @@ export function alarmDefinitions<T>({ all, withDestinations, scheduledBackup }: 
       treatMissingData: "breaching",
     },
   ];
+}
+
+/**
+ * EFS Bursting: when the CRM's own traffic drains the burst credits, throughput drops to the baseline (50 KiB/s per
+ * GiB stored) and a weekly backup or a restore no longer fits its runtime (README "Is Bursting enough?"). The alarm
+ * fires while the lowest balance of an hour is under BACKUP_EFS_CREDIT_ALARM_GIB. Elastic and Provisioned file
+ * systems report no BurstCreditBalance: missing data is not an alarm.
+ */
+export function efsCreditAlarm<T>(fileSystemId: T, minGiB: number): AlarmDefinition<T> {
+  return {
+    name: "EfsBurstCreditsLow",
+    description:
+      `colab-backup: the CRM's EFS has under ${minGiB} GiB of burst credits (BACKUP_EFS_CREDIT_ALARM_GIB); at the baseline ` +
+      "throughput a weekly backup or a restore may run past its limit. See README \"Is Bursting enough?\"",
+    namespace: "AWS/EFS",
+    metricName: "BurstCreditBalance",
+    dimensions: { FileSystemId: fileSystemId },
+    statistic: "Minimum",
+    period: HOUR,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    threshold: minGiB * GIB,
+    comparisonOperator: "LessThanThreshold",
+    treatMissingData: "notBreaching",
+  };
 }

@@ -101,6 +101,12 @@ export function readInfraConfig(source: Env) {
     kmsKeyArn: env("BACKUP_KMS_KEY_ARN") ?? env("BACKUP_KMS_KEY_ID"),
     /** The health window: the "no successful scheduled backup" alarm looks back this many hours (core's default 26). */
     healthMaxAgeHours: Number(env("BACKUP_HEALTH_MAX_AGE_HOURS") ?? "26"),
+    /**
+     * The EfsBurstCreditsLow alarm's line: the CRM's EFS holds fewer burst credits than this (GiB). The default covers
+     * a week of the reference CRM's backups and one restore (~10 GiB, README "Is Bursting enough?") five times over;
+     * raise it for a larger CRM.
+     */
+    efsCreditAlarmGiB: Number(env("BACKUP_EFS_CREDIT_ALARM_GIB") ?? "50"),
     /** Whether the notifier mails anything (core/config.ts's BACKUP_EMAIL_ENABLED). */
     emailEnabled: TRUE.includes((env("BACKUP_EMAIL_ENABLED") ?? "").toLowerCase()),
     /** Days before monthly archives move to Glacier Instant Retrieval; 0 turns the transition off. */
@@ -126,6 +132,7 @@ interface Checked {
   monthlyColdAfterDays: number;
   noncurrentDays: number;
   healthMaxAgeHours: number;
+  efsCreditAlarmGiB: number;
   kmsKeyArn?: string;
   emailEnabled: boolean;
   email: { identity?: string };
@@ -154,6 +161,13 @@ function check(config: Checked, env: (name: string) => string | undefined) {
     throw new Error(
       `read infra config: BACKUP_HEALTH_MAX_AGE_HOURS must be a whole number of hours from 1 to ${MAX_HEALTH_HOURS} ` +
         `(the longest window a CloudWatch alarm can watch); got "${env("BACKUP_HEALTH_MAX_AGE_HOURS")}"`,
+    );
+  }
+  // A file system starts with 2.1 TiB of credits and can hold no more than that.
+  if (!Number.isFinite(config.efsCreditAlarmGiB) || config.efsCreditAlarmGiB <= 0 || config.efsCreditAlarmGiB > 2150) {
+    throw new Error(
+      `read infra config: BACKUP_EFS_CREDIT_ALARM_GIB must be a number of GiB above 0 and at most 2150 (an EFS holds at most ` +
+        `2.1 TiB of burst credits); got "${env("BACKUP_EFS_CREDIT_ALARM_GIB")}"`,
     );
   }
   const keyArn = env("BACKUP_KMS_KEY_ARN");

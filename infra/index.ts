@@ -26,9 +26,13 @@ export function deploy() {
   const { api, site, fn: apiFn } = apiAndDashboard({ bucket, bus, email, statements: fns.perms.api, jwtSecret });
 
   alarms({
-    all: { ScheduledBackup: fns.backup, Worker: fns.worker, Cleanup: fns.cleanup, Notifier: fns.notifier, Api: apiFn },
-    withDestinations: { ScheduledBackup: fns.backup, Worker: fns.worker },
-    scheduledBackup: fns.backup,
+    fns: {
+      all: { ScheduledBackup: fns.backup, Worker: fns.worker, Cleanup: fns.cleanup, Notifier: fns.notifier, Api: apiFn },
+      withDestinations: { ScheduledBackup: fns.backup, Worker: fns.worker },
+      scheduledBackup: fns.backup,
+    },
+    efsId: net.efs.id,
+    jobsClusterArn: jobs.cluster.nodes.cluster.arn,
   });
 
   return {

@@ -1,7 +1,7 @@
 // The CloudWatch alarms infra/ creates, as data: every function's errors, undelivered results, and a dead-man's switch on the metric the backup function really publishes.
 import { describe, expect, it } from "vitest";
 import { backupSucceededLine } from "../core/metrics.ts";
-import { alarmDefinitions } from "../infra/alarm-definitions.ts";
+import { alarmDefinitions, efsCreditAlarm } from "../infra/alarm-definitions.ts";
 import { MAX_HEALTH_HOURS, readInfraConfig } from "../infra/config.ts";
 
 // infra/index.ts watches these (SST names -> deployed function names).
@@ -67,5 +67,24 @@ describe("alarm definitions", () => {
     expect(directive.Dimensions).toEqual([Object.keys(alarm.dimensions)]);
     for (const [key, value] of Object.entries(alarm.dimensions)) expect(doc[key]).toBe(value);
     expect(doc[alarm.metricName]).toBeGreaterThanOrEqual(alarm.threshold);
+  });
+
+  it("alarm when the CRM's EFS holds fewer burst credits than BACKUP_EFS_CREDIT_ALARM_GIB, in bytes, on the hour's lowest balance", () => {
+    const gib = readInfraConfig({ BACKUP_EFS_CREDIT_ALARM_GIB: "120" }).efsCreditAlarmGiB;
+    expect(efsCreditAlarm("fs-0123456789abcdef0", gib)).toMatchObject({
+      namespace: "AWS/EFS",
+      metricName: "BurstCreditBalance",
+      dimensions: { FileSystemId: "fs-0123456789abcdef0" },
+      statistic: "Minimum",
+      period: 3600,
+      threshold: 120 * 1024 ** 3,
+      comparisonOperator: "LessThanThreshold",
+      // Elastic and Provisioned file systems report no credits: that is not an alarm.
+      treatMissingData: "notBreaching",
+    });
+    expect(readInfraConfig({}).efsCreditAlarmGiB).toBe(50);
+    for (const bad of ["0", "-5", "lots", "3000"]) {
+      expect(() => readInfraConfig({ BACKUP_EFS_CREDIT_ALARM_GIB: bad }), bad).toThrow(/BACKUP_EFS_CREDIT_ALARM_GIB must be a number of GiB above 0 and at most 2150.*got "/);
+    }
   });
 });

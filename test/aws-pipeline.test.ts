@@ -8,9 +8,10 @@ import { CreateConfigurationSetCommand, SESClient, VerifyEmailIdentityCommand } 
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { decodeManifest } from "../core/manifest-codec.ts";
-import { CLEANUP_PATTERN, NOTIFIER_PATTERN, WORKER_PATTERN } from "../core/events/patterns.ts";
+import { CLEANUP_PATTERN, NOTIFIER_PATTERN } from "../core/events/patterns.ts";
 import { readInfraConfig } from "../infra/config.ts";
 import { functionEnvironments, type FunctionName } from "../infra/environment.ts";
+import { workPatterns } from "../infra/placement.ts";
 import { CREDENTIALS } from "./localstack/config.ts";
 import { inFunction, localLambdaEnvs } from "./localstack/lambda-env.ts";
 import { adminS3, deletePrefix } from "./localstack/resources.ts";
@@ -148,7 +149,8 @@ beforeAll(async () => {
   const wq = await sqs.send(new CreateQueueCommand({ QueueName: `colab-work-${run}` }));
   workQueueUrl = wq.QueueUrl!;
   const workArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: workQueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
-  await eb.send(new PutRuleCommand({ Name: `work-${run}`, EventBusName: BUS, EventPattern: JSON.stringify(WORKER_PATTERN) }));
+  // infra/events.ts's "Work" rule: the requested jobs placed on Lambda (restore.requested goes to the JobTask: test/aws-task.test.ts).
+  await eb.send(new PutRuleCommand({ Name: `work-${run}`, EventBusName: BUS, EventPattern: JSON.stringify(workPatterns().lambda) }));
   await eb.send(new PutTargetsCommand({ Rule: `work-${run}`, EventBusName: BUS, Targets: [{ Id: "queue", Arn: workArn }] }));
   // infra/events.ts's "Cleanup" rule; its target (the cleanup function) is stood in for by the same queue.
   await eb.send(new PutRuleCommand({ Name: `cleanup-${run}`, EventBusName: BUS, EventPattern: JSON.stringify(CLEANUP_PATTERN) }));
