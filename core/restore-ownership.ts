@@ -2,7 +2,7 @@
 import type { Stats } from "node:fs";
 import { chmod, lchown, lstat, mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
-import { ValidationError } from "./errors.ts";
+import { ConfigError } from "./errors.ts";
 import type { ComponentName } from "./manifest.ts";
 import { mapInOrder } from "./v2/bounded.ts";
 
@@ -21,7 +21,7 @@ async function componentRoot(liveDir: string): Promise<Stats> {
   for (let dir = liveDir; ; dir = path.dirname(dir)) {
     const st = await lstatOrNull(dir);
     if (st?.isDirectory()) return st;
-    if (path.dirname(dir) === dir) throw new ValidationError(`restore: no folder exists above ${liveDir}`);
+    if (path.dirname(dir) === dir) throw new ConfigError(`restore: no folder exists above ${liveDir}`);
   }
 }
 
@@ -32,7 +32,7 @@ async function setOwner(target: string, uid: number, gid: number, current: Stats
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== "EPERM") throw err;
-    throw new ValidationError(
+    throw new ConfigError(
       `restore: cannot give restored files the owner ${uid}:${gid} of what they replace in ${liveDir} (${code}); run the restore as root or as the user that owns ${liveDir}`,
     );
   }

@@ -96,6 +96,26 @@ describe("restore ownership and modes", () => {
     expect(lstatSync(crm.db)).toMatchObject({ uid: CRM_UID, gid: CRM_GID });
     expect(asCrmUser(crm.root, `sqlite3 prisma/dev.db "INSERT INTO Deal (customerId, amount) VALUES (1, 1)"`)).toMatchObject({ status: 0, err: "" });
   });
+
+  it("refuses, as the server's configuration (ConfigError: CLI exit 2, HTTP 503), a restore run by a user that cannot give files their live owner", () => {
+    // The restore runs as the CRM's user (not root) while what it replaces belongs to root: lchown must fail with EPERM.
+    const dir = makeCrm().root;
+    chmodSync(dir, 0o755);
+    const live = path.join(dir, "live");
+    const staged = path.join(dir, "staged");
+    execFileSync("mkdir", ["-p", live, staged]);
+    writeFileSync(path.join(live, "a.txt"), "old");
+    writeFileSync(path.join(staged, "a.txt"), "new");
+    execFileSync("chown", ["-R", `${CRM_UID}:${CRM_GID}`, staged]);
+    const script = `import { matchOwnership } from ${JSON.stringify(path.resolve("core/restore-ownership.ts"))};
+      matchOwnership(${JSON.stringify(staged)}, ${JSON.stringify(live)}).then(() => console.log("no error"), (e) => console.log(e.constructor.name + ": " + e.message));`;
+    const r = spawnSync(path.resolve("node_modules/.bin/tsx"), ["-e", script], { cwd: dir, uid: CRM_UID, gid: CRM_GID, encoding: "utf8", env: { ...process.env, HOME: dir } });
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe(
+      `ConfigError: restore: cannot give restored files the owner 0:0 of what they replace in ${live} (EPERM); run the restore as root or as the user that owns ${live}`,
+    );
+    expect(lstatSync(path.join(live, "a.txt")).uid).toBe(0); // nothing live was touched
+  });
 });
 
 function prefixed<T>(prefix: string, rec: Record<string, T>): Record<string, T> {
