@@ -28,14 +28,15 @@ const baseDay = new Map<string, number>();
 const key = (b: StoredBlob) => `${b.pack}:${b.offset}`;
 const mb = (n: number) => (n / 1e6).toFixed(3);
 const totals: Record<string, number> = {};
-console.log("day manifest uploads dbWhole(n) bundles(n) logs config | newPatches avgLen avgBaseAge rebased livePatches");
+let prevPieces = Infinity;
+console.log("day manifest uploads dbWhole(n) bundles(n) logs config | newPatches avgLen avgBaseAge appended(MB) livePatches");
 manifests.forEach((m, day) => {
   const add: Record<string, number> = { manifest: m.bytes, uploads: 0, dbWhole: 0, bundles: 0, logs: 0, config: 0 };
-  let wholeN = 0, bundleN = 0, newPatches = 0, patchBytes = 0, ageSum = 0, live = 0, rebased = 0;
+  let wholeN = 0, bundleN = 0, newPatches = 0, patchBytes = 0, ageSum = 0, live = 0, appended = 0;
   const counted = new Set<string>();
   for (const [name, c] of Object.entries(m.components)) {
     for (const f of c.files) {
-      for (const b of f.blobs as BlobRef[]) {
+      (f.blobs as BlobRef[]).forEach((b, i) => {
         const stored: [StoredBlob, string][] = [[{ ...b, sha256: b.base ?? b.sha256 }, name === "database" ? "dbWhole" : name]];
         for (const p of b.patches ?? []) {
           stored.push([p.bundle, "bundles"]);
@@ -53,14 +54,15 @@ manifests.forEach((m, day) => {
           if (seen.has(k) || counted.has(k)) continue;
           counted.add(k);
           add[kind] = (add[kind] ?? 0) + s.length;
-          if (kind === "dbWhole") { wholeN++; baseDay.set(k, day); if (day > 0) rebased++; }
+          if (kind === "dbWhole") { wholeN++; baseDay.set(k, day); if (i >= prevPieces - 1) appended += s.length; }
           if (kind === "bundles") bundleN++;
         }
-      }
+      });
+      if (name === "database") prevPieces = f.blobs.length;
     }
   }
   for (const k of counted) seen.add(k);
   if (day > 0) for (const [k, v] of Object.entries(add)) totals[k] = (totals[k] ?? 0) + v;
-  console.log(`${day} ${mb(add.manifest!)} ${mb(add.uploads!)} ${mb(add.dbWhole!)}(${wholeN}) ${mb(add.bundles!)}(${bundleN}) ${mb(add.logs ?? 0)} ${mb(add.config ?? 0)} | ${newPatches} ${newPatches ? Math.round(patchBytes / newPatches) : 0} ${newPatches ? (ageSum / newPatches).toFixed(1) : 0} ${rebased} ${live}`);
+  console.log(`${day} ${mb(add.manifest!)} ${mb(add.uploads!)} ${mb(add.dbWhole!)}(${wholeN}) ${mb(add.bundles!)}(${bundleN}) ${mb(add.logs ?? 0)} ${mb(add.config ?? 0)} | ${newPatches} ${newPatches ? Math.round(patchBytes / newPatches) : 0} ${newPatches ? (ageSum / newPatches).toFixed(1) : 0} ${mb(appended)} ${live}`);
 });
 console.log(`after the first, MB: ${Object.entries(totals).map(([k, v]) => `${k} ${mb(v)}`).join(", ")}`);
