@@ -102,9 +102,17 @@ describe("RESTORE.txt run as written", () => {
     changed.prepare(`UPDATE "Note" SET body = 'changed' WHERE id = 500`).run();
     changed.pragma("wal_checkpoint(TRUNCATE)");
     changed.close();
+    await runBackup(engine, { type: "daily" });
+    // The next day a row beside it changes: that page's new patch is a link on the previous one (a chain), which the
+    // guide's script must lay over the piece in order.
+    const again = new Database(crm.db);
+    again.prepare(`UPDATE "Note" SET body = 'changed again' WHERE id = 501`).run();
+    again.pragma("wal_checkpoint(TRUNCATE)");
+    again.close();
     const out = await runBackup(engine, { type: "daily" });
     if (out.skipped || out.manifest.formatVersion !== 2) throw new Error("expected a v2 backup");
-    expect(out.manifest.components.database!.files[0]!.blobs.some((b) => (b.patches?.length ?? 0) > 0)).toBe(true);
+    const pieces = out.manifest.components.database!.files[0]!.blobs;
+    expect(pieces.some((b) => (b.patches?.length ?? 0) > new Set(b.patches?.map((p) => p.at)).size)).toBe(true);
     const store = engine.config.backupDir;
     expect(isGzipped(readFileSync(path.join(store, "daily", `${out.manifest.id}.json`)))).toBe(true); // the guide unpacks it
     const commands = guideCommands(readFileSync(path.join(store, "RESTORE.txt"), "utf8"));

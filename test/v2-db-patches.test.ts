@@ -1,6 +1,6 @@
 // Database pieces stored as page patches over several backups: every backup restores, verifies, exports and survives gc.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -88,7 +88,7 @@ describe("v2 database pieces as page patches", () => {
     expect(dbFile((await readManifest(engine.storage, day2.id)) as StoredManifestV2).blobs).toEqual(dbFile(day2).blobs);
     for (const m of [day1, day2, day3]) for (const b of patched(m)) {
       checkPatches(b, DATABASE_ENTRY);
-      expect(b.patches!.length).toBeLessThanOrEqual(4);
+      expect(new Set(b.patches!.map((p) => p.at)).size).toBeLessThanOrEqual(4);
       expect(b.base).not.toBe(b.sha256);
     }
     // A page patched on day 1 and unchanged since keeps its patch (same bundle); the run of rows was stored whole.
@@ -120,6 +120,46 @@ describe("v2 database pieces as page patches", () => {
     expect((await verifyBackup(engine, day3.id)).ok).toBe(true);
     await runRestore(engine, { backupId: day3.id, components: ["database"], confirm: "CONFIRM_RESTORE" });
     expect(dbContent(crm.db)).toEqual(series[3]!.rows);
+  });
+
+  it("a page changed day after day is patched against its previous version (a chain), and every day restores and verifies", { timeout: 120_000 }, async () => {
+    // Rows of 200 random hex characters, updated in place with others of the same length: each day changes one more
+    // row of the same pages, so against yesterday's page a patch holds one row, against the base all of them.
+    const crm = makeCrm();
+    const db = new Database(crm.db);
+    db.exec(`CREATE TABLE "Row" (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`);
+    const ins = db.prepare(`INSERT INTO "Row" (body) VALUES (?)`);
+    const hex = () => randomBytes(100).toString("hex");
+    db.transaction(() => {
+      for (let i = 1; i <= 2000; i++) ins.run(hex());
+    })();
+    db.pragma("wal_checkpoint(TRUNCATE)");
+    db.close();
+    const engine = makeTestEngine(crm.root, undefined, V2);
+    const series = [{ m: await backup(engine, "manual"), rows: dbContent(crm.db) }];
+    for (let day = 1; day <= 4; day++) {
+      const w = new Database(crm.db);
+      const up = w.prepare(`UPDATE "Row" SET body = ? WHERE id = ?`);
+      w.transaction(() => {
+        for (const id of [500, 1500]) up.run(hex(), id + day);
+      })();
+      w.pragma("wal_checkpoint(TRUNCATE)");
+      w.close();
+      series.push({ m: await backup(engine), rows: dbContent(crm.db) });
+    }
+    const last = series.at(-1)!.m;
+    const chains = patched(last).map((b) => Math.max(...[...new Set(b.patches!.map((p) => p.at))].map((at) => b.patches!.filter((p) => p.at === at).length)));
+    expect(Math.max(...chains)).toBeGreaterThanOrEqual(3);
+    // Each day added one short link per changed page, not the page against its base again.
+    const links = patched(last).flatMap((b) => b.patches!);
+    const lastDay = links.filter((p) => !patched(series.at(-2)!.m).some((b) => b.patches!.some((q) => JSON.stringify(q) === JSON.stringify(p))));
+    const firstDay = patched(series[1]!.m).flatMap((b) => b.patches!);
+    expect(lastDay.reduce((n, p) => n + p.length, 0)).toBeLessThan(1.5 * firstDay.reduce((n, p) => n + p.length, 0));
+    for (const { m, rows } of [...series].reverse()) {
+      await runRestore(engine, { backupId: m.id, components: ["database"], confirm: "CONFIRM_RESTORE" });
+      expect(dbContent(crm.db)).toEqual(rows);
+      expect((await verifyBackup(engine, m.id)).ok).toBe(true);
+    }
   });
 
   it("a day of hundreds of tiny page changes (each in its own piece) completes and restores", { timeout: 120_000 }, async () => {
@@ -178,5 +218,6 @@ describe("v2 database pieces as page patches", () => {
     expect(() => checkPatches({ ...ref, patches: [{ ...ref.patches![0]!, at: 100 }] }, DATABASE_ENTRY)).toThrow(/not a whole page inside/);
     expect(() => checkPatches({ ...ref, patches: [{ ...ref.patches![0]!, from: ref.patches![0]!.bundle.size }] }, DATABASE_ENTRY)).toThrow(/of a \d+-byte bundle/);
     expect(() => checkPatches({ ...ref, patches: [{ ...ref.patches![0]!, size: 3000 }] }, DATABASE_ENTRY)).toThrow(/is not a page/);
+    expect(() => checkPatches({ ...ref, patches: Array.from({ length: 33 }, () => ref.patches![0]!) }, DATABASE_ENTRY)).toThrow(/patched more than 32 times/);
   });
 });

@@ -24,20 +24,27 @@ export function storedBlobs(ref: BlobRef): StoredBlob[] {
 }
 
 /**
+ * Patches one record may lay over the same page (a chain, core/v2/db-delta.ts writes at most MAX_PAGE_CHAIN). A record
+ * past this is refused: it is not one this tool wrote, and each patch costs an inflate.
+ */
+export const PAGE_CHAIN_LIMIT = 32;
+
+/**
  * Refuses a patched record that could write outside its piece or read outside its bundle: each patch a whole page of a
- * SQLite page size, page-aligned in the piece and in the bundle, inside both, no page patched twice.
+ * SQLite page size, page-aligned in the piece, inside it and its bundle, no page patched more than PAGE_CHAIN_LIMIT times.
  */
 export function checkPatches(ref: BlobRef, where: string): void {
   if (!isPatched(ref)) return;
   const bad = (why: string) => new UnsafeArchiveError(`read piece ${ref.sha256.slice(0, 12)} of ${where}: ${why}; the store is damaged, pick another backup`);
   if (!ref.base || !/^[0-9a-f]{64}$/.test(ref.base)) throw bad("a patched piece records no base SHA-256");
-  const seen = new Set<number>();
+  const seen = new Map<number, number>();
   for (const p of ref.patches!) {
     if (!PAGE_SIZES.has(p.size)) throw bad(`a patch of ${p.size} bytes is not a page`);
     if (p.at % p.size !== 0 || p.at + p.size > ref.size) throw bad(`a patch at byte ${p.at} is not a whole page inside the ${ref.size}-byte piece`);
     if (p.length === 0 || p.from + p.length > p.bundle.size) throw bad(`a patch reads bytes ${p.from}..${p.from + p.length} of a ${p.bundle.size}-byte bundle`);
-    if (seen.has(p.at)) throw bad(`the page at byte ${p.at} is patched twice`);
-    seen.add(p.at);
+    const times = (seen.get(p.at) ?? 0) + 1;
+    if (times > PAGE_CHAIN_LIMIT) throw bad(`the page at byte ${p.at} is patched more than ${PAGE_CHAIN_LIMIT} times`);
+    seen.set(p.at, times);
   }
 }
 
@@ -53,11 +60,14 @@ export const PAGE_DEFLATE_LEVEL = 6;
 export const deflatePage = (page: Buffer, basePage: Buffer): Promise<Buffer> =>
   deflateRawAsync(page, { level: PAGE_DEFLATE_LEVEL, dictionary: basePage });
 
-/** A patch's page: its bytes in the bundle inflated against the base's page, exactly `size` bytes. */
-function inflatePage(base: Buffer, p: PagePatch, bundle: Buffer, where: string): Buffer {
+/**
+ * A patch's page: its bytes in the bundle inflated against the page it replaces as `piece` holds it so far (the base's
+ * page, or what an earlier patch of the same page made of it), exactly `size` bytes.
+ */
+function inflatePage(piece: Buffer, p: PagePatch, bundle: Buffer, where: string): Buffer {
   let page: Buffer;
   try {
-    page = inflateRawSync(bundle.subarray(p.from, p.from + p.length), { dictionary: base.subarray(p.at, p.at + p.size), maxOutputLength: p.size });
+    page = inflateRawSync(bundle.subarray(p.from, p.from + p.length), { dictionary: piece.subarray(p.at, p.at + p.size), maxOutputLength: p.size });
   } catch (err) {
     throw new UnsafeArchiveError(`read piece of ${where}: the page patched at byte ${p.at} does not inflate (${(err as Error).message}); the store is damaged, pick another backup`, { cause: err });
   }
@@ -87,7 +97,7 @@ function bundle(reader: PackReader, b: StoredBlob, where: string): Promise<Buffe
 
 /**
  * One piece record to its checked plaintext: a plain piece decoded as any blob; a patched one as its base (checked
- * against `base`), each patch's page copied over it from its bundle (each bundle checked against its own hash), and the
+ * against `base`), each patch's page copied over it in order from its bundle (each bundle checked against its own hash), and the
  * result checked against the piece's `sha256`. Restore, verify, export and the next backup's patching all read this way.
  */
 export async function decodeDbPiece(reader: PackReader, ref: BlobRef, where: string): Promise<Buffer> {
@@ -107,7 +117,8 @@ export async function decodeDbPieceWithBase(reader: PackReader, ref: BlobRef, wh
     ...ref.patches!.map((p) => bundle(reader, p.bundle, where)),
   ]);
   const plain = Buffer.from(base!);
-  ref.patches!.forEach((p, i) => inflatePage(base!, p, pages[i]!, where).copy(plain, p.at));
+  // In order: a later patch of the same page inflates against what the earlier ones made of it (a chain).
+  ref.patches!.forEach((p, i) => inflatePage(plain, p, pages[i]!, where).copy(plain, p.at));
   const sha = sha256Hex(plain);
   if (sha !== ref.sha256) {
     throw new ChecksumMismatchError(`read piece ${ref.sha256.slice(0, 12)} of ${where}: its base with its ${ref.patches!.length} patches has SHA-256 ${sha.slice(0, 12)}; the store is damaged, pick another backup`);

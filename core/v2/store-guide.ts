@@ -25,8 +25,9 @@ number: the position (from 0) of that path in the manifest's top-level "packs" l
 the piece's "sha256" and "size" when they are the file's. A database piece may also have "patches": then the stored
 bytes are its base, and each patch replaces the "size" bytes (one database page) from byte "at" of the piece: bytes
 "from" to "from" + "length" of its "bundle" (a stored blob with the same fields: pack, offset, length, encoding) are a
-raw deflate stream whose preset dictionary is the base's page being replaced (python3's zlib reads it); "sha256" is
-the patched piece's.
+raw deflate stream whose preset dictionary is the page being replaced as the piece holds it at that point (python3's
+zlib reads it). Patches apply in their order: a page may be patched several times, each patch inflated against what
+the ones before it made of the page. "sha256" is the patched piece's.
 
 HOW TO RESTORE BY HAND
 Stop the CRM. Run the lines starting with "$" in order (without the "$"), from an empty folder, with /path/to/store
