@@ -47,9 +47,10 @@ parentPort.on("message", ({ tasks }) => {
 const PER_WORKER = 2;
 /**
  * Queued pieces travel to a worker together, up to this much plaintext (or BATCH_TASKS pieces) a message: a message's
- * round trip (transfer, wake-up of both threads) cost ~0.1 ms of CPU, a tenth of what deflating a 32 KiB database piece
- * costs, and the bench's first backup sends ~7,500 pieces. Measured on its 104 MB database in 32 KiB pieces at level 4
- * through two threads: 1.80 s of CPU one piece a message, 1.42 s inline.
+ * round trip (transfers, wake-ups of both threads) cost ~0.2 ms of CPU, half of what deflating a 32 KiB database piece
+ * costs. Measured on the bench's 104 MB database in 32 KiB pieces at level 4 through two threads, 8 MiB outstanding:
+ * 2.3-2.6 s of CPU one piece a message, 1.7-1.8 s batched (1.4 s inline on one thread). Pieces of 100 KB and more
+ * (the uploads) gain little: they mostly go one a message anyway, whenever a thread has room.
  */
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_TASKS = 64;
