@@ -43,7 +43,7 @@ export function inflateManifest(m: StoredManifestV2, scale = SCALE1): StoredMani
  * Writes `count` copies of `m` under new ids, an hour apart and cycling through the backup types, stored as the
  * writer stores them (core/manifest-codec.ts: gzipped); returns the stored bytes of one.
  * With `index`, each copy's catalog index entry is added too, as the backup that wrote it would have (core/catalog-index.ts).
- * Gzipping 999 multi-MB texts at level 9 would take minutes, so each copy is three gzip members (one stream to gunzip,
+ * Gzipping 999 multi-MB texts whole would take minutes, so each copy is three gzip members (one stream to gunzip,
  * RFC 1952): the components, compressed once and shared, between its own head and tail (id, type, dates).
  */
 export function plantCopies(storeRoot: string, m: StoredManifestV2, count: number, index = false): number {

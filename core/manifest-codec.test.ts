@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { checkManifest } from "./catalog-scan.ts";
-import { decodeManifest, encodeManifest, isGzipped, manifestJsonText, manifestText } from "./manifest-codec.ts";
+import { MANIFEST_GZIP_LEVEL, decodeManifest, encodeManifest, isGzipped, manifestJsonText, manifestText } from "./manifest-codec.ts";
 import { ManifestV2Schema, type BlobRef, type FileEntryV2, type StoredManifestV2 } from "./manifest.ts";
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -59,9 +59,9 @@ describe("manifest codec", () => {
     const ref = (i: number) => ({ sha256: "ab".repeat(32), size: i, pack: `data/packs/cd/${"cd".repeat(32)}.pack`, offset: i * 7, length: i, encoding: "gzip" });
     const files = Array.from({ length: 50 }, (_, i) => ({ path: `uploads/é/${i}\n"q".jpg`, size: i, blobs: Array.from({ length: i % 4 }, (_, j) => ref(j)), source: { size: i, ino: "7" }, skipped: undefined }));
     const odd = { ...m, components: { uploads: { status: "included", files, empty: [], none: {} } }, list: [1, null, undefined, () => 1, NaN, -0, 1e21, "😀\u2028"], at: new Date(0) };
-    const want = gzipSync(manifestText(odd as unknown as StoredManifestV2), { level: 9 });
+    const want = gzipSync(manifestText(odd as unknown as StoredManifestV2), { level: MANIFEST_GZIP_LEVEL });
     expect(encodeManifest(odd as unknown as StoredManifestV2).equals(want)).toBe(true);
-    expect(encodeManifest(m).equals(gzipSync(manifestText(m), { level: 9 }))).toBe(true);
+    expect(encodeManifest(m).equals(gzipSync(manifestText(m), { level: MANIFEST_GZIP_LEVEL }))).toBe(true);
   });
 
   it("writes each pack name once and leaves out only what decoding rebuilds", () => {

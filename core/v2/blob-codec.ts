@@ -56,6 +56,9 @@ const extension = (entryPath: string) => /\.([a-z0-9]+)$/i.exec(entryPath)?.[1]?
 /** A file stored raw whatever its bytes: its name says it is already compressed. */
 export const storedRawByName = (entryPath: string): boolean => STORED_RAW.has(extension(entryPath) ?? "");
 
+/** A file gzipped whatever its bytes: its name says it is text. */
+export const textByName = (entryPath: string): boolean => TEXT.has(extension(entryPath) ?? "");
+
 /** The first decision about a file's encoding: raw or gzip outright, or a trial deflate of `sample` must decide. */
 export function firstEncoding(entryPath: string, firstBytes: Buffer): Encoding | { trial: Buffer } {
   const ext = extension(entryPath);

@@ -1,17 +1,20 @@
 // The v2 write path on real files and real worker threads: pieces in order, deterministic stored bytes, a shrinking file caught.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { FileChangedError } from "../archive/write.ts";
 import type { FileEntryV2 } from "../manifest.ts";
+import { FsStorage } from "../storage/fs-storage.ts";
+import type { ObjectInfo, PutOptions } from "../storage/storage.ts";
 import { MemoryStorage } from "../storage/memory-storage.ts";
 import { CHUNK_SIZE, GZIP_LEVEL, decodeBlob } from "./blob-codec.ts";
 import { BlobStore, identify } from "./blob-store.ts";
 import { ByteBudget, mapInOrder } from "./bounded.ts";
 import { CompressPool } from "./compress-pool.ts";
+import { CountingStorage } from "./counting-storage.ts";
 import { PackWriter } from "./pack-writer.ts";
 
 const dir = mkdtempSync(path.join(tmpdir(), "v2-blob-store-"));
@@ -220,6 +223,47 @@ describe("PackWriter's read-back", () => {
     const packs = new PackWriter(storage);
     await packs.add(sha(Buffer.from("piece")), 5, Buffer.from("piece"), "raw");
     await expect(packs.finish()).rejects.toThrow(/verify stored pack .* differ from the 5 written/);
+  });
+
+  /** A filesystem store whose disk spoils each pack right after it is written (read back through openFile). */
+  class DamagingDisk extends FsStorage {
+    constructor(root: string, private readonly how: "flip" | "short" | "long") {
+      super(root);
+    }
+    override async put(key: string, body: Buffer, opts?: PutOptions): Promise<ObjectInfo> {
+      const info = await super.put(key, body, opts);
+      const file = path.join(this.root, key);
+      if (this.how === "short") truncateSync(file, body.length - 1);
+      else if (this.how === "long") appendFileSync(file, "x");
+      else {
+        const b = readFileSync(file);
+        b[b.length - 3]! ^= 0x01;
+        writeFileSync(file, b);
+      }
+      return info;
+    }
+  }
+
+  it.each([["flip", /bytes read back at offset 1048576 differ/], ["short", /read back \d+ bytes of the \d+ written/], ["long", /read back more than the \d+ bytes/]] as const)(
+    "fails the backup when a pack on disk reads back different, in pieces into a reused buffer (%s)", async (how, message) => {
+      const root = mkdtempSync(path.join(dir, "disk-"));
+      const packs = new PackWriter(new CountingStorage(new DamagingDisk(root, how)));
+      // Over a MiB, so the read-back takes more than one read.
+      const piece = randomBytes(1536 * 1024);
+      await packs.add(sha(piece), piece.length, piece, "raw");
+      await expect(packs.finish()).rejects.toThrow(message);
+    });
+
+  it("passes packs on disk that read back the same, reusing its read buffer", async () => {
+    const storage = new CountingStorage(new FsStorage(mkdtempSync(path.join(dir, "disk-"))));
+    expect(storage.openFile).toBeTypeOf("function");
+    const packs = new PackWriter(storage);
+    for (let i = 0; i < 6; i++) {
+      const piece = randomBytes(1024 * 1024 - i);
+      await packs.add(sha(piece), piece.length, piece, "raw");
+    }
+    await expect(packs.finish()).resolves.toBeUndefined();
+    expect(packs.stats.packs).toBe(2);
   });
 
   it("passes a pack that reads back the same", async () => {

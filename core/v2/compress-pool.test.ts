@@ -1,7 +1,8 @@
 // The compression pool on real worker threads: zlib's exact bytes, raw when deflate does not shrink, transfer and close.
 import { randomBytes } from "node:crypto";
+import { Worker } from "node:worker_threads";
 import { gzipSync } from "node:zlib";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { CompressPool } from "./compress-pool.ts";
 
 let pool: CompressPool | undefined;
@@ -25,6 +26,33 @@ describe("CompressPool", () => {
       expect(o.encoding).toBe("gzip");
       expect(o.stored.equals(gzipSync(pieces[i]!, { level: 3 }))).toBe(true);
     });
+  });
+
+  it("sends queued small pieces to a thread in batches, each piece back in its own buffer, raw ones and urgent ones too", async () => {
+    pool = new CompressPool(2);
+    const sent = vi.spyOn(Worker.prototype, "postMessage");
+    try {
+      // 32 KiB pieces, as the database's: text, and every seventh one noise that deflate cannot shrink.
+      const pieces = Array.from({ length: 300 }, (_, i) => (i % 7 === 3 ? randomBytes(32768) : Buffer.from(`row ${i} `.repeat(8192).slice(0, 32768))));
+      const copies = pieces.map((p) => Buffer.from(p));
+      const trial = Buffer.from("trial ".repeat(10_000));
+      const all = pieces.map((p) => pool!.encode(own(p), 4, { transfer: true }));
+      const urgent = pool.encode(trial, 1, { orRaw: false, urgent: true });
+      const out = await Promise.all(all);
+      out.forEach((o, i) => {
+        const raw = i % 7 === 3;
+        expect(o.encoding).toBe(raw ? "raw" : "gzip");
+        expect(o.stored.equals(raw ? copies[i]! : gzipSync(copies[i]!, { level: 4 }))).toBe(true);
+        expect(o.stored.byteOffset).toBe(0);
+        expect(o.stored.buffer.byteLength).toBe(32768); // its own plaintext's buffer, whatever else travelled with it
+      });
+      expect((await urgent).stored.equals(gzipSync(trial, { level: 1 }))).toBe(true);
+      // 301 tasks: far fewer messages, at most 1 MiB (32 pieces) each, but more than one thread's worth.
+      expect(sent.mock.calls.length).toBeLessThan(60);
+      expect(sent.mock.calls.length).toBeGreaterThanOrEqual(10);
+    } finally {
+      sent.mockRestore();
+    }
   });
 
   it("moves a transferred buffer to the worker and brings the member back in that same buffer", async () => {

@@ -17,32 +17,48 @@ const { gzipSync } = require("node:zlib");
 const { performance } = require("node:perf_hooks");
 ${THREAD_GC_SOURCE}
 const owned = (b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b));
-parentPort.on("message", ({ id, plain, level, orRaw }) => {
-  try {
-    const t0 = performance.now();
-    const gz = gzipSync(plain, { level });
-    const ms = performance.now() - t0;
-    const raw = orRaw && gz.length >= plain.length;
-    // The result goes back in the plaintext's own buffer (no longer needed: it was hashed before it came), so the
-    // sender reuses one buffer per piece and neither thread makes garbage the size of the data.
-    const inPlace = plain.byteOffset === 0 && gz.length <= plain.buffer.byteLength;
-    const out = raw ? plain : inPlace ? new Uint8Array(plain.buffer, 0, gz.length) : owned(gz);
-    if (!raw && inPlace) out.set(gz);
-    noteGarbage(gz.length);
-    parentPort.postMessage({ id, out, raw, ms }, [out.buffer]);
-  } catch (err) {
-    parentPort.postMessage({ id, error: String(err && err.message || err) });
+// A message carries a batch of pieces (many 32 KiB database pieces travel together) and one message brings them back.
+parentPort.on("message", ({ tasks }) => {
+  const results = [];
+  const moved = new Set();
+  for (const { id, plain, level, orRaw } of tasks) {
+    try {
+      const t0 = performance.now();
+      const gz = gzipSync(plain, { level });
+      const ms = performance.now() - t0;
+      const raw = orRaw && gz.length >= plain.length;
+      // The result goes back in the plaintext's own buffer (no longer needed: it was hashed before it came), so the
+      // sender reuses one buffer per piece and neither thread makes garbage the size of the data.
+      const inPlace = plain.byteOffset === 0 && gz.length <= plain.buffer.byteLength;
+      const out = raw ? plain : inPlace ? new Uint8Array(plain.buffer, 0, gz.length) : owned(gz);
+      if (!raw && inPlace) out.set(gz);
+      noteGarbage(gz.length);
+      moved.add(out.buffer);
+      results.push({ id, out, raw, ms });
+    } catch (err) {
+      results.push({ id, error: String(err && err.message || err) });
+    }
   }
+  parentPort.postMessage({ results }, [...moved]);
 });
 `;
 
-/** Tasks queued in one worker at once: the next piece is waiting when one finishes, so no thread idles between messages. */
+/** Batches queued in one worker at once: the next is waiting when one finishes, so no thread idles between messages. */
 const PER_WORKER = 2;
+/**
+ * Queued pieces travel to a worker together, up to this much plaintext (or BATCH_TASKS pieces) a message: a message's
+ * round trip (transfers, wake-ups of both threads) cost ~0.2 ms of CPU, half of what deflating a 32 KiB database piece
+ * costs. Measured on the bench's 104 MB database in 32 KiB pieces at level 4 through two threads, 8 MiB outstanding:
+ * 2.3-2.6 s of CPU one piece a message, 1.7-1.8 s batched (1.4 s inline on one thread). Pieces of 100 KB and more
+ * (the uploads) gain little: they mostly go one a message anyway, whenever a thread has room.
+ */
+const BATCH_BYTES = 1024 * 1024;
+const BATCH_TASKS = 64;
 
 /** With `transfer`, `stored` is a view at the start of the plaintext's own ArrayBuffer, back from the worker. */
 export interface Encoded { stored: Buffer; encoding: Encoding }
-interface Task { id: number; plain: Uint8Array; level: number; orRaw: boolean; transfer: boolean; resolve: (e: Encoded) => void; reject: (e: unknown) => void }
-interface Slot { worker: Worker; busy: Map<number, Task> }
+interface Task { id: number; plain: Uint8Array; level: number; orRaw: boolean; transfer: boolean; urgent: boolean; resolve: (e: Encoded) => void; reject: (e: unknown) => void }
+interface Slot { worker: Worker; busy: Map<number, Task>; batches: number }
 
 export class CompressPool {
   readonly size: number;
@@ -65,7 +81,7 @@ export class CompressPool {
   encode(plain: Uint8Array, level: number, opts: { orRaw?: boolean; urgent?: boolean; transfer?: boolean } = {}): Promise<Encoded> {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
-      const task = { id: this.nextId++, plain, level, orRaw: opts.orRaw ?? true, transfer: opts.transfer ?? false, resolve, reject };
+      const task = { id: this.nextId++, plain, level, orRaw: opts.orRaw ?? true, transfer: opts.transfer ?? false, urgent: opts.urgent ?? false, resolve, reject };
       if (opts.urgent) this.queue.unshift(task);
       else this.queue.push(task);
       this.dispatch();
@@ -83,20 +99,38 @@ export class CompressPool {
     while (this.queue.length > 0) {
       const slot = this.freeSlot();
       if (!slot) return;
-      const task = this.queue.shift()!;
-      slot.busy.set(task.id, task);
-      const { plain } = task;
-      const movable = task.transfer && plain.byteOffset === 0 && plain.buffer instanceof ArrayBuffer;
-      // A view that does not move is copied alone (cloning it would copy its whole ArrayBuffer).
-      const sent = movable ? plain : new Uint8Array(plain);
-      slot.worker.postMessage({ id: task.id, plain: sent, level: task.level, orRaw: task.orRaw }, movable ? [plain.buffer as ArrayBuffer] : []);
+      const batch = this.nextBatch();
+      const transfer = new Set<ArrayBuffer>();
+      const tasks = batch.map((task) => {
+        slot.busy.set(task.id, task);
+        const { plain } = task;
+        const movable = task.transfer && plain.byteOffset === 0 && plain.buffer instanceof ArrayBuffer;
+        if (movable) transfer.add(plain.buffer as ArrayBuffer);
+        // A view that does not move is copied alone (cloning it would copy its whole ArrayBuffer).
+        return { id: task.id, plain: movable ? plain : new Uint8Array(plain), level: task.level, orRaw: task.orRaw };
+      });
+      slot.batches++;
+      slot.worker.postMessage({ tasks }, [...transfer]);
     }
+  }
+
+  /** The queue's head, with the pieces behind it up to BATCH_BYTES; an urgent task (a trial a reader waits on) goes alone. */
+  private nextBatch(): Task[] {
+    const batch = [this.queue.shift()!];
+    if (batch[0]!.urgent) return batch;
+    let bytes = batch[0]!.plain.length;
+    while (batch.length < BATCH_TASKS && this.queue.length > 0 && !this.queue[0]!.urgent && bytes + this.queue[0]!.plain.length <= BATCH_BYTES) {
+      const next = this.queue.shift()!;
+      bytes += next.plain.length;
+      batch.push(next);
+    }
+    return batch;
   }
 
   private freeSlot(): Slot | undefined {
     let best: Slot | undefined;
-    for (const s of this.slots) if (s.busy.size < PER_WORKER && (!best || s.busy.size < best.busy.size)) best = s;
-    if (best && best.busy.size === 0) return best;
+    for (const s of this.slots) if (s.batches < PER_WORKER && (!best || s.batches < best.batches)) best = s;
+    if (best && best.batches === 0) return best;
     if (this.slots.length < this.size) return this.spawn();
     return best;
   }
@@ -104,15 +138,18 @@ export class CompressPool {
   private spawn(): Slot {
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.unref(); // a pool left open by a crashed caller never keeps the process alive
-    const slot: Slot = { worker, busy: new Map() };
-    worker.on("message", (msg: { id: number; out?: Uint8Array; raw?: boolean; ms?: number; error?: string }) => {
-      const task = slot.busy.get(msg.id);
-      if (!task) return;
-      slot.busy.delete(msg.id);
+    const slot: Slot = { worker, busy: new Map(), batches: 0 };
+    worker.on("message", (msg: { results: { id: number; out?: Uint8Array; raw?: boolean; ms?: number; error?: string }[] }) => {
+      slot.batches--;
       const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-      if (msg.ms !== undefined) addPhase(`deflate L${task.level} (workers)`, msg.ms);
-      if (msg.out) task.resolve({ stored: buf(msg.out), encoding: msg.raw ? "raw" : "gzip" });
-      else task.reject(new BackupError(`compress piece: ${msg.error ?? "unknown error"}`));
+      for (const r of msg.results) {
+        const task = slot.busy.get(r.id);
+        if (!task) continue;
+        slot.busy.delete(r.id);
+        if (r.ms !== undefined) addPhase(`deflate L${task.level} (workers)`, r.ms);
+        if (r.out) task.resolve({ stored: buf(r.out), encoding: r.raw ? "raw" : "gzip" });
+        else task.reject(new BackupError(`compress piece: ${r.error ?? "unknown error"}`));
+      }
       this.dispatch();
     });
     const lost = (err: unknown) => this.fail(new BackupError(`compress pieces: a compression worker stopped (${err instanceof Error ? err.message : String(err)})`, { cause: err }));

@@ -1,10 +1,15 @@
 // A Storage wrapper that counts requests, so every v2 backup can report what it cost in S3 calls.
+import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { ObjectInfo, PutOptions, Storage } from "../storage/storage.ts";
 
 export class CountingStorage implements Storage {
   requests = 0;
-  constructor(private readonly inner: Storage) {}
+  /** Present when the inner store has it (a filesystem store): a pack's read-back then reads into a reused buffer. */
+  readonly openFile?: (key: string) => Promise<FileHandle>;
+  constructor(private readonly inner: Storage) {
+    if (inner.openFile) this.openFile = (key) => this.count(inner.openFile!(key));
+  }
   get description() { return this.inner.description; }
   get validatesChecksums() { return this.inner.validatesChecksums; }
   private count<T>(p: Promise<T>): Promise<T> {

@@ -21,7 +21,7 @@ import {
 import { walkFiles } from "../sources/files.ts";
 import { readSqliteHeader, snapshotDatabase } from "../sources/sqlite.ts";
 import { workName } from "../work-dir.ts";
-import { DB_CHUNK_SIZE, LOG_GZIP_LEVEL, storedRawByName } from "./blob-codec.ts";
+import { DB_CHUNK_SIZE, LOG_GZIP_LEVEL, textByName } from "./blob-codec.ts";
 import { BlobStore, identify } from "./blob-store.ts";
 import { Lanes, mapInOrder, spreadOut } from "./bounded.ts";
 import { CompressPool } from "./compress-pool.ts";
@@ -190,7 +190,10 @@ async function gatherComponent(
     if (!walked) missing = `no ${name} folder at ${root}`;
     else {
       skipped = walked.skipped;
-      const order = name === "uploads" ? spreadOut(walked.files, (rel) => storedRawByName(rel)) : walked.files.map((_, i) => i);
+      // Files that may not be deflated (media by name, and names that need a trial: the bench's 60 MB of PDFs, all in
+      // one folder) are spread among the text ones, so the compression threads get work all along instead of idling
+      // while a folder of stored-raw files is read.
+      const order = name === "uploads" ? spreadOut(walked.files, (rel) => !textByName(rel)) : walked.files.map((_, i) => i);
       const stored = await mapInOrder(order, name === "logs" ? LOG_LANES : FILE_LANES, (i) => lanes.run(async () => {
         const rel = walked.files[i]!;
         const file = path.join(root, rel);
