@@ -181,7 +181,11 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
   }
   const rollbackReady = (await early?.use()) ?? false;
   timer?.mark(`rollback copy of the live database (${rollbackReady ? "taken beside staging" : "not usable"})`);
-  const ownership = await matchRestoredOwnership(stagedFiles, components, paths, partial || !!keep);
+  // Live folders it creates for restored files are journaled first: undoing the restore removes them while empty.
+  const ownership = await matchRestoredOwnership(stagedFiles, components, paths, partial || !!keep, async (folders) => {
+    journal.madeFolders = [...(journal.madeFolders ?? []), ...folders];
+    await writeJournal(file, journal);
+  });
   timer?.mark("ownership");
 
   // Plan every swap (and snapshot the live database for undo unless done above), then make the plan durable before the first change.
