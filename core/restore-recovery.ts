@@ -39,12 +39,13 @@ async function removeEmptyFolders(dir: string): Promise<void> {
     if (!(await lstat(dir)).isDirectory()) return;
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return; // gone, or a file stands where a folder above it was
     throw err;
   }
   for (const e of entries) if (e.isDirectory()) await removeEmptyFolders(path.join(dir, e.name));
   await rmdir(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST" && err.code !== "ENOENT") throw err;
+    if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST" && err.code !== "ENOENT" && err.code !== "ENOTDIR") throw err;
   });
   await syncDir(path.dirname(dir)).catch(() => undefined);
 }
