@@ -5,7 +5,7 @@
 // Proof the path is taken, from outside the code: journal-kill-preload.mjs logs every rename, and the snapshot must be
 // renamed from staging's pre-restore.db to rollback.db. After each kill and `status`, the CRM must be exactly the state
 // before or after the restore (which one is known from how far the journal got), and the live database must pass
-// integrity_check. Runtime: ~1-2 min.
+// integrity_check. Runtime: ~1-3 min.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -150,7 +150,7 @@ describe("fault: kill -9 at every journal step, the pre-restore snapshot as roll
     // pages on the main one) at fractions of the time it took; then inside the roll-forward.
     const kills: { at: number; delayMs?: number }[] = [
       ...Array.from({ length: writes }, (_, i) => ({ at: i + 1 })),
-      ...[0.2, 0.5, 0.8].map((f) => ({ at: databaseBegun, delayMs: Math.max(1, Math.round(dbStepMs * f)) })),
+      ...[0.15, 0.3, 0.45, 0.6, 0.75].map((f) => ({ at: databaseBegun, delayMs: Math.max(1, Math.round(dbStepMs * f)) })),
       ...[1, 5].map((delayMs) => ({ at: committing, delayMs })),
     ];
     const trials: { kill: string; killed: boolean; expected: string; outcome: string; rollbackFromSnapshot: boolean; liveTouched: boolean; integrity: string; statusCode: number | null; leftovers: string[] }[] = [];
