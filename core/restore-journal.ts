@@ -49,6 +49,8 @@ export const JournalSchema = z.object({
    */
   phase: z.enum(["staging", "swapping", "committing"]),
   begun: z.array(z.enum(COMPONENTS)),
+  /** Live folders the restore created for restored files (topmost only), written before they were: undo removes them while empty. */
+  madeFolders: z.array(z.string()).optional(),
   steps: z.array(z.discriminatedUnion("kind", [PathStepSchema, DatabaseStepSchema])),
 });
 

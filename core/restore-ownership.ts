@@ -44,6 +44,11 @@ export interface OwnershipOptions {
    * components swapped file by file (config, logs), the swap would otherwise create them as whoever runs the restore.
    */
   createMissingFolders?: boolean;
+  /**
+   * Told the topmost live folders about to be created (each holds the others), before any is: a restore journals them,
+   * so that undoing it, even after a kill, removes them again while they are empty.
+   */
+  beforeCreating?: (folders: string[]) => Promise<void>;
 }
 
 /**
@@ -55,7 +60,9 @@ export async function matchOwnership(stagedDir: string, liveDir: string, options
   // A component with no files (an empty uploads folder) stages nothing.
   if (!(await lstatOrNull(stagedDir))) return;
   const root = await componentRoot(liveDir);
-  const visit = async (rel: string): Promise<void> => {
+  // Folders to create, parents before children, and which of them are topmost (their parent exists).
+  const missing: { live: string; mode: number; top: boolean }[] = [];
+  const visit = async (rel: string, underMissing = false): Promise<void> => {
     const staged = path.join(stagedDir, rel);
     const live = path.join(liveDir, rel);
     const st = await lstat(staged);
@@ -65,21 +72,25 @@ export async function matchOwnership(stagedDir: string, liveDir: string, options
     if (!st.isDirectory()) return;
     const mode = (liveSt?.isDirectory() ? liveSt : root).mode & 0o7777;
     await chmod(staged, mode); // after chown: chown may clear setgid
-    if (!liveSt && options.createMissingFolders) {
-      // A live file in the way is moved aside by the swap, which then makes the folder; nothing to prepare here.
-      const made = await mkdir(live, { recursive: true }).then(() => true, (err: NodeJS.ErrnoException) => {
-        if (err.code === "ENOTDIR" || err.code === "EEXIST") return false;
-        throw err;
-      });
-      if (made) {
-        await lchown(live, root.uid, root.gid);
-        await chmod(live, mode);
-      }
-    }
+    const missingHere = !liveSt && !!options.createMissingFolders;
+    if (missingHere) missing.push({ live, mode, top: !underMissing });
     // Children side by side: a staged uploads tree is mostly a folder per file, each a few trips to libuv's pool.
-    await mapInOrder(await readdir(staged), 8, (name) => visit(rel ? path.join(rel, name) : name));
+    await mapInOrder(await readdir(staged), 8, (name) => visit(rel ? path.join(rel, name) : name, underMissing || missingHere));
   };
   await visit("");
+  if (missing.length === 0) return;
+  await options.beforeCreating?.(missing.filter((m) => m.top).map((m) => m.live));
+  for (const { live, mode } of missing) {
+    // A live file in the way is moved aside by the swap, which then makes the folder; nothing to prepare here.
+    const made = await mkdir(live, { recursive: true }).then(() => true, (err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOTDIR" || err.code === "EEXIST") return false;
+      throw err;
+    });
+    if (made) {
+      await lchown(live, root.uid, root.gid);
+      await chmod(live, mode);
+    }
+  }
 }
 
 export interface RestorePaths {
@@ -94,11 +105,11 @@ export interface RestorePaths {
  * gunzipped). The database is copied into the live file through SQLite, which keeps that file's owner; only a
  * database that did not exist is new, made by the swap, and `afterSwap` gives it its folder's owner.
  */
-export async function matchRestoredOwnership(stagedFiles: string, components: readonly ComponentName[], paths: RestorePaths, uploadsFileByFile = false): Promise<{ afterSwap(): Promise<void> }> {
+export async function matchRestoredOwnership(stagedFiles: string, components: readonly ComponentName[], paths: RestorePaths, uploadsFileByFile = false, beforeCreating?: OwnershipOptions["beforeCreating"]): Promise<{ afterSwap(): Promise<void> }> {
   // Under --include, uploads are swapped file by file like config and logs, so their new folders are made here too.
-  if (components.includes("uploads")) await matchOwnership(path.join(stagedFiles, "uploads"), paths.uploads, { createMissingFolders: uploadsFileByFile });
-  if (components.includes("config")) await matchOwnership(path.join(stagedFiles, "config"), paths.root, { createMissingFolders: true });
-  if (components.includes("logs")) await matchOwnership(path.join(stagedFiles, "logs"), paths.logs, { createMissingFolders: true });
+  if (components.includes("uploads")) await matchOwnership(path.join(stagedFiles, "uploads"), paths.uploads, { createMissingFolders: uploadsFileByFile, beforeCreating });
+  if (components.includes("config")) await matchOwnership(path.join(stagedFiles, "config"), paths.root, { createMissingFolders: true, beforeCreating });
+  if (components.includes("logs")) await matchOwnership(path.join(stagedFiles, "logs"), paths.logs, { createMissingFolders: true, beforeCreating });
   const newDatabase = components.includes("database") && !(await lstatOrNull(paths.database));
   return {
     async afterSwap() {

@@ -1,5 +1,6 @@
 // Ending a restore journal: roll back the begun swaps, or finish a committed one; after a crash, at every entry point.
-import { rm } from "node:fs/promises";
+import { lstat, readdir, rm, rmdir } from "node:fs/promises";
+import path from "node:path";
 import { appendAudit } from "./catalog.ts";
 import type { Engine } from "./engine.ts";
 import { ConflictError, RestoreError, errorMessage } from "./errors.ts";
@@ -8,6 +9,7 @@ import { readJob, saveJob } from "./jobs/records.ts";
 import { acquireLock, isStale, readLock } from "./lock.ts";
 import { journalPath, readJournal, removeJournal, type Journal } from "./restore-journal.ts";
 import { finishStep, undoStep } from "./restore-swap.ts";
+import { syncDir } from "./storage/fs-storage.ts";
 import { mapInOrder } from "./v2/bounded.ts";
 
 /** Undoes every begun component's steps, newest first; the journal stays until all of it worked. */
@@ -18,6 +20,8 @@ export async function rollBack(engine: Engine, journal: Journal): Promise<void> 
     if (!begun.has(step.component)) continue;
     await undoStep(step, engine.config.dbBusyTimeoutMs).catch((err) => errors.push(`${step.component}: ${errorMessage(err)}`));
   }
+  // Then the folders it created for restored files, now empty again: the tree is as before, folders too.
+  for (const d of [...(journal.madeFolders ?? [])].reverse()) await removeEmptyFolders(d).catch((err) => errors.push(`folder ${d}: ${errorMessage(err)}`));
   if (errors.length) {
     throw new RestoreError(
       `roll back restore of ${journal.backupId}: ${errors.join("; ")}. The journal ${journalPath(engine.config)} is kept, ` +
@@ -26,6 +30,24 @@ export async function rollBack(engine: Engine, journal: Journal): Promise<void> 
     );
   }
   await endJournal(engine, journal);
+}
+
+/** Removes `dir` and the folders under it, deepest first, as long as they hold no file; never removes a file. */
+async function removeEmptyFolders(dir: string): Promise<void> {
+  let entries;
+  try {
+    if (!(await lstat(dir)).isDirectory()) return;
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return; // gone, or a file stands where a folder above it was
+    throw err;
+  }
+  for (const e of entries) if (e.isDirectory()) await removeEmptyFolders(path.join(dir, e.name));
+  await rmdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST" && err.code !== "ENOENT" && err.code !== "ENOTDIR") throw err;
+  });
+  await syncDir(path.dirname(dir)).catch(() => undefined);
 }
 
 /** Every swap is done: drop the copies kept for undo and the staging folder, then the journal. */

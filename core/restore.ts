@@ -118,7 +118,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
       } catch (undoErr) {
         throw new RestoreError(`restore ${manifest.id}: ${errorMessage(err)}; ROLLBACK INCOMPLETE: ${errorMessage(undoErr)}`, false, { cause: err });
       }
-      if (journal.begun.length === 0 || err instanceof RestoreError) throw err;
+      if (journal.begun.length === 0 || err instanceof RestoreError) throw namingBackup(err, manifest.id);
       throw new RestoreError(`restore ${manifest.id}: ${errorMessage(err)}; rolled back ${journal.begun.join(", ")}`, true, { cause: err });
     }
     const outcome = { backupId: manifest.id, components, preRestoreBackupId: preRestoreBackupId!, durationMs: Date.now() - started, ...(staged ? { staged } : {}) };
@@ -181,7 +181,11 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
   }
   const rollbackReady = (await early?.use()) ?? false;
   timer?.mark(`rollback copy of the live database (${rollbackReady ? "taken beside staging" : "not usable"})`);
-  const ownership = await matchRestoredOwnership(stagedFiles, components, paths, partial || !!keep);
+  // Live folders it creates for restored files are journaled first: undoing the restore removes them while empty.
+  const ownership = await matchRestoredOwnership(stagedFiles, components, paths, partial || !!keep, async (folders) => {
+    journal.madeFolders = [...(journal.madeFolders ?? []), ...folders];
+    await writeJournal(file, journal);
+  });
   timer?.mark("ownership");
 
   // Plan every swap (and snapshot the live database for undo unless done above), then make the plan durable before the first change.
@@ -281,6 +285,15 @@ async function planComponent(engine: Engine, manifest: StoredManifest, component
     steps.push(await planPathStep(component, path.join(staged, component, rel), path.join(root, rel), journal.id));
   }
   return steps;
+}
+
+/**
+ * A failure from staging (a damaged piece, a bad name, a full disk) is thrown as it is, keeping its class and code, but
+ * its message names the backup: "read blob ... of database/dev.db: ... pick another backup" alone does not say which.
+ */
+function namingBackup(err: unknown, backupId: string): unknown {
+  if (err instanceof Error && !err.message.includes(backupId)) err.message = `restore ${backupId}: ${err.message}`;
+  return err;
 }
 
 /** Tests only: COLAB_TEST_SWAP_DELAY_MS widens the swap so that a kill -9 can land inside it. */

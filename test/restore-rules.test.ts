@@ -88,7 +88,8 @@ describe("restore and verify: a component restores only what belongs to it", () 
     const before = crmDigest(crm.root);
     const err = await runRestore(engine, { backupId: m.id, components: ["config"], confirm: "CONFIRM_RESTORE" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnsafeArchiveError);
-    expect((err as Error).message).toMatch(/^extract archive: config\/\.env: .*config holds exactly/);
+    expect((err as Error).message).toMatch(/^restore \S+: extract archive: config\/\.env: .*config holds exactly/);
+    expect((err as Error).message).toContain(m.id); // which backup holds it
     expect(crmDigest(crm.root)).toEqual(before);
     expect(readdirSync(crm.root).filter((n) => n.startsWith(".colab-restore-"))).toEqual([]);
     const report = await verifyBackup(engine, m.id);

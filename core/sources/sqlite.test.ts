@@ -303,6 +303,31 @@ describe("restoreDatabaseInto", () => {
     expect(names(live)).toEqual(["old-1"]);
   });
 
+  it("names the check that ran: integrity_check of a snapshot it checks itself, quick_check after copying one the caller checked", async () => {
+    const live = file("live.db");
+    itemsDb(live, "delete", ["old-1"]);
+    const snapshot = file("damaged.db");
+    pairsDb(snapshot, "delete", 400);
+    // The first two cell pointers of the last (leaf) page swapped: rows still read, but the checks find rowids out of order.
+    const bytes = readFileSync(snapshot);
+    const cells = bytes.subarray(bytes.length - 4096 + 8, bytes.length - 4096 + 12);
+    const first = Buffer.from(cells.subarray(0, 2));
+    cells.copy(cells, 0, 2, 4);
+    first.copy(cells, 2);
+    writeFileSync(snapshot, bytes);
+
+    const own = await restoreDatabaseInto(snapshot, live).catch((e: Error) => e);
+    expect(own).toBeInstanceOf(DatabaseError);
+    expect((own as Error).message).toMatch(/snapshot .*damaged\.db fails integrity_check \(.*out of order.*\); the live database was not changed/s);
+    expect(names(live)).toEqual(["old-1"]);
+
+    // snapshotChecked: the caller vouches for the snapshot (a v2 backup's bytes, integrity_check'ed when taken), so only
+    // the copy is checked, by quick_check, and the message must say so (it said integrity_check before 4757843).
+    const trusted = await restoreDatabaseInto(snapshot, live, { snapshotChecked: true }).catch((e: Error) => e);
+    expect(trusted).toBeInstanceOf(DatabaseError);
+    expect((trusted as Error).message).toMatch(/^restore database: quick_check of .*live\.db after the restore: .*out of order/s);
+  });
+
   it("keeps a rollback-journal live database out of WAL even when the snapshot file is WAL-flagged", async () => {
     const live = file("live.db");
     itemsDb(live, "delete", ["old-1"]);
