@@ -229,7 +229,7 @@ async function stageAll(engine: Engine, manifest: StoredManifest, full: StoredMa
   if (manifest.formatVersion === 2) {
     // Every piece and file is checked by size and SHA-256 as it is written; names pass the same component rules.
     // Live files that already are the backup's (per the pre-restore backup just taken) are not staged at all; others it holds are copied.
-    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId, pre, keep, databaseBase, plainLogs });
+    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId, pre, keep, databaseBase, plainLogs, syncDatabase: false });
   } else {
     const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
     const total = manifest.archive.sizeBytes;

@@ -50,6 +50,11 @@ export interface StagingOptions {
    * SHA-256 is checked, and should it not match, the database is decoded whole as without a base.
    */
   databaseBase?: DatabaseBase;
+  /**
+   * False when the staged database is only ever copied into the live one through SQLite (a restore in place), which
+   * makes the live copy durable itself: then it is not fsynced (100 MB written out for nothing). Default true.
+   */
+  syncDatabase?: boolean;
   /** Given, logs staged already gunzipped (copied from the live log they equal) are added: the gunzip skips them. */
   plainLogs?: Set<string>;
 }
@@ -89,7 +94,7 @@ export async function stageV2Components(
   const written: string[] = [];
   const folders = new Set<string>([stagedFiles]);
 
-  // Written without an fsync each, then made durable together before the swap can publish them.
+  // Written without an fsync each, then those the swap renames into place made durable together before it can publish them.
   await eachAtMost(CONCURRENCY, jobs, async ({ f, dest }) => {
     if (keep && (await live.keepIfSame(f))) {
       keep.entries.add(f.path);
@@ -108,7 +113,7 @@ export async function stageV2Components(
       options.plainLogs.add(f.path);
       return progress(f.size);
     }
-    written.push(dest);
+    if (f.path !== DATABASE_ENTRY || options.syncDatabase !== false) written.push(dest);
     if (live && (await live.copyIfSame(f, dest, false))) return progress(f.size);
     stats.filesWritten++;
     const patched = options.databaseBase && f.path === DATABASE_ENTRY ? await writeFromBase(reader, f, dest, options.databaseBase, progress) : null;
