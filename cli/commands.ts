@@ -157,7 +157,8 @@ const restore: Command<RestoreArgs> = {
     const components = asked === "all" ? includedComponents(await readManifest(storage, id)) : asked;
     if (target !== undefined) return restoreIntoFolder(ctx, { backupId: id, components, target, include, latest: arg === "latest" });
     const bar = progressBar(ctx.tty);
-    const outcome = await runRestore(ctx.runtime.engine, { backupId: id, components, confirm, include, actor: `cli:${process.env.USER ?? "unknown"}`, onProgress: bar.update }).finally(bar.done);
+    // Progress only for a terminal, as for `backup`: given, the pre-restore backup also walks and stats every live file for its total.
+    const outcome = await runRestore(ctx.runtime.engine, { backupId: id, components, confirm, include, actor: `cli:${process.env.USER ?? "unknown"}`, ...(ctx.tty ? { onProgress: bar.update } : {}) }).finally(bar.done);
     return {
       json: { ok: true, ...outcome, ...(include ? { include } : {}) },
       text: `Restored ${include ? `${include.join(", ")} (${outcome.components.join(", ")})` : outcome.components.join(", ")} from ${outcome.backupId}${arg === "latest" ? " (the latest backup)" : ""} in ${(outcome.durationMs / 1000).toFixed(1)} s.\nThe data it replaced is in backup ${outcome.preRestoreBackupId}.`,

@@ -13,7 +13,7 @@ import { acquireLock } from "./lock.ts";
 import { audited } from "./audit-outcome.ts";
 import {
   COMPONENTS, DATABASE_ENTRY, MANIFEST_FORMAT_VERSION,
-  type BackupType, type ComponentName, type ComponentRecord, type Manifest, type StoredManifest, type StoredManifestV1,
+  type BackupType, type ComponentName, type ComponentRecord, type ComponentRecordV2, type Manifest, type StoredManifest, type StoredManifestV1,
 } from "./manifest.ts";
 import { backupSizeBytes } from "./manifest.ts";
 import { collectConfig, collectLogs, collectUploads, type CollectedComponent } from "./sources/files.ts";
@@ -42,6 +42,13 @@ export interface BackupRequest {
    * A restore's pre-restore backup uses it as its rollback copy and staging base (core/restore-db-snapshot.ts).
    */
   keepDatabaseSnapshot?: string;
+  /**
+   * v2 only: told each component's record once it is complete (the database's after its snapshot passed
+   * integrity_check), before the backup's manifest is written, with the snapshot file the database record describes
+   * (until the backup ends; absent when the record was reused). A restore starts staging its database from it meanwhile.
+   * Must not throw; nothing is a backup until the outcome says so.
+   */
+  onComponent?: (name: ComponentName, record: ComponentRecordV2, snapshot?: string) => void;
   onProgress?: (p: Progress) => void;
 }
 

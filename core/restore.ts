@@ -15,7 +15,7 @@ import { ConflictError, DatabaseError, RestoreError, ValidationError, errorMessa
 import { LOCK_KEY, archiveKey } from "./ids.ts";
 import { LOCK_HOST, acquireLock } from "./lock.ts";
 import { assertManifestMatches } from "./manifest-match.ts";
-import { COMPONENTS, DATABASE_ENTRY, type ComponentName, type StoredManifest } from "./manifest.ts";
+import { COMPONENTS, DATABASE_ENTRY, type ComponentName, type ComponentRecordV2, type StoredManifest } from "./manifest.ts";
 import { inspectSnapshot } from "./sources/sqlite.ts";
 import { journalPath, restoreRoot, writeJournal, type Journal, type SwapStep } from "./restore-journal.ts";
 import { recoverUnderLock, rollBack, rollForward, type Recovery } from "./restore-recovery.ts";
@@ -25,7 +25,7 @@ import { applyStep, planDatabaseStep, planPathStep } from "./restore-swap.ts";
 import { restoreTimer, type PhaseTimer } from "./restore-timing.ts";
 import { keptSnapshot, rollbackFromSnapshot, startRollbackCopy } from "./restore-rollback-copy.ts";
 import { sameLiveSource, takeLiveSource } from "./v2/db-reuse.ts";
-import type { DatabaseBase } from "./v2/restore-db-base.ts";
+import { stageDatabaseAhead, type DatabaseAhead, type DatabaseBase } from "./v2/restore-db-base.ts";
 import { stageV2Components, type KeptFiles, type StagingStats } from "./v2/restore-staging.ts";
 import { planInPlace, pruneEmptyFolders, syncStepFolders } from "./restore-in-place.ts";
 import { chooseFiles, includedEntries } from "./browse.ts";
@@ -95,6 +95,7 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
     if (req.include) ({ manifest: chosen, components } = chooseFiles(manifest, components, req.include));
     const started = Date.now();
     const journal = await startJournal(engine, manifest.id, components, actor, req.jobId);
+    let ahead: DatabaseAhead | undefined;
     timer.mark("lock, recovery check, manifest, journal");
     try {
       const { onProgress } = req;
@@ -104,12 +105,14 @@ export async function runRestore(engine: Engine, req: RestoreRequest): Promise<R
       const nested = onProgress && ((p: Progress) => onProgress({ ...p, phase: "pre-restore", step: p.phase }));
       // Its database snapshot is kept in the staging folder: the rollback copy and the staged database's base (below).
       const keepDatabaseSnapshot = components.includes("database") ? keptSnapshotPath(journal) : undefined;
-      const pre = await createBackup(engine, { type: "pre-restore", description: `before restoring ${components.join(", ")} from ${manifest.id}`, components: live, onProgress: nested, keepDatabaseSnapshot });
+      const onComponent = databaseAheadStarter(engine, chosen, components, journal, (a) => (ahead = a));
+      const pre = await createBackup(engine, { type: "pre-restore", description: `before restoring ${components.join(", ")} from ${manifest.id}`, components: live, onProgress: nested, keepDatabaseSnapshot, onComponent });
       if (pre.skipped) throw new Error("pre-restore backup was skipped");
       preRestoreBackupId = journal.preRestoreBackupId = pre.manifest.id;
       timer.mark("pre-restore backup");
-      staged = await applyRestore(engine, journal, manifest, components, req.onProgress, chosen, timer, pre.manifest);
+      staged = await applyRestore(engine, journal, manifest, components, req.onProgress, chosen, timer, pre.manifest, ahead);
     } catch (caught) {
+      await ahead?.result; // settled before the staging folder it writes in is removed
       const err = await nameFullDisk(caught, restoreRoot(engine.config), `restore ${manifest.id}`);
       // Nothing swapped yet (staging) or a failed swap: put back whatever the journal says was begun.
       if (journal.phase === "committing") throw err;
@@ -149,7 +152,24 @@ async function startJournal(engine: Engine, backupId: string, components: Compon
   return journal;
 }
 
-async function applyRestore(engine: Engine, journal: Journal, full: StoredManifest, components: ComponentName[], onProgress?: (p: Progress) => void, manifest = full, timer?: PhaseTimer, pre?: StoredManifest): Promise<StagingStats | undefined> {
+/**
+ * The pre-restore backup's onComponent: once it has recorded its database snapshot (integrity_check passed), the
+ * backup's database starts being staged from it (restore-db-base.ts), beside the rest of that backup (hashing the
+ * uploads) instead of after it. Only into the private staging folder; the swap still waits for everything.
+ */
+function databaseAheadStarter(engine: Engine, chosen: StoredManifest, components: ComponentName[], journal: Journal, started: (a: DatabaseAhead) => void) {
+  const wanted = chosen.formatVersion === 2 && components.includes("database") ? chosen.components.database?.files : undefined;
+  if (wanted?.length !== 1 || wanted[0]!.path !== DATABASE_ENTRY) return undefined;
+  let once = false;
+  return (name: ComponentName, record: ComponentRecordV2, snapshot?: string) => {
+    const entry = record.status === "included" && record.files.length === 1 ? record.files[0] : undefined;
+    if (once || name !== "database" || !snapshot || entry?.path !== DATABASE_ENTRY) return;
+    once = true;
+    started(stageDatabaseAhead(engine.storage, wanted[0]!, path.join(journal.staging, "database-ahead.db"), { file: snapshot, pieces: entry.blobs }));
+  };
+}
+
+async function applyRestore(engine: Engine, journal: Journal, full: StoredManifest, components: ComponentName[], onProgress?: (p: Progress) => void, manifest = full, timer?: PhaseTimer, pre?: StoredManifest, ahead?: DatabaseAhead): Promise<StagingStats | undefined> {
   const partial = manifest !== full;
   const { paths } = engine.config;
   const file = journalPath(engine.config);
@@ -171,7 +191,7 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
     : snapshotIsRollback ? rollbackFromSnapshot(snapshot!.base.file, snapshot!.before!, paths.database, rollbackPath(journal))
     : startRollbackCopy(paths.database, rollbackPath(journal), engine.config.dbBusyTimeoutMs);
   try {
-    staged = await stageAll(engine, manifest, full, components, stagedFiles, journal, partial, keep, onProgress, timer, snapshot?.base, pre);
+    staged = await stageAll(engine, manifest, full, components, stagedFiles, journal, partial, keep, onProgress, timer, snapshot?.base, pre, ahead);
   } catch (err) {
     await early?.discard();
     throw err;
@@ -226,14 +246,14 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
 }
 
 /** Stages the chosen components into `stagedFiles`, checks the staged database and gunzips the logs. */
-async function stageAll(engine: Engine, manifest: StoredManifest, full: StoredManifest, components: ComponentName[], stagedFiles: string, journal: Journal, partial: boolean, keep: KeptFiles | undefined, onProgress?: (p: Progress) => void, timer?: PhaseTimer, databaseBase?: DatabaseBase, pre?: StoredManifest): Promise<StagingStats | undefined> {
+async function stageAll(engine: Engine, manifest: StoredManifest, full: StoredManifest, components: ComponentName[], stagedFiles: string, journal: Journal, partial: boolean, keep: KeptFiles | undefined, onProgress?: (p: Progress) => void, timer?: PhaseTimer, databaseBase?: DatabaseBase, pre?: StoredManifest, databaseAhead?: DatabaseAhead): Promise<StagingStats | undefined> {
   const { paths } = engine.config;
   let staged: StagingStats | undefined;
   const plainLogs = new Set<string>();
   if (manifest.formatVersion === 2) {
     // Every piece and file is checked by size and SHA-256 as it is written; names pass the same component rules.
     // Live files that already are the backup's (per the pre-restore backup just taken) are not staged at all; others it holds are copied.
-    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId, pre, keep, databaseBase, plainLogs });
+    staged = await stageV2Components(engine.storage, manifest, components, stagedFiles, onProgress, { live: paths, preRestoreId: journal.preRestoreBackupId, pre, keep, databaseBase, databaseAhead, plainLogs, syncDatabase: false });
   } else {
     const prefixes = components.map((c) => (c === "database" ? DATABASE_ENTRY : `${c}/`));
     const total = manifest.archive.sizeBytes;

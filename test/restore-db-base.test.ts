@@ -14,6 +14,7 @@ import { rollbackFromSnapshot } from "../core/restore-rollback-copy.ts";
 import { dbReuseHooks } from "../core/v2/db-reuse.ts";
 import { stageV2Components } from "../core/v2/restore-staging.ts";
 import { PackReader } from "../core/v2/reader.ts";
+import { stageDatabaseAhead } from "../core/v2/restore-db-base.ts";
 import type { Storage } from "../core/storage/storage.ts";
 import { dbContent, makeCrm, makeTestEngine, tempDir } from "./helpers/crm.ts";
 
@@ -97,6 +98,38 @@ describe("staging the database from a base", () => {
     expect(differing).toBeGreaterThan(0);
     expect(stats).toMatchObject({ filesWritten: 1, bytesDecoded: differing, bytesFromBase: db.size - differing });
     expect(stats.bytesFromBase).toBeGreaterThan(differing);
+  });
+
+  it("takes a database staged ahead from the base, and stages it itself when that one could not use its base", async () => {
+    const crm = makeCrm();
+    bulk(crm.db);
+    const engine = makeTestEngine(crm.root, undefined, V2);
+    const m = await backup(engine);
+    touchSomeRows(crm.db);
+    const later = await backup(engine);
+    const base = await stageDb(engine, later);
+    const db = m.components.database!.files[0]!;
+    const pieces = later.components.database!.files[0]!.blobs;
+    const differing = db.blobs.filter((b, i) => pieces[i]?.sha256 !== b.sha256).reduce((n, b) => n + b.size, 0);
+
+    const work = tempDir("ahead-");
+    const ahead = stageDatabaseAhead(engine.storage, db, path.join(work, "ahead.db"), { file: base.file, pieces });
+    const dir = path.join(work, "files");
+    const stats = await stageV2Components(engine.storage, m, ["database"], dir, undefined, { databaseAhead: ahead });
+    expect(sha256(path.join(dir, DATABASE_ENTRY))).toBe(db.sha256);
+    expect(existsSync(ahead.file)).toBe(false); // moved into place, not copied
+    expect(stats).toMatchObject({ filesWritten: 1, bytesDecoded: differing, bytesFromBase: db.size - differing });
+
+    // A base that is gone: the staged-ahead one gives up, then the given base is tried, then the whole is decoded.
+    const gone = stageDatabaseAhead(engine.storage, db, path.join(work, "gone.db"), { file: path.join(work, "missing.db"), pieces });
+    const dir2 = path.join(work, "files2");
+    const viaBase = await stageV2Components(engine.storage, m, ["database"], dir2, undefined, { databaseAhead: gone, databaseBase: { file: base.file, pieces } });
+    expect(sha256(path.join(dir2, DATABASE_ENTRY))).toBe(db.sha256);
+    expect(viaBase).toMatchObject({ bytesDecoded: differing, bytesFromBase: db.size - differing });
+    const dir3 = path.join(work, "files3");
+    const whole = await stageV2Components(engine.storage, m, ["database"], dir3, undefined, { databaseAhead: stageDatabaseAhead(engine.storage, db, path.join(work, "gone2.db"), { file: path.join(work, "missing.db"), pieces }) });
+    expect(sha256(path.join(dir3, DATABASE_ENTRY))).toBe(db.sha256);
+    expect(whole).toMatchObject({ bytesDecoded: db.size, bytesFromBase: 0 });
   });
 
   it("decodes the whole database when the base does not hold what its record says (a piece tampered with)", async () => {

@@ -3,6 +3,7 @@ import { constants as fsc } from "node:fs";
 import { copyFile, open, stat, unlink } from "node:fs/promises";
 import { sha256Stream } from "../archive/hashing.ts";
 import type { BlobRef, FileEntryV2 } from "../manifest.ts";
+import type { Storage } from "../storage/storage.ts";
 import { PackReader, checkFileSizes, finishStagedFile, listedTwice } from "./reader.ts";
 
 /** A local database file and the pieces a backup recorded for it (the pre-restore backup's snapshot, in a restore). */
@@ -71,4 +72,22 @@ export async function writeFromBase(
   if (!ok) return null;
   onBytes?.(f.size);
   return { bytesDecoded, bytesFromBase: f.size - bytesDecoded };
+}
+
+/** The backup's database being staged ahead at `file` from a base (StagingOptions.databaseAhead); `result` never rejects. */
+export interface DatabaseAhead {
+  file: string;
+  /** The whole-file SHA-256 of the database entry being staged, so it is never taken for another entry. */
+  sha256: string;
+  result: Promise<{ staged: { bytesDecoded: number; bytesFromBase: number } | null } | { error: unknown }>;
+}
+
+/**
+ * Starts writeFromBase for `f` at `file` now, while other work still runs (a restore starts it as soon as its
+ * pre-restore backup has recorded the snapshot it took, beside the rest of that backup). Its outcome is what
+ * writeFromBase's would be: null when the base could not be used (then nothing is left at `file`).
+ */
+export function stageDatabaseAhead(storage: Storage, f: FileEntryV2, file: string, base: DatabaseBase): DatabaseAhead {
+  const result = writeFromBase(new PackReader(storage), f, file, base).then((staged) => ({ staged }), (error: unknown) => ({ error }));
+  return { file, sha256: f.sha256, result };
 }

@@ -1,5 +1,5 @@
 // Restore's staging for v2 backups: the chosen components written into the layout tar extraction makes, only for files that differ.
-import { mkdir } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { readManifest } from "../catalog.ts";
 import type { StoredManifest } from "../manifest.ts";
@@ -8,7 +8,7 @@ import { DATABASE_ENTRY, type ComponentName, type FileEntryV2, type StoredManife
 import type { Storage } from "../storage/storage.ts";
 import { PackReader, listedTwice, stagedPath, writeFromBlobs } from "./reader.ts";
 import { LiveFiles, type LivePaths } from "./restore-reuse.ts";
-import { writeFromBase, type DatabaseBase } from "./restore-db-base.ts";
+import { writeFromBase, type DatabaseAhead, type DatabaseBase } from "./restore-db-base.ts";
 import { syncTree } from "./sync-tree.ts";
 
 /**
@@ -50,6 +50,17 @@ export interface StagingOptions {
    * SHA-256 is checked, and should it not match, the database is decoded whole as without a base.
    */
   databaseBase?: DatabaseBase;
+  /**
+   * The database already being staged from a base (stageDatabaseAhead): awaited and moved into place; when it could
+   * not use its base, `databaseBase` (if given) is tried, then the database is decoded whole. A store failure in it is
+   * this staging's failure.
+   */
+  databaseAhead?: DatabaseAhead;
+  /**
+   * False when the staged database is only ever copied into the live one through SQLite (a restore in place), which
+   * makes the live copy durable itself: then it is not fsynced (100 MB written out for nothing). Default true.
+   */
+  syncDatabase?: boolean;
   /** Given, logs staged already gunzipped (copied from the live log they equal) are added: the gunzip skips them. */
   plainLogs?: Set<string>;
 }
@@ -89,7 +100,7 @@ export async function stageV2Components(
   const written: string[] = [];
   const folders = new Set<string>([stagedFiles]);
 
-  // Written without an fsync each, then made durable together before the swap can publish them.
+  // Written without an fsync each, then those the swap renames into place made durable together before it can publish them.
   await eachAtMost(CONCURRENCY, jobs, async ({ f, dest }) => {
     if (keep && (await live.keepIfSame(f))) {
       keep.entries.add(f.path);
@@ -108,10 +119,12 @@ export async function stageV2Components(
       options.plainLogs.add(f.path);
       return progress(f.size);
     }
-    written.push(dest);
+    if (f.path !== DATABASE_ENTRY || options.syncDatabase !== false) written.push(dest);
     if (live && (await live.copyIfSame(f, dest, false))) return progress(f.size);
     stats.filesWritten++;
-    const patched = options.databaseBase && f.path === DATABASE_ENTRY ? await writeFromBase(reader, f, dest, options.databaseBase, progress) : null;
+    const ahead = f.path === DATABASE_ENTRY ? await takeAhead(options.databaseAhead, f, dest) : null;
+    if (ahead) progress(f.size);
+    const patched = ahead ?? (options.databaseBase && f.path === DATABASE_ENTRY ? await writeFromBase(reader, f, dest, options.databaseBase, progress) : null);
     if (patched) {
       stats.bytesDecoded += patched.bytesDecoded;
       stats.bytesFromBase += patched.bytesFromBase;
@@ -123,6 +136,19 @@ export async function stageV2Components(
   await syncTree(stagedFiles, written, [...folders]);
   if (live) Object.assign(stats, { filesReused: live.stats.filesReused, bytesReused: live.stats.bytesReused, filesHashed: live.stats.filesHashed });
   return stats;
+}
+
+/** The database staged ahead, moved to `dest` when it is `f`'s and was staged from its base; null: stage it here. */
+async function takeAhead(ahead: DatabaseAhead | undefined, f: FileEntryV2, dest: string): Promise<{ bytesDecoded: number; bytesFromBase: number } | null> {
+  if (!ahead) return null;
+  const outcome = await ahead.result;
+  if ("error" in outcome) throw outcome.error;
+  if (!outcome.staged || ahead.sha256 !== f.sha256) {
+    await rm(ahead.file, { force: true });
+    return null;
+  }
+  await rename(ahead.file, dest);
+  return outcome.staged;
 }
 
 /** Runs `work` over `items`, at most `limit` at once; on the first failure takes nothing new, waits for the rest, throws it. */

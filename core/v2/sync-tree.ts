@@ -1,19 +1,27 @@
-// Making a freshly written tree durable at once: one syncfs(2) for the filesystem, else an fsync of every file and folder.
+// Making a freshly written tree durable at once: an fsync of each file and folder when they are few, else one syncfs(2).
 import { spawn } from "node:child_process";
 import { open } from "node:fs/promises";
 
-/** fsyncs in flight in the fallback: libuv runs four at once anyway, a few more keep its queue full. */
-const FALLBACK_CONCURRENCY = 8;
+/** fsyncs in flight at once: the filesystem's journal commits them together; libuv runs four at once anyway. */
+const FSYNC_CONCURRENCY = 8;
+
+/**
+ * Up to this many files and folders are fsynced one by one (side by side, so they share journal commits); more are
+ * committed with one syncfs. A restore onto nearly equal data stages a few dozen files beside its 100 MB database, which
+ * needs no fsync (SQLite copies it into the live database and makes that durable itself): a syncfs wrote it out too,
+ * with every other dirty page of the filesystem, other programs' included.
+ */
+export const FSYNC_EACH_LIMIT = 256;
 
 /**
  * Durably writes every file in `files` and every folder in `folders` (all on the filesystem holding `dir`).
- * An fsync per file costs one journal commit each, which on a busy disk dominated staging (hundreds of small
- * uploads: seconds); syncfs(2), which Node does not bind, commits the whole filesystem once, directory entries
- * included. GNU coreutils' `sync -f` is that call; where it is missing or fails, every file and folder is fsynced.
+ * An fsync per file costs one journal commit each, which on a busy disk dominated staging when thousands of uploads
+ * were staged; syncfs(2), which Node does not bind, commits the whole filesystem once, directory entries included.
+ * GNU coreutils' `sync -f` is that call; where it is missing or fails, every file and folder is fsynced.
  */
 export async function syncTree(dir: string, files: readonly string[], folders: readonly string[]): Promise<void> {
-  if (await syncfs(dir)) return;
   const all = [...files, ...folders];
+  if (all.length > FSYNC_EACH_LIMIT && (await syncfs(dir))) return;
   let next = 0;
   const worker = async () => {
     while (next < all.length) {
@@ -25,7 +33,7 @@ export async function syncTree(dir: string, files: readonly string[], folders: r
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(FALLBACK_CONCURRENCY, all.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(FSYNC_CONCURRENCY, all.length) }, worker));
 }
 
 function syncfs(dir: string): Promise<boolean> {

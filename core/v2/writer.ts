@@ -101,7 +101,10 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     const startOrder = [...components].sort((a, b) => Number(a !== "database") - Number(b !== "database") || START_ORDER.indexOf(a) - START_ORDER.indexOf(b));
     const gathered = new Map<ComponentName, ComponentRecordV2>();
     const failures = new Map<ComponentName, unknown>();
-    await Promise.all(startOrder.map((name) => gather(name, lanes).then((r) => void gathered.set(name, r), (err: unknown) => {
+    await Promise.all(startOrder.map((name) => gather(name, lanes).then((r) => {
+      gathered.set(name, r);
+      req.onComponent?.(name, r, name === "database" ? path.join(workDir, SNAPSHOT_NAME) : undefined);
+    }, (err: unknown) => {
       blobs.cancel(err);
       failures.set(name, err);
     })));
