@@ -163,6 +163,11 @@ export class DbPatcher implements PieceSubstitute {
     );
   }
 
+  /** Closes the previous pieces' pack files (read in place on the fs store), once the reads in flight settle. */
+  close(): Promise<void> {
+    return this.reader.close();
+  }
+
   /** No more pieces: the last bundle is stored once every piece still being compared has added its pages. */
   end(): void {
     this.ended = true;

@@ -28,6 +28,15 @@ export function exportArchive(storage: Storage, manifest: StoredManifestV2): Rea
 }
 
 async function* members(storage: Storage, given: StoredManifestV2): AsyncGenerator<Buffer> {
+  const reader = new PackReader(storage);
+  try {
+    yield* membersFrom(reader, given);
+  } finally {
+    await reader.close(); // also when the consumer stops early: the pieces read ahead settle first
+  }
+}
+
+async function* membersFrom(reader: PackReader, given: StoredManifestV2): AsyncGenerator<Buffer> {
   // Parsed again so key order is the schema's: the same backup exports the same bytes from any copy of its manifest.
   const m = ManifestV2Schema.parse(given) as StoredManifestV2;
   const at = new Date(m.createdAt);
@@ -35,7 +44,7 @@ async function* members(storage: Storage, given: StoredManifestV2): AsyncGenerat
   framing.entry(MANIFEST_ENTRY, Buffer.from(JSON.stringify(m, null, 2) + "\n"), at);
   // The per-backup guide reads only ids, times and table counts, which both formats share.
   framing.entry(RESTORE_GUIDE_ENTRY, Buffer.from(restoreGuide(m as unknown as Manifest)), at);
-  const pieces = new Lookahead(new PackReader(storage), m);
+  const pieces = new Lookahead(reader, m);
   for (const name of COMPONENTS) {
     for (const f of m.components[name]?.files ?? []) {
       checkFileSizes(f); // the header below promises f.size bytes, so the pieces must add up to it

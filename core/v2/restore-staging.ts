@@ -132,7 +132,7 @@ export async function stageV2Components(
     }
     await writeFromBlobs(reader, f, dest, progress, false);
     stats.bytesDecoded += f.size;
-  });
+  }).finally(() => reader.close());
   await syncTree(stagedFiles, written, [...folders]);
   if (live) Object.assign(stats, { filesReused: live.stats.filesReused, bytesReused: live.stats.bytesReused, filesHashed: live.stats.filesHashed });
   return stats;

@@ -24,16 +24,19 @@ export interface StoreIndex {
 export async function loadStoreIndex(storage: Storage): Promise<StoreIndex> {
   const listed = (await listBackups(storage)).filter((b) => b.formatVersion === 2);
   const newest = BACKUP_TYPES.map((t) => listed.find((b) => b.type === t)).filter((b) => b !== undefined);
-  const manifests = (await Promise.all(newest.map((b) => readManifest(storage, b.id).catch(() => null))))
-    .filter((m): m is StoredManifestV2 => m?.formatVersion === 2);
   const packSizes = new Map((await storage.list("data/packs/")).map((o) => [o.key, o.size]));
   // A patched database piece is present when its base and every bundle it reads are.
   const present = (r: BlobRef) => storedBlobs(r).every((s) => (packSizes.get(s.pack) ?? -1) >= s.offset + s.length);
   const blobs = new Map<string, BlobRef>();
-  for (const m of manifests) {
-    for (const c of Object.values(m.components)) for (const f of c.files) for (const b of f.blobs) if (present(b)) blobs.set(b.sha256, b);
+  // One manifest at a time, only the newest kept whole: parsed together, five of them (one per type) were five
+  // copies of nearly the same file list in memory at once (~23 MiB each at bench scale 4).
+  let latest: StoredManifestV2 | undefined;
+  for (const b of newest) {
+    const m = await readManifest(storage, b.id).catch(() => null);
+    if (m?.formatVersion !== 2) continue;
+    for (const c of Object.values(m.components)) for (const f of c.files) for (const r of f.blobs) if (present(r)) blobs.set(r.sha256, r);
+    if (!latest || latest.createdAt < m.createdAt) latest = m;
   }
-  const latest = manifests.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))[0];
   const previous = new Map<string, FileEntryV2>();
   for (const c of Object.values(latest?.components ?? {})) {
     for (const f of c.files) if (f.source && f.blobs.every(present)) previous.set(f.path, f);

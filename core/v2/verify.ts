@@ -42,10 +42,10 @@ export async function verifyBackupV2(engine: Engine, manifest: StoredManifestV2,
   const work = await mkdtemp(path.join(engine.workRoot, workName("verify", "")));
   const pool = opts.quick ? null : new VerifyPool();
   let files: PackFiles | null = null;
+  const reader = new PackReader(engine.storage, PACK_CACHE_BYTES);
   try {
     checkManifestRules(manifest);
     const packSizes = opts.quick ? new Map((await engine.storage.list("data/packs/")).map((o) => [o.key, o.size])) : null;
-    const reader = new PackReader(engine.storage, PACK_CACHE_BYTES);
     files = opts.quick ? null : PackFiles.of(engine.storage);
     let done = 0;
     const onBytes = (n: number) => opts.onProgress?.({ phase: "verify", done: (done += n), total });
@@ -81,6 +81,7 @@ export async function verifyBackupV2(engine: Engine, manifest: StoredManifestV2,
   } finally {
     await timePhase("close pool", () => pool?.close());
     await files?.close();
+    await reader.close();
     await timePhase("rm work", () => rm(work, { recursive: true, force: true }));
     reportPhases();
   }

@@ -181,7 +181,7 @@ async function gatherComponent(
         // The snapshot's own header gives the page size while integrity_check still runs; checked against its facts below.
         pageSize = (await readSqliteHeader(snap)).pageSize;
         patcher = patcherFor(pageSize);
-        return blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE, patcher);
+        return blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE, patcher).finally(() => patcher?.close());
       }));
     database = facts;
     if (patcher && facts.pageSize !== pageSize) throw new Error(`database snapshot: its header says ${pageSize}-byte pages, SQLite says ${facts.pageSize}`);
