@@ -130,7 +130,7 @@ describe("v2 repacking", () => {
     const blob = third.components.uploads!.files.find((f) => f.path === "uploads/big6.bin")!.blobs[0]!;
     const file = packFile(engine, wasteful);
     const bytes = readFileSync(file);
-    bytes[blob.offset + 10] ^= 0xff;
+    bytes[blob.offset + 10] = bytes[blob.offset + 10]! ^ 0xff;
     writeFileSync(file, bytes);
     age(engine, [wasteful]);
     const out = await runCleanup(later(engine), { actor: "test" });
