@@ -6,7 +6,7 @@ import type { StoredBlob } from "../manifest.ts";
 import type { ObjectInfo, Storage } from "../storage/storage.ts";
 import { sha256Hex, decodeBlob } from "./blob-codec.ts";
 import { markBlobs, PACK_GRACE_MS, PACK_SUFFIX, PACKS_PREFIX, REPACKED_PREFIX } from "./gc.ts";
-import { PACK_TARGET, PackWriter } from "./pack-writer.ts";
+import { PackWriter } from "./pack-writer.ts";
 import { locationKey, type NewLocation } from "./relocate.ts";
 import { rewriteManifest } from "./rewrite-manifest.ts";
 
@@ -18,8 +18,6 @@ import { rewriteManifest } from "./rewrite-manifest.ts";
 export const DEFAULT_MAX_UNUSED = 0.05;
 /** Pack bytes one cleanup reads for repacking at most (a scheduled cleanup on Lambda must end well inside its timeout). */
 export const DEFAULT_MAX_REPACK_BYTES = 512 * 1024 * 1024;
-/** Fully used packs below PACK_TARGET are combined only when at least this many exist (restic's rule, too). */
-const SMALL_PACKS_WORTH_IT = 10;
 /** A pack larger than this is never read whole for repacking (this tool's packs are at most 5 MiB). */
 const MAX_PACK_READ = 64 * 1024 * 1024;
 
@@ -153,10 +151,11 @@ function finish(out: RepackOutcome, done: Candidate[]): RepackOutcome {
 }
 
 /**
- * restic prune's choice: packs partly used, most unused per used byte first, small ones before large ones, until the
- * unused bytes left are under maxUnused of the used ones (p/(1-p) x used) or the next pack would pass maxRepackBytes.
- * Small fully used packs join only when there are at least SMALL_PACKS_WORTH_IT of them. Packs younger than
- * PACK_GRACE_MS are left alone: a backup still running may just have written them.
+ * restic prune's choice: packs partly used, most unused per used byte first, until the unused bytes left are under
+ * maxUnused of the used ones (p/(1-p) x used) or the next pack would pass maxRepackBytes. Unlike restic, a small pack
+ * gets no priority and small fully used packs are not combined: that saves requests, not space, and each daily backup
+ * ends in one, so it would rewrite the last days' manifests over and over. Packs younger than PACK_GRACE_MS are left
+ * alone: a backup still running may just have written them.
  */
 export function choosePacks(packs: ObjectInfo[], blobs: Map<string, Map<number, StoredBlob>>, opts: Pick<RepackOptions, "now" | "maxUnused" | "maxRepackBytes">): Candidate[] {
   const maxUnused = opts.maxUnused ?? DEFAULT_MAX_UNUSED;
@@ -164,8 +163,7 @@ export function choosePacks(packs: ObjectInfo[], blobs: Map<string, Map<number, 
   const cutoff = opts.now.getTime() - PACK_GRACE_MS;
   let usedTotal = 0;
   let unusedTotal = 0;
-  const partly: Candidate[] = [];
-  const small: Candidate[] = [];
+  const candidates: Candidate[] = [];
   for (const p of packs) {
     const used = blobs.get(p.key);
     if (!used) continue; // unreferenced: garbage collection's
@@ -173,21 +171,17 @@ export function choosePacks(packs: ObjectInfo[], blobs: Map<string, Map<number, 
     const usedBytes = list.reduce((n, b) => n + b.length, 0);
     usedTotal += usedBytes;
     unusedTotal += Math.max(0, p.size - usedBytes);
-    if (p.modified.getTime() > cutoff || p.size > MAX_PACK_READ) continue;
-    const c = { info: p, used: usedBytes, blobs: list };
-    if (usedBytes < p.size) partly.push(c);
-    else if (p.size < PACK_TARGET) small.push(c);
+    if (usedBytes < p.size && p.modified.getTime() <= cutoff && p.size <= MAX_PACK_READ) candidates.push({ info: p, used: usedBytes, blobs: list });
   }
-  const candidates = small.length >= SMALL_PACKS_WORTH_IT ? [...partly, ...small] : partly;
-  const isSmall = (c: Candidate) => c.info.size < PACK_TARGET;
-  candidates.sort((a, b) => (isSmall(a) !== isSmall(b) ? (isSmall(a) ? -1 : 1) : (b.info.size - b.used) * a.used - (a.info.size - a.used) * b.used));
+  // Most unused per used byte first: unused(a)/used(a) > unused(b)/used(b), cross-multiplied.
+  candidates.sort((a, b) => (b.info.size - b.used) * a.used - (a.info.size - a.used) * b.used);
   const tolerated = (maxUnused / (1 - maxUnused)) * usedTotal;
   const chosen: Candidate[] = [];
   let read = 0;
   let unusedLeft = unusedTotal;
   for (const c of candidates) {
+    if (unusedLeft <= tolerated) break;
     if (read + c.info.size > maxRepack) continue;
-    if (unusedLeft <= tolerated && !isSmall(c)) continue;
     chosen.push(c);
     read += c.info.size;
     unusedLeft -= c.info.size - c.used;

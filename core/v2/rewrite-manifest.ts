@@ -15,7 +15,7 @@ import { relocateManifest, type Relocations } from "./relocate.ts";
  * full JSON, compact); unknown fields are kept, since the relocation works on the decoded JSON, not on the schema's copy.
  * Before the put, the new bytes must decode to exactly the old manifest with the same relocation applied; after it, on
  * stores that do not check a put's SHA-256 themselves, they are read back. Returns false when nothing in it moved.
- * Throws (leaving the old manifest in place) when it is damaged, changed while being rewritten, or the check fails.
+ * Throws (leaving the old manifest in place) when it is damaged, changed since it was read (ConflictError), or the check fails.
  */
 export async function rewriteManifest(storage: Storage, id: string, moves: Relocations): Promise<boolean> {
   const key = manifestKey(id);
@@ -33,11 +33,9 @@ export async function rewriteManifest(storage: Storage, id: string, moves: Reloc
   if ("reason" in written || !isDeepStrictEqual(written.manifest, expected)) {
     throw new Error(`the rewritten ${key} would not read back as the same backup${"reason" in written ? ` (${written.reason})` : ""}`);
   }
-  // The store lock keeps writers out; this only catches another hand on the manifest (a delete, a repair) meanwhile.
-  const now = await storage.stat(key);
-  if (!now || now.version !== before.version) throw new Error(`${key} changed while it was being rewritten`);
-  const sha256 = sha256Hex(body);
-  const info = await storage.put(key, body, { sha256 });
+  // Replaces exactly the version read (If-Match on S3): the store lock keeps writers out, this catches another hand on the
+  // manifest meanwhile (a delete, a repair), which then keeps its own bytes.
+  const info = await storage.put(key, body, { sha256: sha256Hex(body), ifVersion: before.version });
   if (!storage.validatesChecksums && !(await storage.getBuffer(key)).equals(body)) {
     // The old places still exist (the old packs stay until no manifest references them), but this one now does not
     // read as written: say so loudly, the store's disk is failing.
