@@ -70,7 +70,7 @@ export const HELP: Record<string, CommandHelp> = {
     usage: "colab-backup cleanup [--dry-run] [--max-repack SIZE]",
     flags: [
       ["--dry-run", "print what would be removed and repacked, change nothing"],
-      ["--max-repack SIZE", "read at most SIZE of partly used packs to repack (e.g. 200M, 2G; 0 turns repacking off; default 512M)"],
+      ["--max-repack SIZE", "read at most SIZE of partly used packs to repack (e.g. 200M, 2G; 0 turns repacking off; default 256M)"],
     ],
     example: "colab-backup cleanup --dry-run",
   },

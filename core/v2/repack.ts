@@ -16,8 +16,8 @@ import { rewriteManifest } from "./rewrite-manifest.ts";
  * its used part again, so a store need not be garbage-free, only not grow without bound.
  */
 export const DEFAULT_MAX_UNUSED = 0.05;
-/** Pack bytes one cleanup reads for repacking at most (a scheduled cleanup on Lambda must end well inside its timeout). */
-export const DEFAULT_MAX_REPACK_BYTES = 512 * 1024 * 1024;
+/** Pack bytes one cleanup reads for repacking at most: the cleanup Lambda (512 MB, 5 minutes) must end well inside its timeout, and a day of churn leaves a few MB to repack. */
+export const DEFAULT_MAX_REPACK_BYTES = 256 * 1024 * 1024;
 /** A pack larger than this is never read whole for repacking (this tool's packs are at most 5 MiB). */
 const MAX_PACK_READ = 64 * 1024 * 1024;
 
