@@ -1,11 +1,11 @@
 // Repacking on real files, real SQLite and the fs store: cleanup copies the used blobs of wasteful packs, points manifests at them, and a later cleanup frees the rest.
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { readManifest } from "../core/catalog.ts";
-import { forgetCatalogIndex } from "../core/catalog-index.ts";
+import { CATALOG_INDEX_KEY, forgetCatalogIndex } from "../core/catalog-index.ts";
 import { deleteBackup, runCleanup } from "../core/cleanup.ts";
 import type { Engine } from "../core/engine.ts";
 import { manifestKey } from "../core/ids.ts";
@@ -75,6 +75,10 @@ describe("v2 repacking", () => {
     const moved = await readManifest(engine.storage, third.id);
     expect(packsOf(moved).has(wasteful)).toBe(false);
     expect((await storePacks(engine)).has(wasteful)).toBe(true); // deleted only by a later cleanup
+    // The listings' cache names the new manifest object, so a listing need not read it again.
+    const index = JSON.parse(readFileSync(path.join(engine.config.backupDir, CATALOG_INDEX_KEY), "utf8")) as { entries: { key: string; version: string; size: number }[] };
+    const stat = (await engine.storage.stat(manifestKey(third.id)))!;
+    expect(index.entries.find((e) => e.key === manifestKey(third.id))).toMatchObject({ version: stat.version, size: stat.size });
     // Everything but the blob places is the same backup.
     const strip = (m: StoredManifest) => JSON.parse(JSON.stringify(m, (k, v) => (k === "pack" || k === "offset" ? undefined : v)));
     expect(strip(moved)).toEqual(strip(third));
@@ -139,6 +143,25 @@ describe("v2 repacking", () => {
     expect(out.repack.packsRepacked).not.toContain(wasteful);
     expect(await readManifest(engine.storage, third.id)).toEqual(third);
     expect((await storePacks(engine)).has(wasteful)).toBe(true);
+  });
+
+  it("points a pre-restore backup at the copies too, and it restores the state it saved", async () => {
+    const { crm, engine, third, wasteful } = await wastefulPack();
+    const live = path.join(crm.root, "uploads/live-only.bin");
+    const content = randomBytes(200_000);
+    writeFileSync(live, content);
+    const { preRestoreBackupId } = await runRestore(engine, { backupId: third.id, components: ["uploads"], confirm: CONFIRM });
+    const pre = await readManifest(engine.storage, preRestoreBackupId!);
+    expect(packsOf(pre).has(wasteful)).toBe(true); // big6 is still live, so the pre-restore backup shares its pack
+    const out = await runCleanup(later(engine), { actor: "test" });
+    expect(out.repack.packsRepacked).toContain(wasteful);
+    expect(packsOf(await readManifest(engine.storage, pre.id)).has(wasteful)).toBe(false);
+    await runCleanup(later(engine), { actor: "test" });
+    expect((await storePacks(engine)).has(wasteful)).toBe(false);
+    expect((await verifyBackup(engine, pre.id)).ok).toBe(true);
+    expect(existsSync(live)).toBe(false); // restoring third replaced the uploads
+    await runRestore(engine, { backupId: pre.id, components: ["uploads"], confirm: CONFIRM });
+    expect(readFileSync(live).equals(content)).toBe(true);
   });
 
   it("--max-repack 0 repacks nothing; the dry run still reports what is partly used", async () => {
