@@ -7,7 +7,7 @@ import { LOCK_KEY } from "./ids.ts";
 import { acquireLock } from "./lock.ts";
 import { backupFreedBytes } from "./manifest.ts";
 import { planRetention, type RetentionDecision } from "./retention.ts";
-import { collectGarbage, type PackGcOutcome } from "./v2/gc.ts";
+import { collectGarbage, type Marked, type PackGcOutcome } from "./v2/gc.ts";
 import { repackStore, type RepackOutcome } from "./v2/repack.ts";
 import { ORPHAN_GRACE_MS, deleteUnlisted, removeExpiredOrphans, removeIncomplete, type UnlistedKind } from "./store-leftovers.ts";
 
@@ -56,8 +56,9 @@ export async function runCleanup(engine: Engine, opts: CleanupOptions = {}): Pro
   if (dryRun) {
     const { keep, remove, sizes, scan } = await plan();
     const exclude = new Set(remove.map((r) => r.id));
-    const packs = await collectGarbage(engine.storage, { scan, exclude, now: engine.now(), dryRun });
-    const repack = await repackStore(engine.storage, { scan, exclude, now: engine.now(), dryRun, maxRepackBytes: opts.maxRepackBytes });
+    let marked: Marked | undefined;
+    const packs = await collectGarbage(engine.storage, { scan, exclude, now: engine.now(), dryRun, onMarked: (m) => (marked = m) });
+    const repack = await repackStore(engine.storage, { scan, exclude, now: engine.now(), dryRun, maxRepackBytes: opts.maxRepackBytes, marked });
     const freedBytes = remove.reduce((n, r) => n + (sizes.get(r.id) ?? 0), 0) + packs.freedBytes;
     return { dryRun, keep, remove, removed: [], freedBytes, leftoversRemoved: [], damaged: scan.damaged, orphansRemoved: [], orphansKept: scan.orphans.map(removableAfter), packs, repack };
   }
@@ -76,10 +77,12 @@ export async function runCleanup(engine: Engine, opts: CleanupOptions = {}): Pro
     }
     // Marked against a fresh scan, so the mark sees exactly the manifests left after the removals.
     const after = await scanCatalog(engine.storage);
-    const packs = await collectGarbage(engine.storage, { scan: after, now: engine.now(), dryRun });
+    let marked: Marked | undefined;
+    const packs = await collectGarbage(engine.storage, { scan: after, now: engine.now(), dryRun, onMarked: (m) => (marked = m) });
     freedBytes += packs.freedBytes;
-    // After the sweep, so it copies nothing from packs about to go; what it frees goes with a later cleanup's sweep.
-    const repack = await repackStore(engine.storage, { scan: after, now: engine.now(), dryRun, maxRepackBytes: opts.maxRepackBytes });
+    // After the sweep, so it copies nothing from packs about to go, and from its mark (the manifests are read once);
+    // what it frees goes with a later cleanup's sweep.
+    const repack = await repackStore(engine.storage, { scan: after, now: engine.now(), dryRun, maxRepackBytes: opts.maxRepackBytes, marked });
     const damagedKeys = scan.damaged.map((d) => d.key);
     await appendAudit(
       engine.storage,

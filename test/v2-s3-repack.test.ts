@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 describe("repacking on S3", () => {
-  it("rewrites a mostly unused pack, points the manifest at the copy, and a cleanup after the grace deletes the old pack", async () => {
+  it("rewrites a mostly unused pack, points the manifest at the copy, and a cleanup after the grace deletes the old pack", { timeout: 240_000 }, async () => {
     const crm = makeCrm();
     const storage = new S3Storage({ bucket: ls.bucket, prefix, region: ls.region, endpoint: ls.endpoint });
     const engine = makeEngine({ config: loadConfig({ CRM_ROOT: crm.root, BACKUP_FORMAT: "v2" }), storage, workRoot: tempDir("work-") });

@@ -54,6 +54,8 @@ export interface GcOptions {
   exclude?: ReadonlySet<string>;
   now: Date;
   dryRun: boolean;
+  /** Receives the mark (what the remaining manifests reference), so a repack after the sweep need not read them again. */
+  onMarked?: (marked: Marked) => void;
 }
 
 /**
@@ -76,6 +78,7 @@ export async function collectGarbage(storage: Storage, opts: GcOptions): Promise
     out.blockedBy = marked;
     return out;
   }
+  opts.onMarked?.(marked);
   const cutoff = opts.now.getTime() - PACK_GRACE_MS;
   const repacked = await recentlyRepacked(storage, cutoff);
   const sweep: ObjectInfo[] = [];

@@ -5,7 +5,7 @@ import { errorMessage } from "../errors.ts";
 import type { StoredBlob } from "../manifest.ts";
 import type { ObjectInfo, Storage } from "../storage/storage.ts";
 import { sha256Hex, decodeBlob } from "./blob-codec.ts";
-import { markBlobs, PACK_GRACE_MS, PACK_SUFFIX, PACKS_PREFIX, REPACKED_PREFIX } from "./gc.ts";
+import { markBlobs, type Marked, PACK_GRACE_MS, PACK_SUFFIX, PACKS_PREFIX, REPACKED_PREFIX } from "./gc.ts";
 import { PackWriter } from "./pack-writer.ts";
 import { locationKey, type NewLocation } from "./relocate.ts";
 import { rewriteManifest } from "./rewrite-manifest.ts";
@@ -30,6 +30,8 @@ export interface RepackOptions {
   dryRun: boolean;
   maxUnused?: number;
   maxRepackBytes?: number;
+  /** The mark of the garbage collection that just ran on the same scan (its sweep deleted only unreferenced packs). */
+  marked?: Marked;
 }
 
 export interface RepackOutcome {
@@ -71,7 +73,7 @@ export async function repackStore(storage: Storage, opts: RepackOptions): Promis
   }
   const packs = (await storage.list(PACKS_PREFIX)).filter((o) => o.key.endsWith(PACK_SUFFIX));
   const ids = opts.scan.backups.filter((b) => b.formatVersion === 2 && !opts.exclude?.has(b.id)).map((b) => b.id);
-  const marked = await markBlobs(storage, ids);
+  const marked = opts.marked ?? (await markBlobs(storage, ids));
   if (typeof marked === "string") {
     out.blockedBy = marked;
     return out;
