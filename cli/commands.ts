@@ -175,19 +175,28 @@ async function newestRestorable(storage: Storage): Promise<BackupSummary> {
 
 const includedComponents = (m: Pick<StoredManifest, "components">) => COMPONENTS.filter((c) => m.components[c]?.status === "included");
 
-const cleanup: Command<boolean> = {
-  options: { "dry-run": { type: "boolean" } },
+const cleanup: Command<{ dryRun: boolean; maxRepackBytes?: number }> = {
+  options: { "dry-run": { type: "boolean" }, "max-repack": { type: "string" } },
   parse(input) {
     noPositionals(input, "cleanup");
-    return input.values["dry-run"] === true;
+    const max = input.values["max-repack"];
+    return { dryRun: input.values["dry-run"] === true, ...(typeof max === "string" ? { maxRepackBytes: parseByteSize(max, "--max-repack") } : {}) };
   },
-  async run(ctx, dryRun) {
-    const out = await runCleanup(ctx.runtime.engine, { dryRun, actor: "cli" });
+  async run(ctx, { dryRun, maxRepackBytes }) {
+    const out = await runCleanup(ctx.runtime.engine, { dryRun, actor: "cli", maxRepackBytes });
     const lines = out.remove.map((r) => `  ${dryRun ? "would remove" : "removed"} ${r.id}: ${r.reason}`);
     const head = dryRun ? `Dry run: ${out.remove.length} backups would be removed (${humanSize(out.freedBytes)}), ${out.keep.length} kept.` : `Removed ${out.removed.length} backups (${humanSize(out.freedBytes)}), kept ${out.keep.length}.`;
     return { json: { ok: true, ...out }, text: [head, ...lines, ...formatCleanupProblems(out)].join("\n") };
   },
 };
+
+/** "512M", "2G", "1.5GiB", "0", "1048576": bytes (binary units), or a ValidationError naming the flag. */
+function parseByteSize(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  if (!m) throw new ValidationError(`read ${flag}: "${text}" is not a size; use a number of bytes or one like 200M or 2G`);
+  const scale = 1024 ** " kmgt".indexOf((m[2] || " ").toLowerCase());
+  return Math.floor(Number(m[1]) * scale);
+}
 
 const status: Command = {
   options: {},

@@ -38,13 +38,21 @@ export function formatStoreProblems(p: Pick<CatalogScan, "damaged" | "orphans" |
   return lines.join("\n");
 }
 
-export function formatCleanupProblems(o: Pick<CleanupOutcome, "dryRun" | "damaged" | "orphansRemoved" | "orphansKept" | "leftoversRemoved" | "packs">): string[] {
+export function formatCleanupProblems(o: Pick<CleanupOutcome, "dryRun" | "damaged" | "orphansRemoved" | "orphansKept" | "leftoversRemoved" | "packs" | "repack">): string[] {
   const p = o.packs;
+  const r = o.repack;
   return [
     ...(p.packsRemoved.length ? [`  ${o.dryRun ? "would remove" : "removed"} ${p.packsRemoved.length} unreferenced pack(s) (${humanSize(p.freedBytes)})`] : []),
     ...(p.packsKeptYoung ? [`  kept ${p.packsKeptYoung} unreferenced pack(s) written in the last hour (a backup may still need them)`] : []),
     ...(p.partlyReferenced.packs ? [`  ${p.partlyReferenced.packs} pack(s) still in use also hold ${humanSize(p.partlyReferenced.unreferencedBytes)} no backup needs`] : []),
+    ...(p.packsKeptRepacked ? [`  kept ${p.packsKeptRepacked} repacked pack(s) for an hour after their repack (a backup may still need them)`] : []),
+    ...(r.packsRepacked.length
+      ? [`  ${o.dryRun ? "would repack" : "repacked"} ${r.packsRepacked.length} pack(s) of ${humanSize(r.packBytes)}, rewriting ${humanSize(r.rewrittenBytes)}: ${humanSize(r.freeableBytes)} ${o.dryRun ? "would be" : "are"} freed by the first cleanup an hour after the repack`]
+      : []),
+    ...(r.manifestsRewritten ? [`  pointed ${r.manifestsRewritten} manifest(s) at the repacked blobs`] : []),
     ...(p.blockedBy ? [`  ${o.dryRun ? "would delete" : "deleted"} no packs: ${p.blockedBy}`] : []),
+    ...(r.blockedBy && r.blockedBy !== p.blockedBy ? [`  repacked nothing: ${r.blockedBy}`] : []),
+    ...r.failures.map((f) => `  could not ${f}`),
     ...p.failures.map((f) => `  could not ${f}`),
     ...o.leftoversRemoved.map((id) => `  removed the incomplete archive of interrupted backup ${id}`),
     ...o.orphansRemoved.map((r) => `  removed ${r.key}: no manifest for over ${GRACE_DAYS} days`),

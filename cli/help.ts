@@ -67,8 +67,11 @@ export const HELP: Record<string, CommandHelp> = {
   },
   cleanup: {
     summary: "apply the retention policy: remove backups the policy no longer keeps",
-    usage: "colab-backup cleanup [--dry-run]",
-    flags: [["--dry-run", "print what would be removed, remove nothing"]],
+    usage: "colab-backup cleanup [--dry-run] [--max-repack SIZE]",
+    flags: [
+      ["--dry-run", "print what would be removed and repacked, change nothing"],
+      ["--max-repack SIZE", "read at most SIZE of partly used packs to repack (e.g. 200M, 2G; 0 turns repacking off; default 256M)"],
+    ],
     example: "colab-backup cleanup --dry-run",
   },
   status: {

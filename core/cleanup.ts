@@ -7,7 +7,8 @@ import { LOCK_KEY } from "./ids.ts";
 import { acquireLock } from "./lock.ts";
 import { backupFreedBytes } from "./manifest.ts";
 import { planRetention, type RetentionDecision } from "./retention.ts";
-import { collectGarbage, type PackGcOutcome } from "./v2/gc.ts";
+import { collectGarbage, type Marked, type PackGcOutcome } from "./v2/gc.ts";
+import { repackStore, type RepackOutcome } from "./v2/repack.ts";
 import { ORPHAN_GRACE_MS, deleteUnlisted, removeExpiredOrphans, removeIncomplete, type UnlistedKind } from "./store-leftovers.ts";
 
 export interface CleanupOutcome {
@@ -26,11 +27,23 @@ export interface CleanupOutcome {
   orphansKept: (OrphanArchive & { removableAfter: string })[];
   /** v2 packs no remaining backup references: deleted (counted in freedBytes), or what a dry run would delete. */
   packs: PackGcOutcome;
+  /**
+   * Packs partly referenced whose used blobs were copied into new packs (core/v2/repack.ts), or what a dry run would
+   * copy: `freeableBytes` is freed by the first cleanup an hour or more later, which deletes the old packs.
+   */
+  repack: RepackOutcome;
+}
+
+export interface CleanupOptions {
+  dryRun?: boolean;
+  actor?: string;
+  /** Pack bytes repacking may read (default DEFAULT_MAX_REPACK_BYTES); 0 turns repacking off. */
+  maxRepackBytes?: number;
 }
 
 const removableAfter = (o: OrphanArchive) => ({ ...o, removableAfter: new Date(Date.parse(o.modified) + ORPHAN_GRACE_MS).toISOString() });
 
-export async function runCleanup(engine: Engine, opts: { dryRun?: boolean; actor?: string } = {}): Promise<CleanupOutcome> {
+export async function runCleanup(engine: Engine, opts: CleanupOptions = {}): Promise<CleanupOutcome> {
   const dryRun = opts.dryRun ?? false;
   const actor = opts.actor ?? "scheduler";
   const plan = async () => {
@@ -42,9 +55,12 @@ export async function runCleanup(engine: Engine, opts: { dryRun?: boolean; actor
   };
   if (dryRun) {
     const { keep, remove, sizes, scan } = await plan();
-    const packs = await collectGarbage(engine.storage, { scan, exclude: new Set(remove.map((r) => r.id)), now: engine.now(), dryRun });
+    const exclude = new Set(remove.map((r) => r.id));
+    let marked: Marked | undefined;
+    const packs = await collectGarbage(engine.storage, { scan, exclude, now: engine.now(), dryRun, onMarked: (m) => (marked = m) });
+    const repack = await repackStore(engine.storage, { scan, exclude, now: engine.now(), dryRun, maxRepackBytes: opts.maxRepackBytes, marked });
     const freedBytes = remove.reduce((n, r) => n + (sizes.get(r.id) ?? 0), 0) + packs.freedBytes;
-    return { dryRun, keep, remove, removed: [], freedBytes, leftoversRemoved: [], damaged: scan.damaged, orphansRemoved: [], orphansKept: scan.orphans.map(removableAfter), packs };
+    return { dryRun, keep, remove, removed: [], freedBytes, leftoversRemoved: [], damaged: scan.damaged, orphansRemoved: [], orphansKept: scan.orphans.map(removableAfter), packs, repack };
   }
   const started = Date.now();
   const lock = await acquireLock(engine.storage, LOCK_KEY, { id: "cleanup", operation: "cleanup" });
@@ -60,19 +76,25 @@ export async function runCleanup(engine: Engine, opts: { dryRun?: boolean; actor
       freedBytes += sizes.get(r.id) ?? 0;
     }
     // Marked against a fresh scan, so the mark sees exactly the manifests left after the removals.
-    const packs = await collectGarbage(engine.storage, { scan: await scanCatalog(engine.storage), now: engine.now(), dryRun });
+    const after = await scanCatalog(engine.storage);
+    let marked: Marked | undefined;
+    const packs = await collectGarbage(engine.storage, { scan: after, now: engine.now(), dryRun, onMarked: (m) => (marked = m) });
     freedBytes += packs.freedBytes;
+    // After the sweep, so it copies nothing from packs about to go, and from its mark (the manifests are read once);
+    // what it frees goes with a later cleanup's sweep.
+    const repack = await repackStore(engine.storage, { scan: after, now: engine.now(), dryRun, maxRepackBytes: opts.maxRepackBytes, marked });
     const damagedKeys = scan.damaged.map((d) => d.key);
     await appendAudit(
       engine.storage,
-      { actor, action: "cleanup", result: "succeeded", detail: { durationMs: Date.now() - started, removed, freedBytes, kept: keep.length, leftoversRemoved, orphansRemoved: orphans.removed.map((o) => o.key), damagedKept: damagedKeys, ...packsDetail(packs) } },
+      { actor, action: "cleanup", result: "succeeded", detail: { durationMs: Date.now() - started, removed, freedBytes, kept: keep.length, leftoversRemoved, orphansRemoved: orphans.removed.map((o) => o.key), damagedKept: damagedKeys, ...packsDetail(packs), ...repackDetail(repack) } },
       engine.now(),
     );
     if (packs.blockedBy) engine.log.warn("cleanup deleted no packs", { reason: packs.blockedBy });
     if (packs.failures.length) engine.log.warn("cleanup could not delete some packs", { failures: packs.failures });
+    if (repack.failures.length) engine.log.warn("cleanup could not repack some packs", { failures: repack.failures });
     if (damagedKeys.length) engine.log.warn("cleanup left damaged manifests and their archives alone", { damaged: damagedKeys });
     engine.log.info("cleanup completed", { removed: removed.length, freedBytes });
-    return { dryRun, keep, remove, removed, freedBytes, leftoversRemoved, damaged: scan.damaged, orphansRemoved: orphans.removed, orphansKept: orphans.kept.map(removableAfter), packs };
+    return { dryRun, keep, remove, removed, freedBytes, leftoversRemoved, damaged: scan.damaged, orphansRemoved: orphans.removed, orphansKept: orphans.kept.map(removableAfter), packs, repack };
   } finally {
     await lock.release();
   }
@@ -107,6 +129,17 @@ const packsDetail = (p: PackGcOutcome) => ({
   packsRemoved: p.packsRemoved.length,
   packBytesFreed: p.freedBytes,
   packsKeptYoung: p.packsKeptYoung,
+  packsKeptRepacked: p.packsKeptRepacked,
   ...(p.blockedBy ? { packsBlockedBy: p.blockedBy } : {}),
   ...(p.failures.length ? { packFailures: p.failures } : {}),
+});
+
+/** What the audit log keeps of a repack. */
+const repackDetail = (r: RepackOutcome) => ({
+  packsRepacked: r.packsRepacked.length,
+  repackRewrittenBytes: r.rewrittenBytes,
+  repackFreeableBytes: r.freeableBytes,
+  manifestsRewritten: r.manifestsRewritten,
+  ...(r.damagedPacks.length ? { repackDamagedPacks: r.damagedPacks } : {}),
+  ...(r.failures.length ? { repackFailures: r.failures } : {}),
 });

@@ -21,8 +21,16 @@ export const STORE_KEYS = {
   exports: ["exports/*"],
 } as const;
 
-/** Keys that hold backup data: created once with If-None-Match: *, never replaced (the bucket policy below). */
+/** Keys that hold backup data: created once with If-None-Match: * (the bucket policy below). */
 export const IMMUTABLE = [...STORE_KEYS.backups, ...STORE_KEYS.data];
+/**
+ * Manifests, the one kind of backup data that may also be replaced, and only with If-Match naming the version read:
+ * repacking (core/v2/repack.ts) points a manifest at the copies of its blobs. The bucket is versioned, so the
+ * replaced manifest stays as a noncurrent version, as a deleted one does.
+ */
+export const REPLACEABLE = BACKUP_TYPES.map((t) => `${t}/*.json`);
+/** Backup data never replaced: archives and packs (named by their content) and repack records. */
+export const NEVER_REPLACED = [...BACKUP_TYPES.map((t) => `${t}/*.tar.gz`), ...STORE_KEYS.data];
 
 export type Role = "backup" | "worker" | "cleanup" | "api" | "notifier";
 
@@ -38,7 +46,8 @@ export const PUT_KEYS: Record<Role, readonly string[]> = {
   // Scheduled backups only: daily, weekly, monthly (manual and pre-restore backups run on the worker).
   backup: [...SCHEDULED_TYPES.map((t) => `${t}/*`), ...STORE_KEYS.data, ...STORE_KEYS.guide, ...STORE_KEYS.pending, ...STORE_KEYS.slots, ...underLock],
   worker: [...STORE_KEYS.backups, ...STORE_KEYS.data, ...STORE_KEYS.guide, ...STORE_KEYS.pending, ...STORE_KEYS.slots, ...STORE_KEYS.exports, ...underLock],
-  cleanup: [...underLock],
+  // Repacking: new packs and repack records under data/, manifests replaced with If-Match.
+  cleanup: [...REPLACEABLE, ...STORE_KEYS.data, ...underLock],
   api: [...underLock, ...STORE_KEYS.status],
   notifier: [...STORE_KEYS.status],
 };
@@ -73,9 +82,11 @@ export interface BucketStatement {
 /**
  * The bucket policy: rules for every principal, so no role's IAM grant (present or future) can get around them.
  * SST adds its own deny of plain-HTTP requests (`enforceHttps`, on by default).
- * - No overwrite of backup data: PutObject and CompleteMultipartUpload on IMMUTABLE keys must carry If-None-Match
+ * - No overwrite of backup data: PutObject and CompleteMultipartUpload on archives and packs must carry If-None-Match
  *   (s3:ObjectCreationOperation exempts CreateMultipartUpload and UploadPart, which take no conditional headers).
  *   The store sends it (PutOptions.ifAbsent); a put onto an existing key then fails with 412 instead of replacing.
+ *   A manifest put must carry If-None-Match or If-Match (PutOptions.ifVersion): a blind overwrite is refused, and a
+ *   replace names the exact version it replaces (repack).
  * - protectVersions (production): nobody deletes an object version or changes its retention; only the lifecycle
  *   rule expires noncurrent versions. Other stages leave it out so that `sst remove` can empty their bucket.
  */
@@ -86,10 +97,22 @@ export function bucketPolicy(prefix: string, opts: { protectVersions: boolean })
       effect: "deny",
       principals: "*",
       actions: ["s3:PutObject"],
-      paths: IMMUTABLE.map((k) => `${prefix}${k}`),
+      paths: NEVER_REPLACED.map((k) => `${prefix}${k}`),
       conditions: [
         { test: "Bool", variable: "s3:ObjectCreationOperation", values: ["true"] },
         { test: "Null", variable: "s3:if-none-match", values: ["true"] },
+      ],
+    },
+    {
+      sid: "NoBlindOverwriteOfManifests",
+      effect: "deny",
+      principals: "*",
+      actions: ["s3:PutObject"],
+      paths: REPLACEABLE.map((k) => `${prefix}${k}`),
+      conditions: [
+        { test: "Bool", variable: "s3:ObjectCreationOperation", values: ["true"] },
+        { test: "Null", variable: "s3:if-none-match", values: ["true"] },
+        { test: "Null", variable: "s3:if-match", values: ["true"] },
       ],
     },
   ];

@@ -1,4 +1,7 @@
 // The store's IAM key scopes and bucket policy (infra/store-policy.ts) as data, and checked against what the real core writes and deletes in each function's role.
+import { randomBytes } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { deleteBackup, runCleanup } from "../core/cleanup.ts";
@@ -7,14 +10,15 @@ import { writeExport } from "../core/export-object.ts";
 import { BACKUP_TYPES } from "../core/manifest.ts";
 import { CONFIRM_TOKEN, runRestore } from "../core/restore.ts";
 import type { Storage } from "../core/storage/storage.ts";
-import { DELETE_KEYS, IMMUTABLE, PUT_KEYS, bucketPolicy, type Role } from "../infra/store-policy.ts";
+import { DELETE_KEYS, NEVER_REPLACED, PUT_KEYS, REPLACEABLE, bucketPolicy, type Role } from "../infra/store-policy.ts";
+import { PACK_GRACE_MS } from "../core/v2/gc.ts";
 import { makeCrm, makeTestEngine } from "./helpers/crm.ts";
 
 /** IAM's wildcard: "*" matches any run of characters, "/" included. */
 const matchesAny = (patterns: readonly string[], key: string) => patterns.some((p) => new RegExp(`^${p.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(key));
 
 interface Recorded {
-  puts: { key: string; ifAbsent: boolean }[];
+  puts: { key: string; ifAbsent: boolean; ifVersion: boolean }[];
   deletes: string[];
 }
 
@@ -23,8 +27,8 @@ function record(engine: Engine): Recorded {
   const inner = engine.storage;
   const rec: Recorded = { puts: [], deletes: [] };
   const wrapped: Storage = Object.create(inner);
-  wrapped.put = (key, body, opts) => (rec.puts.push({ key, ifAbsent: opts?.ifAbsent === true }), inner.put(key, body, opts));
-  wrapped.createExclusive = (key, body) => (rec.puts.push({ key, ifAbsent: true }), inner.createExclusive(key, body));
+  wrapped.put = (key, body, opts) => (rec.puts.push({ key, ifAbsent: opts?.ifAbsent === true, ifVersion: opts?.ifVersion !== undefined }), inner.put(key, body, opts));
+  wrapped.createExclusive = (key, body) => (rec.puts.push({ key, ifAbsent: true, ifVersion: false }), inner.createExclusive(key, body));
   wrapped.delete = (key, opts) => (rec.deletes.push(key), inner.delete(key, opts));
   engine.storage = wrapped;
   return rec;
@@ -35,30 +39,43 @@ function expectAllowed(role: Role, rec: Recorded) {
   expect(rec.puts.length).toBeGreaterThan(0);
   for (const p of rec.puts) {
     expect(matchesAny(PUT_KEYS[role], p.key), `${role} may put ${p.key}`).toBe(true);
-    // The bucket policy refuses a put on backup data without If-None-Match.
-    if (matchesAny(IMMUTABLE, p.key)) expect(p.ifAbsent, `${role} puts ${p.key} with If-None-Match`).toBe(true);
+    // The bucket policy refuses a put on archives and packs without If-None-Match, and on manifests without it or If-Match.
+    if (matchesAny(NEVER_REPLACED, p.key)) expect(p.ifAbsent, `${role} puts ${p.key} with If-None-Match`).toBe(true);
+    if (matchesAny(REPLACEABLE, p.key)) expect(p.ifAbsent || p.ifVersion, `${role} puts ${p.key} with If-None-Match or If-Match`).toBe(true);
   }
   for (const k of rec.deletes) expect(matchesAny(DELETE_KEYS[role], k), `${role} may delete ${k}`).toBe(true);
 }
 
 describe("store policy as data", () => {
-  it("refuses, for every principal, a put on any backup's manifest, archive or pack that is not a create-if-absent", () => {
-    const [noOverwrite, ...rest] = bucketPolicy("backups/", { protectVersions: false });
+  it("refuses, for every principal, a put on any archive or pack that is not a create-if-absent, and on a manifest one that is neither that nor an If-Match replace", () => {
+    const [noOverwrite, noBlindOverwrite, ...rest] = bucketPolicy("backups/", { protectVersions: false });
     expect(rest).toEqual([]);
     expect(noOverwrite).toEqual({
       sid: "NoOverwriteOfBackupData",
       effect: "deny",
       principals: "*",
       actions: ["s3:PutObject"],
-      paths: [...BACKUP_TYPES.map((t) => `backups/${t}/*`), "backups/data/*"],
+      paths: [...BACKUP_TYPES.map((t) => `backups/${t}/*.tar.gz`), "backups/data/*"],
       conditions: [
         { test: "Bool", variable: "s3:ObjectCreationOperation", values: ["true"] },
         { test: "Null", variable: "s3:if-none-match", values: ["true"] },
       ],
     });
+    expect(noBlindOverwrite).toEqual({
+      sid: "NoBlindOverwriteOfManifests",
+      effect: "deny",
+      principals: "*",
+      actions: ["s3:PutObject"],
+      paths: BACKUP_TYPES.map((t) => `backups/${t}/*.json`),
+      conditions: [
+        { test: "Bool", variable: "s3:ObjectCreationOperation", values: ["true"] },
+        { test: "Null", variable: "s3:if-none-match", values: ["true"] },
+        { test: "Null", variable: "s3:if-match", values: ["true"] },
+      ],
+    });
     // Production also keeps every version from everyone but the lifecycle rule.
     const prod = bucketPolicy("backups/", { protectVersions: true });
-    expect(prod[1]).toMatchObject({ effect: "deny", principals: "*", paths: ["*"], actions: expect.arrayContaining(["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]) });
+    expect(prod[2]).toMatchObject({ effect: "deny", principals: "*", paths: ["*"], actions: expect.arrayContaining(["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]) });
   });
 
   it("lets only cleanup and the API delete backup data, and no function but the worker write exports", () => {
@@ -110,5 +127,29 @@ describe.each(["v1", "v2"] as const)("what the core does in each role stays insi
     await runCleanup(engine, { dryRun: false, actor: "scheduler" });
     expect(cleanup.deletes.length).toBeGreaterThan(0);
     expectAllowed("cleanup", cleanup);
+  });
+});
+
+describe("repacking stays inside the cleanup role's grants (v2)", () => {
+  it("Cleanup: a repack (new packs, its record, manifests replaced with If-Match), then deleting the old packs", async () => {
+    const crm = makeCrm();
+    const engine = makeTestEngine(crm.root, undefined, { BACKUP_FORMAT: "v2" });
+    await runBackup(engine, { type: "manual" });
+    for (let i = 1; i <= 4; i++) writeFileSync(path.join(crm.root, `uploads/big${i}.bin`), randomBytes(200_000));
+    const second = await runBackup(engine, { type: "manual" });
+    for (let i = 1; i <= 3; i++) rmSync(path.join(crm.root, `uploads/big${i}.bin`));
+    await runBackup(engine, { type: "manual" });
+    if (second.skipped) throw new Error("skipped");
+    const later = () => new Date(Date.now() + PACK_GRACE_MS + 60_000);
+    await deleteBackup({ ...engine, now: later }, second.manifest.id, "test");
+    engine.now = later;
+    const rec = record(engine);
+    const out = await runCleanup(engine, { actor: "scheduler" });
+    expect(out.repack.manifestsRewritten).toBeGreaterThan(0);
+    await runCleanup(engine, { actor: "scheduler" });
+    expect(rec.puts.some((p) => p.key.startsWith("data/packs/") && p.ifAbsent)).toBe(true);
+    expect(rec.puts.some((p) => p.key.endsWith(".json") && p.key.startsWith("manual/") && p.ifVersion)).toBe(true);
+    expect(rec.deletes.some((k) => out.repack.packsRepacked.includes(k))).toBe(true);
+    expectAllowed("cleanup", rec);
   });
 });

@@ -5,7 +5,7 @@ import type { Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { ConfigError, NotFoundError, ObjectExistsError, StoreError, ValidationError } from "../errors.ts";
+import { ConfigError, ConflictError, NotFoundError, ObjectExistsError, StoreError, ValidationError } from "../errors.ts";
 import type { ObjectInfo, PutOptions, Storage } from "./storage.ts";
 import { removeAbandonedEntries, workName } from "../work-dir.ts";
 import { nameFullDisk } from "../disk-full.ts";
@@ -115,8 +115,14 @@ export class FsStorage implements Storage {
       try {
         // link() fails with EEXIST instead of replacing: the no-overwrite put, as If-None-Match: * on S3.
         if (opts.ifAbsent) await link(temp.path, dest).then(() => rm(temp.path, { force: true }));
-        else await rename(temp.path, dest);
+        else {
+          if (opts.ifVersion !== undefined && (await this.stat(key))?.version !== opts.ifVersion) {
+            throw new ConflictError(`replace "${key}" in ${this.root}: it changed or went since it was read; nothing was replaced`);
+          }
+          await rename(temp.path, dest);
+        }
       } catch (err) {
+        if (err instanceof ConflictError) throw err;
         if (opts.ifAbsent && errCode(err) === "EEXIST") throw new ObjectExistsError(`store "${key}" in ${this.root}: it exists, and it is written once; nothing was replaced`);
         throw this.placeError(key, err);
       }

@@ -1,6 +1,6 @@
 // The in-memory Storage for tests and dry runs: same key rules and semantics as the fs store, nothing touches disk.
 import { Readable } from "node:stream";
-import { NotFoundError, ObjectExistsError, ValidationError } from "../errors.ts";
+import { ConflictError, NotFoundError, ObjectExistsError, ValidationError } from "../errors.ts";
 import { clampRange, compareKeys, validateKey, validatePrefix } from "./fs-storage.ts";
 import type { ObjectInfo, PutOptions, Storage } from "./storage.ts";
 
@@ -26,6 +26,7 @@ export class MemoryStorage implements Storage {
     // Read everything first: if the stream fails, the map was never touched, so nothing partial is visible.
     const data = await collect(body);
     if (opts.ifAbsent && this.objects.has(key)) throw new ObjectExistsError(`store "${key}" in memory: it exists, and it is written once; nothing was replaced`);
+    if (opts.ifVersion !== undefined && this.objects.get(key)?.version !== opts.ifVersion) throw new ConflictError(`replace "${key}" in memory: it changed or went since it was read; nothing was replaced`);
     return this.store(key, data);
   }
 

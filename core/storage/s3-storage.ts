@@ -13,7 +13,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { BackupError, ConfigError, NotFoundError, ObjectExistsError, ValidationError } from "../errors.ts";
+import { BackupError, ConfigError, ConflictError, NotFoundError, ObjectExistsError, ValidationError } from "../errors.ts";
 import { clampRange, compareKeys, validateKey, validatePrefix } from "./fs-storage.ts";
 import type { ObjectInfo, PutOptions, Storage } from "./storage.ts";
 
@@ -72,8 +72,8 @@ export class S3Storage implements Storage {
 
   async put(key: string, body: Readable | Buffer | string, opts: PutOptions = {}): Promise<ObjectInfo> {
     const Key = this.s3Key(key);
-    if (opts.sha256 && Buffer.isBuffer(body) && this.validatesChecksums) return this.putChecked(key, body, opts.sha256, opts.ifAbsent);
-    if (typeof body === "string" || (Buffer.isBuffer(body) && body.length < PART_SIZE)) return this.putSmall(key, body, opts.ifAbsent);
+    if (opts.sha256 && Buffer.isBuffer(body) && this.validatesChecksums) return this.putChecked(key, body, opts.sha256, opts);
+    if (typeof body === "string" || (Buffer.isBuffer(body) && body.length < PART_SIZE)) return this.putSmall(key, body, opts);
     let size = typeof body === "string" ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : 0;
     const counted = body instanceof Readable ? Readable.from(countBytes(body, (n) => (size += n))) : body;
     // Upload sends one PutObject below PART_SIZE and a multipart upload above it; on any error it aborts the
@@ -81,7 +81,7 @@ export class S3Storage implements Storage {
     const upload = new Upload({
       client: this.client,
       // IfNoneMatch reaches the PutObject, or the CompleteMultipartUpload of a multipart upload (lib-storage passes params on).
-      params: { Bucket: this.bucket, Key, Body: counted, ...this.sse, ...this.checksum, ...(opts.ifAbsent ? { IfNoneMatch: "*" } : {}) },
+      params: { Bucket: this.bucket, Key, Body: counted, ...this.sse, ...this.checksum, ...conditions(opts) },
       partSize: PART_SIZE,
       queueSize: QUEUE_SIZE,
       leavePartsOnError: false,
@@ -91,7 +91,7 @@ export class S3Storage implements Storage {
       etag = (await upload.done()).ETag;
     } catch (err) {
       if (body instanceof Readable && !body.destroyed) body.destroy();
-      if (opts.ifAbsent && isExists(err)) throw this.exists(key, err);
+      this.putConflict(key, opts, err);
       throw this.mapError(err, key, "store");
     }
     if (!etag) throw new Error(`store "${key}" in ${this.description}: the endpoint returned no ETag`);
@@ -110,32 +110,40 @@ export class S3Storage implements Storage {
    * carries the ETag, and we know the size. Skipping Upload's HEAD halves the requests of every small write, which
    * is most of what a backup with nothing changed sends (test/v2-s3-requests.test.ts).
    */
-  private async putSmall(key: string, body: Buffer | string, ifAbsent = false): Promise<ObjectInfo> {
+  private async putSmall(key: string, body: Buffer | string, opts: PutOptions): Promise<ObjectInfo> {
     const Key = this.s3Key(key);
     try {
-      const out = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ...this.sse, ...this.checksum, ...(ifAbsent ? { IfNoneMatch: "*" } : {}) }));
+      const out = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ...this.sse, ...this.checksum, ...conditions(opts) }));
       if (!out.ETag) throw new Error(`store "${key}" in ${this.description}: the endpoint returned no ETag`);
       return { key, size: typeof body === "string" ? Buffer.byteLength(body) : body.length, modified: new Date(), version: out.ETag };
     } catch (err) {
-      if (ifAbsent && isExists(err)) throw this.exists(key, err);
+      this.putConflict(key, opts, err);
       throw this.mapError(err, key, "store");
     }
   }
 
+  /** Throws the put's refused condition as ours: ObjectExistsError for ifAbsent, ConflictError for ifVersion. */
+  private putConflict(key: string, opts: PutOptions, err: unknown): void {
+    if (opts.ifAbsent && isExists(err)) throw this.exists(key, err);
+    if (opts.ifVersion !== undefined && (isExists(err) || isStatus(err, 404))) {
+      throw new ConflictError(`replace "${key}" in ${this.description}: it changed or went since it was read; nothing was replaced`);
+    }
+  }
+
   /** One PutObject carrying our own SHA-256: S3 hashes what arrived and rejects the put (BadDigest) if it differs. */
-  private async putChecked(key: string, body: Buffer, sha256: string, ifAbsent = false): Promise<ObjectInfo> {
+  private async putChecked(key: string, body: Buffer, sha256: string, opts: PutOptions): Promise<ObjectInfo> {
     const Key = this.s3Key(key);
     const ChecksumSHA256 = Buffer.from(sha256, "hex").toString("base64");
     try {
       const out = await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ChecksumSHA256, ...this.sse, ...this.checksum, ...(ifAbsent ? { IfNoneMatch: "*" } : {}) }),
+        new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ChecksumSHA256, ...this.sse, ...this.checksum, ...conditions(opts) }),
       );
       if (out.ChecksumSHA256 && out.ChecksumSHA256 !== ChecksumSHA256) {
         throw new Error(`store "${key}" in ${this.description}: S3 recorded SHA-256 ${out.ChecksumSHA256}, we sent ${ChecksumSHA256}`);
       }
       return { key, size: body.length, modified: new Date(), version: out.ETag ?? "" };
     } catch (err) {
-      if (ifAbsent && isExists(err)) throw this.exists(key, err);
+      this.putConflict(key, opts, err);
       throw this.mapError(err, key, "store");
     }
   }
@@ -353,6 +361,10 @@ function isValidKey(key: string): boolean {
 }
 
 /** 412: the key exists (If-None-Match: *). 409 ConditionalRequestConflict: a concurrent conditional write to it is in flight. */
+/** A put's conditional headers: If-None-Match: * to create only, If-Match: <ETag> to replace only that version. */
+const conditions = (opts: PutOptions): { IfNoneMatch?: string; IfMatch?: string } =>
+  opts.ifAbsent ? { IfNoneMatch: "*" } : opts.ifVersion !== undefined ? { IfMatch: opts.ifVersion } : {};
+
 function isExists(err: unknown): boolean {
   return isStatus(err, 412) || errName(err) === "ConditionalRequestConflict";
 }

@@ -23,6 +23,12 @@ export interface PutOptions {
    * without it (infra/store-policy.ts), so no role can replace a backup's objects.
    */
   ifAbsent?: boolean;
+  /**
+   * Replace only the object whose version (ObjectInfo.version) is this; otherwise write nothing and throw ConflictError,
+   * also when it is gone. On S3 it is If-Match: <ETag>, the only replace the bucket policy allows on manifests (repack
+   * points them at new packs); on fs a check just before the rename (best effort: a narrow race remains, as for delete).
+   */
+  ifVersion?: string;
 }
 
 export interface Storage {

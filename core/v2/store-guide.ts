@@ -17,6 +17,8 @@ LAYOUT
                               gzipped; read it with \`gzip -dcf daily/<id>.json\` (-f: older ones are plain JSON)
   <type>/<id>.tar.gz          an older (format 1) backup: a plain tar.gz, see the RESTORE.txt inside it
   data/packs/<aa>/<sha>.pack  pieces of files, concatenated; <sha> is the SHA-256 of the whole pack file
+  data/repacked/<time>.json   cleanup's notes of packs whose pieces it copied to new packs (manifests now name the
+                              new ones; cleanup deletes the old packs an hour or more later)
 In a manifest with "formatVersion": 2, components.<name>.files[] lists every file: "path" (as in a tar.gz backup),
 "size", "sha256" of its content, "mode", and "blobs": its pieces in order. Each piece has "pack", "offset" and
 "length" (where its stored bytes are in the pack), "encoding" ("gzip": one gzip member; "raw": the bytes as they

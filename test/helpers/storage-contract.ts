@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { NotFoundError, ObjectExistsError } from "../../core/errors.ts";
+import { ConflictError, NotFoundError, ObjectExistsError } from "../../core/errors.ts";
 import type { Storage } from "../../core/storage/storage.ts";
 
 export interface StorageFixture {
@@ -232,6 +232,22 @@ export function describeStorageContract(name: string, make: () => Promise<Storag
       await expect(s.put("data/packs/ab/x.pack", other, { sha256: sha256(other), ifAbsent: true })).rejects.toBeInstanceOf(ObjectExistsError);
       expect((await s.getBuffer("daily/once.json")).toString()).toBe("{}");
       expect((await s.getBuffer("data/packs/ab/x.pack")).toString()).toBe("pack bytes");
+    });
+
+    it("put with ifVersion replaces only the version it names, and nothing that changed or went: small and checksummed bodies", async () => {
+      const first = await s.put("daily/m.json", "one", { ifAbsent: true });
+      const second = await s.put("daily/m.json", "two", { ifVersion: first.version });
+      expect((await s.getBuffer("daily/m.json")).toString()).toBe("two");
+      await expect(s.put("daily/m.json", "three", { ifVersion: first.version })).rejects.toBeInstanceOf(ConflictError);
+      const body = Buffer.from("four");
+      await expect(s.put("daily/m.json", body, { sha256: sha256(body), ifVersion: first.version })).rejects.toBeInstanceOf(ConflictError);
+      expect((await s.getBuffer("daily/m.json")).toString()).toBe("two");
+      await s.put("daily/m.json", body, { sha256: sha256(body), ifVersion: (await s.stat("daily/m.json"))!.version });
+      expect((await s.getBuffer("daily/m.json")).toString()).toBe("four");
+      expect(second.version).not.toBe(first.version);
+      await s.delete("daily/m.json");
+      await expect(s.put("daily/m.json", "five", { ifVersion: second.version })).rejects.toBeInstanceOf(ConflictError);
+      expect(await s.stat("daily/m.json")).toBeNull();
     });
 
     it("lets exactly one of 10 concurrent createExclusive callers win", async () => {

@@ -204,7 +204,7 @@ async function followJob(jobId, label, report) {
     if (job.state === "succeeded" || job.state === "failed") {
       bar.value = 1;
       const what = job.kind === "restore" ? `Restore from ${job.backupId}` : job.kind === "verify" ? `Verification of ${job.backupId}` : job.kind === "cleanup" ? "Cleanup" : `Backup ${job.backupId}`;
-      const done = job.kind === "cleanup" && job.state === "succeeded" ? `Cleanup removed ${job.result.removed.length} backups (${formatBytes(job.result.freedBytes)}).` : `${what} succeeded.`;
+      const done = job.kind === "cleanup" && job.state === "succeeded" ? `Cleanup removed ${job.result.removed.length} backups (${formatBytes(job.result.freedBytes)}).${job.result.repack?.packsRepacked.length ? ` Repacked ${job.result.repack.packsRepacked.length} packs: ${formatBytes(job.result.repack.freeableBytes)} more is freed by the first cleanup an hour later.` : ""}` : `${what} succeeded.`;
       report(job.state === "succeeded" ? done : `${what} failed: ${job.error?.message ?? "unknown error"}`, job.state === "succeeded" ? "info" : "error");
       $("job-detail").textContent = job.state === "succeeded" && job.kind === "restore" ? `The replaced data is in ${job.result.preRestoreBackupId}.` : "";
       break;
