@@ -19,7 +19,7 @@ export type WorkEvent = "backup.requested" | "restore.requested" | "verify.reque
  */
 export const WORK_PLACEMENT: Record<WorkEvent, { runtime: Runtime; model: JobName }> = {
   "backup.requested": { runtime: "lambda", model: "backup-first" },
-  // ~15 min modelled on Lambda (98% of the limit): 40,000 files created over NFS at 2.7 ms a write op dominate.
+  // ~14 min modelled on Lambda (96% of the limit): 40,000 files created over NFS at 2.7 ms a write op dominate.
   "restore.requested": { runtime: "task", model: "restore" },
   "verify.requested": { runtime: "lambda", model: "verify" },
   "export.requested": { runtime: "lambda", model: "export" },
