@@ -79,13 +79,7 @@ export async function repackStore(storage: Storage, opts: RepackOptions): Promis
     return out;
   }
   const chosen = choosePacks(packs, marked.blobs, opts);
-  for (const c of chosen) {
-    out.packsRepacked.push(c.info.key);
-    out.packBytes += c.info.size;
-    out.rewrittenBytes += c.used;
-  }
-  out.freeableBytes = out.packBytes - out.rewrittenBytes;
-  if (opts.dryRun || !chosen.length) return out;
+  if (opts.dryRun || !chosen.length) return finish(out, chosen);
 
   // 1. Copy. A pack with a blob that fails its check is left whole: its damage must not spread into a new pack.
   const writer = new PackWriter(storage);
@@ -143,7 +137,7 @@ export async function repackStore(storage: Storage, opts: RepackOptions): Promis
   return finish(out, done);
 }
 
-/** Counts only the packs that were really copied. */
+/** Fills in the pack counts from the packs chosen (a dry run) or really copied. */
 function finish(out: RepackOutcome, done: Candidate[]): RepackOutcome {
   out.packsRepacked = done.map((c) => c.info.key);
   out.packBytes = done.reduce((n, c) => n + c.info.size, 0);
