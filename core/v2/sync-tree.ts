@@ -1,6 +1,7 @@
 // Making a freshly written tree durable at once: an fsync of each file and folder when they are few, else one syncfs(2).
 import { spawn } from "node:child_process";
 import { open } from "node:fs/promises";
+import { mapInOrder } from "./bounded.ts";
 
 /** fsyncs in flight at once: the filesystem's journal commits them together; libuv runs four at once anyway. */
 const FSYNC_CONCURRENCY = 8;
@@ -22,18 +23,14 @@ export const FSYNC_EACH_LIMIT = 256;
 export async function syncTree(dir: string, files: readonly string[], folders: readonly string[]): Promise<void> {
   const all = [...files, ...folders];
   if (all.length > FSYNC_EACH_LIMIT && (await syncfs(dir))) return;
-  let next = 0;
-  const worker = async () => {
-    while (next < all.length) {
-      const fh = await open(all[next++]!, "r");
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+  await mapInOrder(all, FSYNC_CONCURRENCY, async (name) => {
+    const fh = await open(name, "r");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(FSYNC_CONCURRENCY, all.length) }, worker));
+  });
 }
 
 function syncfs(dir: string): Promise<boolean> {
