@@ -1,8 +1,9 @@
 // Shared tools of the fault suite: the CLI as a killable child process, a seeded PRNG, and views of a CRM and a store.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
 import { dbContent, treeDigest } from "../helpers/crm.ts";
 
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -158,4 +159,20 @@ export async function cliDamageTrials(o: {
   }
   o.reset();
   return { results, bad: results.filter((r) => r.verify !== 1 || r.restore !== 1 || !r.unchanged) };
+}
+
+/**
+ * Changes every component of a makeCrm() CRM the same way each time, so applying it to the restored state gives the
+ * "before" state again. `addedCustomerId` must be above the ids the test's own rows use.
+ */
+export function mutateCrm(root: string, addedCustomerId: number): void {
+  const db = new Database(path.join(root, "prisma", "dev.db"));
+  db.exec(`INSERT OR REPLACE INTO "Customer" (id, name, note) VALUES (${addedCustomerId}, 'added after the backup', 'x');
+           UPDATE "Deal" SET amount = -1 WHERE id <= 50;`);
+  db.close();
+  writeFileSync(path.join(root, "uploads/a.txt"), "changed after the backup\n");
+  writeFileSync(path.join(root, "uploads/new-after-backup.txt"), "new\n");
+  rmSync(path.join(root, "uploads/deep/nested/b.txt"), { force: true });
+  writeFileSync(path.join(root, "package.json"), '{"name":"crm","version":"2.0.0"}\n');
+  writeFileSync(path.join(root, "logs/combined-2026-11-25.log"), "rotated\n");
 }

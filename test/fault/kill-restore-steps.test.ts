@@ -7,7 +7,7 @@
 // before or after the restore (which one is known from how far the journal got), and the live database must pass
 // integrity_check. Runtime: ~1-3 min.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import Database from "better-sqlite3";
@@ -16,7 +16,7 @@ import { runBackup } from "../../core/backup.ts";
 import { runRestore } from "../../core/restore.ts";
 import { SETTLED_MS } from "../../core/v2/db-reuse.ts";
 import { makeCrm, makeTestEngine, tempDir } from "../helpers/crm.ts";
-import { crmState, restoreLeftovers, spawnCli, type CrmState } from "./helpers.ts";
+import { crmState, mutateCrm, restoreLeftovers, spawnCli, type CrmState } from "./helpers.ts";
 import { recordFault } from "./record.ts";
 
 const ALL = "database,uploads,config,logs";
@@ -24,18 +24,8 @@ const PRELOAD = path.join(import.meta.dirname, "journal-kill-preload.mjs");
 const JOURNAL = ".colab-restore-journal.json";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Changes every component; applying it to the restored state gives the "before" state again. */
-function mutate(root: string): void {
-  const db = new Database(path.join(root, "prisma", "dev.db"));
-  db.exec(`INSERT OR REPLACE INTO "Customer" (id, name, note) VALUES (900001, 'added after the backup', 'x');
-           UPDATE "Deal" SET amount = -1 WHERE id <= 50;`);
-  db.close();
-  writeFileSync(path.join(root, "uploads/a.txt"), "changed after the backup\n");
-  writeFileSync(path.join(root, "uploads/new-after-backup.txt"), "new\n");
-  rmSync(path.join(root, "uploads/deep/nested/b.txt"), { force: true });
-  writeFileSync(path.join(root, "package.json"), '{"name":"crm","version":"2.0.0"}\n');
-  writeFileSync(path.join(root, "logs/combined-2026-11-25.log"), "rotated\n");
-}
+/** Changes every component (helpers.ts mutateCrm); the added customer's id is above the test's own rows. */
+const mutate = (root: string): void => mutateCrm(root, 900001);
 
 /** A database large enough that SQLite's page copy into the live file takes a while (~8 MB). */
 function growDatabase(file: string): void {

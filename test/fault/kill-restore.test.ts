@@ -2,7 +2,7 @@
 // After each kill and the next command (`status`), the CRM must equal the state before the restore or the restored state,
 // all four components together, with no staging or set-aside copies left and no restore shown as running. Runtime: ~50 s.
 // COLAB_TEST_SWAP_DELAY_MS (test-only) makes the restore pause before each swap step, widening the window a kill can hit.
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import Database from "better-sqlite3";
@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { runBackup } from "../../core/backup.ts";
 import { runRestore } from "../../core/restore.ts";
 import { makeCrm, makeTestEngine, tempDir } from "../helpers/crm.ts";
-import { addBulk, crmState, json, restoreLeftovers, rng, spawnCli, type CrmState } from "./helpers.ts";
+import { addBulk, crmState, json, restoreLeftovers, mutateCrm, rng, spawnCli, type CrmState } from "./helpers.ts";
 import { recordFault } from "./record.ts";
 
 const TRIALS = 10;
@@ -20,18 +20,8 @@ const SWAP_DELAY_MS = 250;
 const ALL = "database,uploads,config,logs";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Changes every component the same way each time, so applying it to the restored state gives the "before" state again. */
-function mutate(root: string): void {
-  const db = new Database(path.join(root, "prisma", "dev.db"));
-  db.exec(`INSERT OR REPLACE INTO "Customer" (id, name, note) VALUES (9001, 'added after the backup', 'x');
-           UPDATE "Deal" SET amount = -1 WHERE id <= 50;`);
-  db.close();
-  writeFileSync(path.join(root, "uploads/a.txt"), "changed after the backup\n");
-  writeFileSync(path.join(root, "uploads/new-after-backup.txt"), "new\n");
-  rmSync(path.join(root, "uploads/deep/nested/b.txt"), { force: true });
-  writeFileSync(path.join(root, "package.json"), '{"name":"crm","version":"2.0.0"}\n');
-  writeFileSync(path.join(root, "logs/combined-2026-11-25.log"), "rotated\n");
-}
+/** Changes every component (helpers.ts mutateCrm); the added customer's id is above the test's own rows. */
+const mutate = (root: string): void => mutateCrm(root, 9001);
 
 /** The CRM as its app would find it on start: opening the database read-write rolls back a hot journal first. */
 function settledState(root: string): CrmState {
