@@ -1,5 +1,5 @@
 // Restoring a component file by file in place: only files that differ are swapped, live files the backup lacks are moved aside.
-import { readdir, rmdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { ComponentName } from "./manifest.ts";
 import type { PathStep } from "./restore-journal.ts";
@@ -52,22 +52,4 @@ export async function syncStepFolders(steps: readonly PathStep[]): Promise<void>
   const dirs = new Set(steps.flatMap((s) => [path.dirname(s.target)]));
   // Side by side: fsyncs in flight together share the filesystem journal's commits instead of each waiting for its own.
   await mapInOrder([...dirs], LIST_AT_ONCE, (d) => syncDir(d).catch(() => undefined));
-}
-
-/**
- * After the commit: folders under `liveRoot` left empty by removals, and holding none of the backup's files, go too,
- * as a swap of the whole folder would have dropped them. Best effort: a folder that is not empty stays.
- */
-export async function pruneEmptyFolders(liveRoot: string, steps: readonly PathStep[]): Promise<void> {
-  const root = path.resolve(liveRoot);
-  for (const s of steps) {
-    if (!s.remove) continue;
-    for (let d = path.dirname(path.resolve(s.target)); d.startsWith(root + path.sep); d = path.dirname(d)) {
-      try {
-        await rmdir(d);
-      } catch {
-        break; // not empty (or gone): neither it nor its parents are empty
-      }
-    }
-  }
 }

@@ -27,7 +27,7 @@ import { keptSnapshot, rollbackFromSnapshot, startRollbackCopy } from "./restore
 import { sameLiveSource, takeLiveSource } from "./v2/db-reuse.ts";
 import { stageDatabaseAhead, type DatabaseAhead, type DatabaseBase } from "./v2/restore-db-base.ts";
 import { stageV2Components, type KeptFiles, type StagingStats } from "./v2/restore-staging.ts";
-import { planInPlace, pruneEmptyFolders, syncStepFolders } from "./restore-in-place.ts";
+import { planInPlace, syncStepFolders } from "./restore-in-place.ts";
 import { chooseFiles, includedEntries } from "./browse.ts";
 import { collectNow } from "./v2/thread-gc.ts";
 
@@ -243,7 +243,6 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
   journal.phase = "committing";
   await writeJournal(file, journal);
   await rollForward(engine, journal).catch((e) => engine.log.warn("restore: could not remove the copies kept for undo; the next command will", { error: errorMessage(e) }));
-  if (keep && !partial && components.includes("uploads")) await pruneEmptyFolders(paths.uploads, journal.steps.flatMap((s) => (s.kind === "path" && s.component === "uploads" ? [s] : []))).catch(() => undefined);
   timer?.mark("roll forward (delete old data)");
   onProgress?.({ phase: "swap", done: order.length, total: order.length });
   return staged;
