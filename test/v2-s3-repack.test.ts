@@ -1,7 +1,7 @@
 // Repacking on S3 (LocalStack): cleanup copies the used blobs of a mostly unused pack into a new S3-checked pack, replaces the manifest, and a later cleanup deletes the old pack.
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { readManifest } from "../core/catalog.ts";
 import { deleteBackup, runCleanup } from "../core/cleanup.ts";
@@ -12,21 +12,10 @@ import { runRestore } from "../core/restore.ts";
 import { S3Storage } from "../core/storage/s3-storage.ts";
 import { PACK_GRACE_MS, REPACKED_PREFIX } from "../core/v2/gc.ts";
 import { verifyBackup } from "../core/verify.ts";
-import { CREDENTIALS } from "./localstack/config.ts";
-import { adminS3, deletePrefix } from "./localstack/resources.ts";
+import { s3TestPrefix } from "./localstack/s3-test-prefix.ts";
 import { makeCrm, tempDir, treeDigest } from "./helpers/crm.ts";
 
-const ls = inject("localstack");
-if (!ls?.endpoint) throw new Error("the LocalStack globalSetup did not run (see vitest.config.ts): S3 tests cannot be skipped");
-process.env.AWS_ACCESS_KEY_ID ??= CREDENTIALS.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY ??= CREDENTIALS.secretAccessKey;
-
-const prefix = `test-runs/v2-repack-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}/`;
-const admin = adminS3(ls);
-afterAll(async () => {
-  await deletePrefix(admin, ls.bucket, prefix);
-  admin.destroy();
-});
+const { ls, admin, prefix } = s3TestPrefix("v2-repack");
 
 describe("repacking on S3", () => {
   it("rewrites a mostly unused pack, points the manifest at the copy, and a cleanup after the grace deletes the old pack", { timeout: 240_000 }, async () => {

@@ -1,26 +1,14 @@
 // What a v2 backup with nothing changed costs on S3 (LocalStack), counted on the wire by the SDK's middleware: at most 20 requests.
-import { randomBytes } from "node:crypto";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { loadConfig } from "../core/config.ts";
 import { makeEngine } from "../core/engine.ts";
 import { S3Storage } from "../core/storage/s3-storage.ts";
-import { CREDENTIALS } from "./localstack/config.ts";
-import { adminS3, deletePrefix } from "./localstack/resources.ts";
+import { s3TestPrefix } from "./localstack/s3-test-prefix.ts";
 import { makeCrm, tempDir } from "./helpers/crm.ts";
 import { countS3Requests } from "./helpers/s3-requests.ts";
 
-const ls = inject("localstack");
-if (!ls?.endpoint) throw new Error("the LocalStack globalSetup did not run (see vitest.config.ts): S3 tests cannot be skipped");
-process.env.AWS_ACCESS_KEY_ID ??= CREDENTIALS.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY ??= CREDENTIALS.secretAccessKey;
-
-const prefix = `test-runs/v2-requests-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}/`;
-const admin = adminS3(ls);
-afterAll(async () => {
-  await deletePrefix(admin, ls.bucket, prefix);
-  admin.destroy();
-});
+const { ls, admin, prefix } = s3TestPrefix("v2-requests");
 
 /** The issue's target for "LocalStack S3: requests for a backup when nothing changed". */
 const MAX_UNCHANGED_REQUESTS = 20;

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import Database from "better-sqlite3";
-import { afterAll, describe, expect, inject, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { loadConfig } from "../core/config.ts";
 import { makeEngine, type Engine } from "../core/engine.ts";
@@ -13,23 +13,12 @@ import type { BlobRef, StoredManifestV2 } from "../core/manifest.ts";
 import { runRestore } from "../core/restore.ts";
 import { S3Storage } from "../core/storage/s3-storage.ts";
 import { PackReader } from "../core/v2/reader.ts";
-import { CREDENTIALS } from "./localstack/config.ts";
-import { adminS3, deletePrefix } from "./localstack/resources.ts";
+import { s3TestPrefix } from "./localstack/s3-test-prefix.ts";
 import { dbContent, makeCrm, tempDir, treeDigest } from "./helpers/crm.ts";
 import { countS3Requests } from "./helpers/s3-requests.ts";
 import { restoreLeftovers } from "./fault/helpers.ts";
 
-const ls = inject("localstack");
-if (!ls?.endpoint) throw new Error("the LocalStack globalSetup did not run (see vitest.config.ts): S3 tests cannot be skipped");
-process.env.AWS_ACCESS_KEY_ID ??= CREDENTIALS.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY ??= CREDENTIALS.secretAccessKey;
-
-const prefix = `test-runs/v2-sparse-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}/`;
-const admin = adminS3(ls);
-afterAll(async () => {
-  await deletePrefix(admin, ls.bucket, prefix);
-  admin.destroy();
-});
+const { ls, admin, prefix } = s3TestPrefix("v2-sparse");
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 

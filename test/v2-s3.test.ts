@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import Database from "better-sqlite3";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { loadConfig } from "../core/config.ts";
 import { makeEngine } from "../core/engine.ts";
@@ -13,21 +13,10 @@ import { deleteBackup, runCleanup } from "../core/cleanup.ts";
 import { PACK_GRACE_MS } from "../core/v2/gc.ts";
 import { S3Storage } from "../core/storage/s3-storage.ts";
 import { verifyBackup } from "../core/verify.ts";
-import { CREDENTIALS } from "./localstack/config.ts";
-import { adminS3, deletePrefix } from "./localstack/resources.ts";
+import { s3TestPrefix } from "./localstack/s3-test-prefix.ts";
 import { dbContent, makeCrm, tempDir, treeDigest } from "./helpers/crm.ts";
 
-const ls = inject("localstack");
-if (!ls?.endpoint) throw new Error("the LocalStack globalSetup did not run (see vitest.config.ts): S3 tests cannot be skipped");
-process.env.AWS_ACCESS_KEY_ID ??= CREDENTIALS.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY ??= CREDENTIALS.secretAccessKey;
-
-const prefix = `test-runs/v2-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}/`;
-const admin = adminS3(ls);
-afterAll(async () => {
-  await deletePrefix(admin, ls.bucket, prefix);
-  admin.destroy();
-});
+const { ls, admin, prefix } = s3TestPrefix("v2");
 
 describe("format v2 on S3", () => {
   it("stores changed database pages as patches, reading the previous pieces back by range, and restores them", async () => {
