@@ -1,6 +1,6 @@
 // Shared tools of the fault suite: the CLI as a killable child process, a seeded PRNG, and views of a CRM and a store.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
@@ -175,4 +175,24 @@ export function mutateCrm(root: string, addedCustomerId: number): void {
   rmSync(path.join(root, "uploads/deep/nested/b.txt"), { force: true });
   writeFileSync(path.join(root, "package.json"), '{"name":"crm","version":"2.0.0"}\n');
   writeFileSync(path.join(root, "logs/combined-2026-11-25.log"), "rotated\n");
+}
+
+/** The CRM as its app would find it on start: opening the database read-write rolls back a hot journal first. */
+export function settledState(root: string): CrmState {
+  const file = path.join(root, "prisma", "dev.db");
+  if (existsSync(file)) {
+    const db = new Database(file);
+    db.prepare("SELECT count(*) FROM sqlite_master").get();
+    db.close();
+  }
+  return crmState(root);
+}
+
+/** The pid in a filesystem store's lock (`<store>/locks/store.lock`), or undefined while it is absent or mid-write. */
+export function storeLockPid(store: string): number | undefined {
+  try {
+    return (JSON.parse(readFileSync(path.join(store, "locks", "store.lock"), "utf8")) as { pid?: number }).pid;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,13 +2,12 @@
 // plus a full next run, ~1.5 s of CLI start-up each on this machine).
 // After each kill nothing is half-listed (every listed backup verifies); after the next run, which must succeed, the store's
 // temp folder is empty and no archive lacks its manifest.
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { listBackups } from "../../core/catalog.ts";
 import { verifyBackup } from "../../core/verify.ts";
 import { makeCrm, makeTestEngine, tempDir } from "../helpers/crm.ts";
-import { addBulk, archivesWithoutManifest, json, listFiles, rng, spawnCli, type Run } from "./helpers.ts";
+import { addBulk, archivesWithoutManifest, json, listFiles, rng, spawnCli, storeLockPid, type Run } from "./helpers.ts";
 import { recordFault } from "./record.ts";
 
 const TRIALS = 10;
@@ -19,11 +18,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Runs `backup`; with `killAfter`, SIGKILLs it that many ms after it takes the store lock (its work has begun). */
 async function backup(cwd: string, env: NodeJS.ProcessEnv, store: string, killAfter?: number): Promise<Run & { workMs: number }> {
   const { child, done } = spawnCli(["backup", "--json"], { cwd, env });
-  const lock = path.join(store, "locks", "store.lock");
   let exited = false;
   void done.then(() => (exited = true));
   // A killed run leaves its lock behind (the next run takes it over), so wait for one naming this process.
-  while (!exited && lockPid(lock) !== child.pid) await sleep(5);
+  while (!exited && storeLockPid(store) !== child.pid) await sleep(5);
   const lockedAt = Date.now();
   if (killAfter !== undefined && !exited) {
     await sleep(killAfter);
@@ -33,13 +31,6 @@ async function backup(cwd: string, env: NodeJS.ProcessEnv, store: string, killAf
   return { ...run, workMs: Date.now() - lockedAt };
 }
 
-function lockPid(file: string): number | undefined {
-  try {
-    return (JSON.parse(readFileSync(file, "utf8")) as { pid?: number }).pid;
-  } catch {
-    return undefined; // absent, or caught mid-write
-  }
-}
 
 describe("fault: kill -9 during backup", () => {
   it(`${TRIALS} random SIGKILLs: nothing half-listed, the next run succeeds and leaves no leftovers (~40 s)`, { timeout: 180_000 }, async () => {

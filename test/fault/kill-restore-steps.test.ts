@@ -16,7 +16,7 @@ import { runBackup } from "../../core/backup.ts";
 import { runRestore } from "../../core/restore.ts";
 import { SETTLED_MS } from "../../core/v2/db-reuse.ts";
 import { makeCrm, makeTestEngine, tempDir } from "../helpers/crm.ts";
-import { crmState, mutateCrm, restoreLeftovers, spawnCli, type CrmState } from "./helpers.ts";
+import { mutateCrm, restoreLeftovers, settledState, spawnCli } from "./helpers.ts";
 import { recordFault } from "./record.ts";
 
 const ALL = "database,uploads,config,logs";
@@ -50,16 +50,6 @@ async function freshSettledIdentity(file: string): Promise<void> {
   await sleep(SETTLED_MS + 300);
 }
 
-/** The CRM as its app would find it on start: opening the database read-write rolls back a hot journal first. */
-function settledState(root: string): CrmState {
-  const file = path.join(root, "prisma", "dev.db");
-  if (existsSync(file)) {
-    const db = new Database(file);
-    db.prepare("SELECT count(*) FROM sqlite_master").get();
-    db.close();
-  }
-  return crmState(root);
-}
 
 function integrity(file: string): string {
   const db = new Database(file, { readonly: true });

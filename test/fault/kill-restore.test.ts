@@ -2,15 +2,14 @@
 // After each kill and the next command (`status`), the CRM must equal the state before the restore or the restored state,
 // all four components together, with no staging or set-aside copies left and no restore shown as running. Runtime: ~50 s.
 // COLAB_TEST_SWAP_DELAY_MS (test-only) makes the restore pause before each swap step, widening the window a kill can hit.
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { runBackup } from "../../core/backup.ts";
 import { runRestore } from "../../core/restore.ts";
 import { makeCrm, makeTestEngine, tempDir } from "../helpers/crm.ts";
-import { addBulk, crmState, json, restoreLeftovers, mutateCrm, rng, spawnCli, type CrmState } from "./helpers.ts";
+import { addBulk, json, restoreLeftovers, mutateCrm, rng, settledState, spawnCli, storeLockPid, type CrmState } from "./helpers.ts";
 import { recordFault } from "./record.ts";
 
 const TRIALS = 10;
@@ -23,24 +22,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Changes every component (helpers.ts mutateCrm); the added customer's id is above the test's own rows. */
 const mutate = (root: string): void => mutateCrm(root, 9001);
 
-/** The CRM as its app would find it on start: opening the database read-write rolls back a hot journal first. */
-function settledState(root: string): CrmState {
-  const file = path.join(root, "prisma", "dev.db");
-  if (existsSync(file)) {
-    const db = new Database(file);
-    db.prepare("SELECT count(*) FROM sqlite_master").get();
-    db.close();
-  }
-  return crmState(root);
-}
 
-function lockPid(store: string): number | undefined {
-  try {
-    return (JSON.parse(readFileSync(path.join(store, "locks", "store.lock"), "utf8")) as { pid?: number }).pid;
-  } catch {
-    return undefined;
-  }
-}
 
 describe("fault: kill -9 during restore", () => {
   it(`${TRIALS} random SIGKILLs, half inside the swap: the CRM is before or after as a whole (~50 s)`, { timeout: 200_000 }, async () => {
@@ -59,7 +41,7 @@ describe("fault: kill -9 during restore", () => {
     mutate(crm.root);
     const before = settledState(crm.root);
     const full = spawnCli(restoreArgs, { cwd, env });
-    while (lockPid(store) !== full.child.pid && full.child.exitCode === null) await sleep(5);
+    while (storeLockPid(store) !== full.child.pid && full.child.exitCode === null) await sleep(5);
     const lockedAt = Date.now();
     while (!swapping(crm.root) && full.child.exitCode === null) await sleep(5);
     const swapAt = Date.now();
@@ -80,7 +62,7 @@ describe("fault: kill -9 during restore", () => {
       // steps waits SWAP_DELAY_MS first, so the window is over a second long).
       const inSwap = i % 2 === 1;
       const { child, done } = spawnCli(restoreArgs, { cwd, env });
-      while (child.exitCode === null && lockPid(store) !== child.pid) await sleep(5);
+      while (child.exitCode === null && storeLockPid(store) !== child.pid) await sleep(5);
       if (inSwap) while (child.exitCode === null && !swapping(crm.root)) await sleep(5);
       // Within the first 60% of the window measured on the uninterrupted run, so a faster run is still hit mid-way.
       const at = Math.round(random() * (inSwap ? swapMs * 0.9 : workMs * 0.6));
