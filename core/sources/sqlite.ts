@@ -6,6 +6,7 @@ import { DatabaseError, NotFoundError, errorMessage } from "../errors.ts";
 import type { DatabaseFacts } from "../manifest.ts";
 import { timePhase } from "../v2/phase-clock.ts";
 import { SnapshotWorkerFailure, snapshotInWorker } from "./sqlite-snapshot-worker.ts";
+import { CHECK_CACHE_KIB } from "./sqlite-thread.ts";
 
 export interface SqliteHeader { pageSize: number; walMode: boolean; writeVersion: number; readVersion: number }
 
@@ -287,13 +288,14 @@ function schemaVersion(file: string, busyMs: number): number {
 }
 
 function integrityCheck(db: Database.Database): string {
-  // It reads every page once: a 2 MB page cache (not better-sqlite3's 16 MB) keeps memory flat as the database grows,
-  // at the same speed, since the OS caches the file anyway (integrity-thread.ts has the measurement).
-  db.pragma("cache_size = -2000");
+  // Not better-sqlite3's 16 MB: memory stays flat as the database grows; enough for the index pages it revisits
+  // (CHECK_CACHE_KIB in sqlite-thread.ts has the measurement).
+  db.pragma(`cache_size = -${CHECK_CACHE_KIB}`);
   return (db.prepare("PRAGMA integrity_check").pluck().all() as string[]).slice(0, 20).join("; ");
 }
 
 function quickCheck(db: Database.Database): string {
+  // No index lookups (each page is read once), so SQLite's 2 MB default is as fast as more.
   db.pragma("cache_size = -2000");
   return (db.prepare("PRAGMA quick_check").pluck().all() as string[]).slice(0, 20).join("; ");
 }
