@@ -266,6 +266,9 @@ async function backupWithRetry(source: string, livePath: string, busyMs: number)
   const deadline = Date.now() + busyMs;
   const src = openDb(source, { readonly: true, busyMs }, "restore database");
   try {
+    // Every page is read once: SQLite's 2 MB cache, not better-sqlite3's 16 MB, which the copy filled for nothing (the
+    // swap's peak RSS was 14 MiB higher on the bench's 104 MB database, at the same speed).
+    src.pragma("cache_size = -2000");
     for (;;) {
       const cookieBefore = (await exists(livePath)) ? schemaVersion(livePath, busyMs) : null;
       let locked = false;
