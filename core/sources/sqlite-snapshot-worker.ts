@@ -1,5 +1,5 @@
 // The online-backup snapshot's SQLite work (page copy, WAL flag reset, integrity_check, row counts) on a worker thread.
-import { runSqliteThread } from "./sqlite-thread.ts";
+import { CHECK_CACHE_KIB, runSqliteThread } from "./sqlite-thread.ts";
 
 /**
  * better-sqlite3 is synchronous: on the main thread the copy of a 100 MB database and its integrity_check block the event
@@ -24,8 +24,8 @@ let step = "snapshot database", file = livePath;
 (async () => {
   const deadline = Date.now() + busyMs;
   const source = new Database(livePath, { readonly: true, fileMustExist: true, timeout: busyMs });
-  // A small page cache (2 MB, SQLite's own default): the copy and integrity_check read every page once, so a big
-  // cache only grows this thread's memory; the OS caches the file anyway (see integrity-thread.ts for the measurement).
+  // A small page cache (2 MB, SQLite's own default): the copy reads every page once, so a big cache only grows this
+  // thread's memory; the OS caches the file anyway (see integrity-thread.ts for the measurement).
   source.pragma("cache_size = -2000");
   let journalMode;
   // All pages in one step (better-sqlite3 clamps the step to 2^31-1 pages): one read transaction, so the copy is a single
@@ -56,7 +56,8 @@ let step = "snapshot database", file = livePath;
   step = "inspect snapshot";
   const db = new Database(destPath, { readonly: true, fileMustExist: true, timeout: busyMs });
   try {
-    db.pragma("cache_size = -2000");
+    // Room for the index pages integrity_check revisits (CHECK_CACHE_KIB in sqlite-thread.ts).
+    db.pragma("cache_size = -${CHECK_CACHE_KIB}");
     const tables = {};
     const names = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\\\_%' ESCAPE '\\\\' ORDER BY name").pluck().all();
     for (const name of names) tables[name] = db.prepare('SELECT count(*) FROM "' + name.replaceAll('"', '""') + '"').pluck().get();

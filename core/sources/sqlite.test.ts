@@ -13,6 +13,7 @@ import {
   isNetworkFsType,
   readSqliteHeader,
   restoreDatabaseInto,
+  restoreDbHooks,
   snapshotDatabase,
 } from "./sqlite.ts";
 
@@ -241,6 +242,33 @@ describe("restoreDatabaseInto", () => {
     await holder.close();
     expect(names(live)).toContain("from-app");
     expect(withDb(live, (db) => db.pragma("integrity_check", { simple: true }))).toBe("ok");
+  });
+
+  it("fsyncs the copy left in the -wal while the app holds the database open, and has none to sync when nothing does", async () => {
+    const synced: Array<{ file: string; size: number }> = [];
+    restoreDbHooks.walSynced = (f, size) => synced.push({ file: f, size });
+    cleanups.push(() => (restoreDbHooks.walSynced = undefined));
+    const live = file("live.db");
+    itemsDb(live, "wal", ["old-1"]);
+    const snapshot = await newSnapshot();
+    const pageSize = (await readSqliteHeader(snapshot)).pageSize;
+    const holder = await startHolder(live);
+    expect(await holder.names()).toEqual(["old-1"]);
+
+    const { pages } = await restoreDatabaseInto(snapshot, live);
+    // The app's open connection kept the copy from being checkpointed: every page is a frame in the -wal, synced.
+    expect(synced).toEqual([{ file: `${live}-wal`, size: expect.any(Number) }]);
+    expect(synced[0]!.size).toBeGreaterThanOrEqual(pages * pageSize);
+    expect(await holder.names()).toHaveLength(5);
+    await holder.close();
+
+    // Alone, the copy's connection checkpoints on close (SQLite fsyncs the database then): no -wal is left to sync.
+    synced.length = 0;
+    itemsDb(file("other.db"), "wal", ["old-1"]);
+    await restoreDatabaseInto(snapshot, file("other.db"));
+    expect(existsSync(`${file("other.db")}-wal`)).toBe(false);
+    expect(synced).toEqual([]);
+    expect(names(file("other.db"))).toHaveLength(5);
   });
 
   it.each(["wal", "delete"] as Mode[])("waits out a write transaction held by the app (%s)", async (mode) => {
