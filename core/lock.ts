@@ -286,6 +286,7 @@ function startHolding(
         } else if (m.type === "lost") lose();
         else if (m.type === "stopped") resolve({ version: m.version, lost: m.lost });
       });
+      thread.on("error", () => undefined); // it then exits: handled below
       thread.once("exit", () => {
         resolve(null);
         // A thread that died while we hold the lock: beat from here on, or the short lease would expire under us.
