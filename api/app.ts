@@ -4,7 +4,7 @@ import type { Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import { adminAuth } from "./auth.ts";
 import { AuthFailureLimiter, authFailureLimit } from "./auth-rate-limit.ts";
-import { requestBodyLimit } from "./body-limit.ts";
+import { apiBodyLimit, RESTORE_PATH, restoreBodyLimit } from "./body-limit.ts";
 import type { ApiDeps, AppEnv } from "./deps.ts";
 import { errorBody, errorResponse, validationHook } from "./errors.ts";
 import { registerOpenApi } from "./openapi.ts";
@@ -40,10 +40,12 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     );
   }
   // Before auth, so an oversized body is refused without being read; auth itself never reads the body.
-  app.use("/api/*", requestBodyLimit());
+  app.use("/api/*", apiBodyLimit());
   // Hono's "/api/backup/*" also matches "/api/backup" itself, so this one line covers the list route too.
   const limiter = deps.authLimiter ?? new AuthFailureLimiter();
   app.use("/api/backup/*", authFailureLimit(limiter, deps.clientAddress ?? (() => undefined), log), adminAuth(deps.auth, log));
+  // A restore's include list may be long (up to 1000 paths): its larger limit, read only for a signed-in admin.
+  app.use(RESTORE_PATH, restoreBodyLimit());
 
   // Fixed paths before /api/backup/{id}, which would otherwise claim "status", "audit" and "jobs".
   registerSystemRoutes(app, deps);

@@ -1,6 +1,6 @@
 // The body limit through app.request: 413 in our error shape for a declared or a streamed (chunked) oversized body, read no further than the limit.
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_BODY_BYTES } from "./body-limit.ts";
+import { MAX_BODY_BYTES, MAX_RESTORE_BODY_BYTES } from "./body-limit.ts";
 import { makeTestApi, type TestApi } from "../test/helpers/test-api.ts";
 
 let api: TestApi | undefined;
@@ -28,11 +28,11 @@ function endlessBody(chunkBytes = 16 * 1024): { stream: ReadableStream<Uint8Arra
   return { stream, pulled: () => pulled };
 }
 
-async function expect413(res: Response): Promise<void> {
+async function expect413(res: Response, limit = "64 KiB"): Promise<void> {
   expect(res.status).toBe(413);
   const body = (await res.json()) as { error: { code: string; message: string } };
   expect(body.error.code).toBe("payload_too_large");
-  expect(body.error.message).toMatch(/^read request body: it is larger than the 64 KiB limit; send a JSON body of at most 64 KiB/);
+  expect(body.error.message).toMatch(new RegExp(`^read request body: it is larger than the ${limit} limit; send a JSON body of at most ${limit}`));
   expect(res.headers.get("cache-control")).toBe("no-store");
 }
 
@@ -53,9 +53,14 @@ describe("request body limit", () => {
   it("refuses an endless body with no Content-Length after reading no more than the limit", async () => {
     api = await makeTestApi();
     const { stream, pulled } = endlessBody();
-    const res = await api.call("/api/backup/restore", { method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half" } as RequestInit);
+    const res = await api.call("/api/backup/create", { method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half" } as RequestInit);
     await expect413(res);
     expect(pulled()).toBeLessThanOrEqual(MAX_BODY_BYTES + 2 * 16 * 1024);
+    // The restore route's own limit (its include list may be long) holds the same way.
+    const restore = endlessBody();
+    const res2 = await api.call("/api/backup/restore", { method: "POST", headers: { "content-type": "application/json" }, body: restore.stream, duplex: "half" } as RequestInit);
+    await expect413(res2, "1 MiB");
+    expect(restore.pulled()).toBeLessThanOrEqual(MAX_RESTORE_BODY_BYTES + 2 * 16 * 1024);
   });
 
   it("answers 413 before authentication, so an oversized body is refused unread even without a token", async () => {

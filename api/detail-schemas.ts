@@ -94,6 +94,10 @@ export const RunList = z
         sizeBytes: z.number().nullable(),
         bytesAdded: z.number().int().optional(),
         filesReused: z.number().int().optional(),
+        repack: z
+          .object({ packsRepacked: z.number().int().nonnegative(), bytesCopied: z.number().int().nonnegative(), freeableBytes: z.number().int().nonnegative() })
+          .optional()
+          .openapi({ description: "Cleanups: partly used packs repacked, bytes copied, and bytes the first cleanup an hour or more later frees by deleting them" }),
         error: z.string().optional(),
       }),
     ),

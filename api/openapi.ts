@@ -12,7 +12,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: "The token is valid but not an ADMIN's",
   404: "No such backup or job",
   409: "Another backup, restore, delete or cleanup is running; `running` says which",
-  413: "The body is larger than 64 KiB",
+  413: "The body is larger than 64 KiB (a restore's, signed in: 1 MiB)",
   422: "The stored archive failed a safety or checksum check",
   429: "Too many failed sign-ins from this address; retry after `Retry-After` seconds",
   500: "The store holds something unreadable (`store_error`, naming the key), or a bug (`internal_error`; see the server log)",

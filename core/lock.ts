@@ -1,6 +1,9 @@
 // The store lock: one backup or restore at a time, with expiry and a dead-pid check so a crashed holder cannot block forever.
 import os from "node:os";
+import { Worker } from "node:worker_threads";
 import { z } from "zod";
+import type { Config } from "./config.ts";
+import type { BeatMessage, BeatStart } from "./lock-beat-thread.ts";
 import { BOOT_ID, processAlive } from "./owner.ts";
 import { BackupError, ConflictError, StoreError, NotFoundError, ValidationError, errorMessage } from "./errors.ts";
 import type { Storage } from "./storage/storage.ts";
@@ -40,9 +43,22 @@ export interface LockOptions {
   now?: () => Date;
   /** Called once if a heartbeat finds the lock replaced or removed by someone else; the heartbeat then stops. */
   onLost?: () => void;
+  /**
+   * A short lease renewed from a worker thread with its own store client built from `config` (core/lock-beat-thread.ts),
+   * which keeps beating while the main thread is held by synchronous work: then `ttlMs`/`heartbeatMs` here replace the
+   * ones above. Used only when that client names the same store as `storage`; if the thread cannot start, the lock is
+   * taken with the options above, renewed on the main thread (the long default lease), as without this option.
+   */
+  thread?: { config: Config; ttlMs: number; heartbeatMs: number };
 }
 
 export const DEFAULT_LOCK_TTL_MS = 10 * 60 * 1000;
+/**
+ * A restore's lease (and a restore recovery's), renewed from a worker thread: a restore killed with its process (a Fargate
+ * task stopped, OOM, kill -9) leaves a lock another host may take over two minutes after its last beat, not ten, so the
+ * half-swapped CRM is rolled back that much sooner. Six beats fit in one lease: a slow store request or two do not lose it.
+ */
+export const RESTORE_LEASE = { ttlMs: 2 * 60 * 1000, heartbeatMs: 20 * 1000 };
 
 /** A lock record that cannot be parsed: damaged store content, named by its key. */
 class UnreadableLockError extends StoreError {}
@@ -64,13 +80,16 @@ export async function acquireLock(
   owner: Omit<LockOwner, "startedAt" | "pid" | "host"> & Partial<LockOwner>,
   opts: LockOptions = {},
 ): Promise<HeldLock> {
-  const ttlMs = opts.ttlMs ?? DEFAULT_LOCK_TTL_MS;
-  const heartbeatMs = opts.heartbeatMs ?? Math.floor(ttlMs / 4);
+  let ttlMs = opts.ttlMs ?? DEFAULT_LOCK_TTL_MS;
+  let heartbeatMs = opts.heartbeatMs ?? Math.floor(ttlMs / 4);
   const now = opts.now ?? (() => new Date());
-  if (!(ttlMs > 0)) throw new ValidationError(`lock ttlMs must be positive, got ${ttlMs}`);
-  // A heartbeat slower than the ttl would let a healthy holder's lock expire and be taken over.
-  if (!(heartbeatMs > 0 && heartbeatMs < ttlMs))
-    throw new ValidationError(`lock heartbeatMs must be between 0 and ttlMs (${ttlMs}), got ${heartbeatMs}`);
+  checkLease(ttlMs, heartbeatMs);
+  let thread: Worker | null = null;
+  if (opts.thread) {
+    checkLease(opts.thread.ttlMs, opts.thread.heartbeatMs);
+    thread = await startBeatThread(opts.thread.config, storage.description);
+    if (thread) ({ ttlMs, heartbeatMs } = opts.thread);
+  }
 
   const started = now();
   const base: LockOwner = {
@@ -87,10 +106,14 @@ export async function acquireLock(
     const record = stamp(base, now(), ttlMs);
     if (await storage.createExclusive(key, serialize(record))) {
       const info = await storage.stat(key);
-      if (!info) throw new BackupError(`acquire lock: ${key} vanished right after it was created; retry`);
-      return startHolding(storage, key, record, info.version, { ttlMs, heartbeatMs, now, onLost: opts.onLost });
+      if (!info) {
+        await thread?.terminate();
+        throw new BackupError(`acquire lock: ${key} vanished right after it was created; retry`);
+      }
+      return startHolding(storage, key, record, info.version, { ttlMs, heartbeatMs, now, onLost: opts.onLost }, thread);
     }
-    const current = await readLockVersioned(storage, key).catch((err: unknown) => {
+    const current = await readLockVersioned(storage, key).catch(async (err: unknown) => {
+      await thread?.terminate();
       if (!(err instanceof UnreadableLockError)) throw err;
       // Never guess about a record we cannot parse: it may be a newer tool's live lock.
       throw new ConflictError(
@@ -99,11 +122,61 @@ export async function acquireLock(
     });
     if (!current) continue;
     lastHolder = current.record;
-    if (!isStale(current.record, now())) throw conflict(current.record);
+    if (!isStale(current.record, now())) {
+      await thread?.terminate();
+      throw conflict(current.record);
+    }
     // ifVersion: if the holder heartbeated, or another waiter already took over, we must not delete their lock.
     await storage.delete(key, { ifVersion: current.version });
   }
+  await thread?.terminate();
   throw lastHolder ? conflict(lastHolder) : new ConflictError(`acquire lock: ${key} keeps changing hands; retry`);
+}
+
+function checkLease(ttlMs: number, heartbeatMs: number): void {
+  if (!(ttlMs > 0)) throw new ValidationError(`lock ttlMs must be positive, got ${ttlMs}`);
+  // A heartbeat slower than the ttl would let a healthy holder's lock expire and be taken over.
+  if (!(heartbeatMs > 0 && heartbeatMs < ttlMs))
+    throw new ValidationError(`lock heartbeatMs must be between 0 and ttlMs (${ttlMs}), got ${heartbeatMs}`);
+}
+
+/** How long the beat thread may take to load its store client before the lock is taken without it. */
+const THREAD_START_MS = 15_000;
+
+/**
+ * The beat thread, started and ready, or null when it cannot start or its store is not `description` (an engine whose
+ * storage was not built from its config, as some tests make): then the caller keeps the main-thread heartbeat.
+ */
+async function startBeatThread(config: Config, description: string): Promise<Worker | null> {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const url = new URL(`./lock-beat-thread.${fromSource ? "ts" : "js"}`, import.meta.url);
+  let worker: Worker;
+  try {
+    // Run from the TypeScript sources, the thread registers tsx first (a worker does not inherit the main thread's
+    // loader); a built copy runs the .js beside this file.
+    const boot = () => `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => m.register()).then(() => import(${JSON.stringify(url.href)}))`;
+    worker = fromSource ? new Worker(boot(), { eval: true, workerData: { config } }) : new Worker(url, { workerData: { config } });
+  } catch {
+    return null;
+  }
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), THREAD_START_MS);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      worker.off("message", onMessage);
+      resolve(ok);
+    };
+    const onMessage = (m: BeatMessage) => done(m.type === "ready" && m.description === description);
+    worker.on("message", onMessage);
+    worker.once("error", () => done(false));
+    worker.once("exit", () => done(false));
+  });
+  if (!ready) {
+    await worker.terminate();
+    return null;
+  }
+  worker.unref(); // the lock must never be what keeps a finished process alive
+  return worker;
 }
 
 /** The current lock record, or null if nobody holds the lock. Throws if the stored record is unreadable. */
@@ -161,13 +234,15 @@ function startHolding(
   key: string,
   initial: LockRecord,
   initialVersion: string,
-  opts: Required<Omit<LockOptions, "onLost">> & Pick<LockOptions, "onLost">,
+  opts: { ttlMs: number; heartbeatMs: number; now: () => Date; onLost?: () => void },
+  thread: Worker | null,
 ): HeldLock {
   let record = initial;
   let version = initialVersion;
   let stopped = false;
   let lost = false;
   let inFlight: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
 
   const lose = () => {
     lost = true;
@@ -186,17 +261,40 @@ function startHolding(
     version = written.version;
   };
 
-  const timer = setInterval(() => {
-    if (stopped || inFlight) return;
-    // A failed heartbeat is retried on the next tick; if they keep failing, the lock expires as designed.
-    inFlight = beat()
-      .catch(() => undefined)
-      .finally(() => {
-        inFlight = undefined;
+  const beatHere = () => {
+    timer = setInterval(() => {
+      if (stopped || inFlight) return;
+      // A failed heartbeat is retried on the next tick; if they keep failing, the lock expires as designed.
+      inFlight = beat()
+        .catch(() => undefined)
+        .finally(() => {
+          inFlight = undefined;
+        });
+    }, opts.heartbeatMs);
+    // The lock must never be what keeps a finished process alive.
+    timer.unref();
+  };
+
+  // The thread's last word on the lock: its final version and whether it lost it, once it has stopped beating.
+  let threadStopped: Promise<{ version: string; lost: boolean } | null> | undefined;
+  if (thread) {
+    threadStopped = new Promise((resolve) => {
+      thread.on("message", (m: BeatMessage) => {
+        if (m.type === "beat") {
+          record = m.record as unknown as LockRecord;
+          version = m.version;
+        } else if (m.type === "lost") lose();
+        else if (m.type === "stopped") resolve({ version: m.version, lost: m.lost });
       });
-  }, opts.heartbeatMs);
-  // The lock must never be what keeps a finished process alive.
-  timer.unref();
+      thread.on("error", () => undefined); // it then exits: handled below
+      thread.once("exit", () => {
+        resolve(null);
+        // A thread that died while we hold the lock: beat from here on, or the short lease would expire under us.
+        if (!stopped) beatHere();
+      });
+    });
+    thread.postMessage({ type: "start", start: { key, version, record: { ...record }, ttlMs: opts.ttlMs, heartbeatMs: opts.heartbeatMs } satisfies BeatStart });
+  } else beatHere();
 
   function stop() {
     stopped = true;
@@ -211,6 +309,16 @@ function startHolding(
     release() {
       released ??= (async () => {
         stop();
+        if (thread && threadStopped) {
+          // Wait for a beat mid-put there too, and take its final version: the delete must match the last record written.
+          thread.postMessage({ type: "stop" });
+          const last = await threadStopped;
+          if (last) {
+            version = last.version || version;
+            if (last.lost) lost = true;
+          }
+          await thread.terminate();
+        }
         // Wait for a heartbeat mid-put, or it would re-create the lock right after we delete it.
         await inFlight;
         if (!lost) await storage.delete(key, { ifVersion: version });

@@ -6,7 +6,7 @@ import type { Engine } from "./engine.ts";
 import { ConflictError, RestoreError, errorMessage } from "./errors.ts";
 import { LOCK_KEY } from "./ids.ts";
 import { readJob, saveJob } from "./jobs/records.ts";
-import { acquireLock, isStale, readLock } from "./lock.ts";
+import { RESTORE_LEASE, acquireLock, isStale, readLock } from "./lock.ts";
 import { journalPath, readJournal, removeJournal, type Journal } from "./restore-journal.ts";
 import { finishStep, undoStep } from "./restore-swap.ts";
 import { syncDir } from "./storage/fs-storage.ts";
@@ -124,7 +124,7 @@ export async function recoverInterruptedRestore(engine: Engine): Promise<Recover
   if (lock && !isStale(lock, engine.now())) return null;
   let held;
   try {
-    held = await acquireLock(engine.storage, LOCK_KEY, { id: "restore-recovery", operation: "restore recovery" });
+    held = await acquireLock(engine.storage, LOCK_KEY, { id: "restore-recovery", operation: "restore recovery" }, { thread: { config: engine.config, ...RESTORE_LEASE } });
   } catch (err) {
     if (err instanceof ConflictError) return null; // someone took the lock first; they recover it under their lock
     throw err;

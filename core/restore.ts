@@ -13,7 +13,7 @@ import { appendAudit, readManifest } from "./catalog.ts";
 import type { Engine, Progress } from "./engine.ts";
 import { ConflictError, DatabaseError, RestoreError, ValidationError, errorMessage } from "./errors.ts";
 import { LOCK_KEY, archiveKey } from "./ids.ts";
-import { LOCK_HOST, acquireLock } from "./lock.ts";
+import { LOCK_HOST, RESTORE_LEASE, acquireLock } from "./lock.ts";
 import { assertManifestMatches } from "./manifest-match.ts";
 import { COMPONENTS, DATABASE_ENTRY, type ComponentName, type ComponentRecordV2, type StoredManifest } from "./manifest.ts";
 import { inspectSnapshot } from "./sources/sqlite.ts";
@@ -80,7 +80,8 @@ export function checkComponentsIncluded(manifest: Pick<StoredManifest, "id" | "c
 export async function runRestore(engine: Engine, req: RestoreRequest): Promise<RestoreOutcome> {
   let components = checkRestoreRequest(req);
   const actor = req.actor ?? "cli";
-  const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `restore-${req.backupId}`, operation: "restore" });
+  // The short lease, beaten from a thread: a restore whose process dies is rolled back minutes later, never while it lives.
+  const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `restore-${req.backupId}`, operation: "restore" }, { thread: { config: engine.config, ...RESTORE_LEASE } });
   let preRestoreBackupId: string | undefined;
   let staged: StagingStats | undefined;
   const began = Date.now();

@@ -21,6 +21,8 @@ export interface RunRow {
   /** v2 backups: what the run added to the store, and the files it reused unread. */
   bytesAdded?: number;
   filesReused?: number;
+  /** Cleanups: the partly used packs it repacked, the bytes it copied for that, and what a later cleanup frees by it. */
+  repack?: { packsRepacked: number; bytesCopied: number; freeableBytes: number };
   error?: string;
 }
 
@@ -56,6 +58,11 @@ export async function runHistory(storage: Storage, backups: readonly BackupSumma
     if (r.action === "backup" && r.result === "succeeded" && b?.formatVersion === 2) {
       row.bytesAdded = b.stored.bytesAdded;
       row.filesReused = b.stored.filesReused;
+    }
+    // Audit records of cleanups from before repacking have no repack counts: no numbers rather than zeros.
+    const packsRepacked = num(d.packsRepacked);
+    if (r.action === "cleanup" && packsRepacked !== null) {
+      row.repack = { packsRepacked, bytesCopied: num(d.repackRewrittenBytes) ?? 0, freeableBytes: num(d.repackFreeableBytes) ?? 0 };
     }
     rows.push(row);
     if (rows.length === limit) break;

@@ -4,7 +4,7 @@ import { runCleanup } from "./cleanup.ts";
 import type { Engine } from "./engine.ts";
 import { BackupError, errorMessage } from "./errors.ts";
 import type { EventBus } from "./events/bus.ts";
-import { backupSucceededDetail, type AnyEvent } from "./events/job-events.ts";
+import { backupSucceededDetail, cleanupCompletedDetail, type AnyEvent } from "./events/job-events.ts";
 import { isBackupKind, type ScheduleKind } from "./schedule-event.ts";
 
 /**
@@ -22,8 +22,7 @@ export async function runSchedule(engine: Engine, slot: { kind: ScheduleKind; sc
 
 async function outcome(engine: Engine, { kind, scheduledAt }: { kind: ScheduleKind; scheduledAt: Date }): Promise<{ event: AnyEvent | null; error?: unknown }> {
   if (!isBackupKind(kind)) {
-    const o = await runCleanup(engine, { actor: "scheduler" });
-    return { event: { type: "cleanup.completed", detail: { version: 1, removed: o.removed, freedBytes: o.freedBytes, kept: o.keep.length, leftoversRemoved: o.leftoversRemoved } } };
+    return { event: { type: "cleanup.completed", detail: cleanupCompletedDetail(await runCleanup(engine, { actor: "scheduler" })) } };
   }
   try {
     const out = await runBackup(engine, { type: kind, scheduledAt, actor: "scheduler" });

@@ -28,5 +28,5 @@ export const JOB_TASK_STOPPED_MESSAGE = {
   inputTemplate:
     '"colab-backup: the JobTask <task> stopped abnormally at <at> (<stopCode>: <reason>). A restore it was running may ' +
     "not have saved its result: open the dashboard's job list; an interrupted restore is rolled back by the next Worker or " +
-    'JobTask start after the store lock expires (10 minutes). The task\'s log is in CloudWatch Logs, group of the JobTask."',
+    'JobTask start after the restore\'s store lock expires (2 minutes after its last heartbeat). The task\'s log is in CloudWatch Logs, group of the JobTask."',
 } as const;

@@ -29,6 +29,19 @@ export function backupSucceededDetail(m: StoredManifest, durationMs: number, job
   };
 }
 
+/** What a cleanup announces: retention's removals, and the packs it deleted and repacked. */
+export function cleanupCompletedDetail(o: CleanupOutcome): EventDetail<"cleanup.completed"> {
+  return {
+    version: 1,
+    removed: o.removed,
+    freedBytes: o.freedBytes,
+    kept: o.keep.length,
+    leftoversRemoved: o.leftoversRemoved,
+    packs: { removed: o.packs.packsRemoved.length, freedBytes: o.packs.freedBytes },
+    repack: { packsRepacked: o.repack.packsRepacked.length, bytesCopied: o.repack.rewrittenBytes, freeableBytes: o.repack.freeableBytes, manifestsRewritten: o.repack.manifestsRewritten },
+  };
+}
+
 /** The event for a finished job; null for outcomes nobody needs to hear about (a duplicate slot, a passing verify). */
 export function eventForJob(job: Job): AnyEvent | null {
   const error = { code: job.error?.code ?? "internal_error", message: job.error?.message ?? "unknown error" };
@@ -50,8 +63,7 @@ export function eventForJob(job: Job): AnyEvent | null {
   }
   if (job.kind === "cleanup" && job.state === "succeeded") {
     // The same announcement a scheduled cleanup makes (core/scheduled.ts).
-    const o = job.result as CleanupOutcome;
-    return { type: "cleanup.completed", detail: { version: 1, removed: o.removed, freedBytes: o.freedBytes, kept: o.keep.length, leftoversRemoved: o.leftoversRemoved } };
+    return { type: "cleanup.completed", detail: cleanupCompletedDetail(job.result as CleanupOutcome) };
   }
   if (job.kind === "verify" && job.state === "failed") {
     const report = job.result as VerifyReport | undefined;

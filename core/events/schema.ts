@@ -9,6 +9,7 @@ const error = z.object({ code: z.string(), message: z.string() });
 const componentSummary = z.record(z.string(), z.object({ status: z.enum(["included", "missing"]), fileCount: z.number().int(), totalSize: z.number().int(), note: z.string().optional() }));
 const type = z.enum(BACKUP_TYPES);
 const components = z.array(z.enum(COMPONENTS)).min(1);
+const count = z.number().int().nonnegative();
 
 export const EventDetailSchemas = {
   "backup.requested": z.object({ ...v1, jobId: z.string(), backupId: z.string(), type, description: z.string().optional(), components: components.optional(), actor: z.string(), scheduledAt: z.string().optional() }),
@@ -25,7 +26,17 @@ export const EventDetailSchemas = {
   "restore.succeeded": z.object({ ...v1, jobId: z.string().optional(), backupId: z.string(), components, actor: z.string(), preRestoreBackupId: z.string(), durationMs: z.number() }),
   "restore.failed": z.object({ ...v1, jobId: z.string().optional(), backupId: z.string(), components, actor: z.string(), error }),
   "restore.rolled-back": z.object({ ...v1, jobId: z.string().optional(), backupId: z.string(), components, actor: z.string(), error }),
-  "cleanup.completed": z.object({ ...v1, removed: z.array(z.string()), freedBytes: z.number().int(), kept: z.number().int(), leftoversRemoved: z.array(z.string()) }),
+  "cleanup.completed": z.object({
+    ...v1, removed: z.array(z.string()), freedBytes: z.number().int(), kept: z.number().int(), leftoversRemoved: z.array(z.string()),
+    // Optional only so that an event an older publisher sent still parses; every publisher of this version sets both.
+    /** Packs no backup references any more, deleted by this cleanup (their bytes are part of freedBytes). */
+    packs: z.object({ removed: count, freedBytes: count }).optional(),
+    /**
+     * Partly used packs whose used blobs this cleanup copied into new packs: bytesCopied is the cost, freeableBytes what
+     * deleting the old packs frees, which the first cleanup an hour or more later does (not part of freedBytes).
+     */
+    repack: z.object({ packsRepacked: count, bytesCopied: count, freeableBytes: count, manifestsRewritten: count }).optional(),
+  }),
   "verify.failed": z.object({ ...v1, jobId: z.string().optional(), backupId: z.string(), error: z.string() }),
   "system.initialized": z.object({ ...v1, host: z.string(), schedules: z.record(z.string(), z.string()), timeZone: z.string(), store: z.string() }),
 } as const;

@@ -68,6 +68,14 @@ export function cleanupCompleted(o: EventDetail<"cleanup.completed">): Rendered 
     ["Freed", humanSize(o.freedBytes)],
     ["Kept", String(o.kept)],
     ["Leftovers removed", String(o.leftoversRemoved.length)],
+    ...(o.packs ? [["Unused packs deleted", `${o.packs.removed} (${humanSize(o.packs.freedBytes)}, counted in Freed)`] as [string, string]] : []),
+    ...(o.repack
+      ? [
+          ["Packs repacked", `${o.repack.packsRepacked} (${o.repack.manifestsRewritten} backup(s) pointed at the copies)`],
+          ["Copied by repacking", humanSize(o.repack.bytesCopied)],
+          ["Freed by the next cleanup", `${humanSize(o.repack.freeableBytes)} (the repacked packs, deleted an hour or more later)`],
+        ] as [string, string][]
+      : []),
   ]);
 }
 

@@ -15,6 +15,7 @@ export function formatDuration(ms) {
 function sizeText(r) {
   if (r.sizeBytes === null) return "—";
   const size = r.action === "cleanup" ? `${formatBytes(r.sizeBytes)} freed` : formatBytes(r.sizeBytes);
+  if (r.repack?.packsRepacked) return `${size}; ${r.repack.packsRepacked} packs repacked (${formatBytes(r.repack.bytesCopied)} copied, ${formatBytes(r.repack.freeableBytes)} freed by the next cleanup)`;
   return r.bytesAdded === undefined ? size : `${size} (${formatBytes(r.bytesAdded)} added, ${r.filesReused} files reused)`;
 }
 
