@@ -122,7 +122,7 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     req.onProgress?.({ phase: "verify", done: 0, total: 0 });
     await timePhase("finish packs", () => packs!.finish());
     req.onProgress?.({ phase: "verify", done: packs.stats.bytes, total: packs.stats.bytes });
-    await ensureStoreGuide(storage);
+    await timePhase("store guide", () => ensureStoreGuide(storage));
     const referenced = new Map<string, { length: number }>();
     for (const r of Object.values(records)) for (const f of r.files) for (const b of f.blobs.flatMap(storedBlobs)) referenced.set(`${b.pack}:${b.offset}`, b);
     const manifest: StoredManifestV2 = {
@@ -139,8 +139,9 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     };
     // Written once: on S3 the bucket policy refuses a manifest put without If-None-Match (infra/store-policy.ts).
     // Gzipped (core/manifest-codec.ts): every backup writes one, and it is most of what a quiet day adds to the store.
-    const written = await timePhase("manifest put", () => putOnce(storage, manifestKey(id), encodeManifest(manifest)));
-    await recordInCatalogIndex(storage, manifestKey(id), manifest, written);
+    const encoded = await timePhase("manifest encode", () => encodeManifest(manifest));
+    const written = await timePhase("manifest put", () => putOnce(storage, manifestKey(id), encoded));
+    await timePhase("catalog index", () => recordInCatalogIndex(storage, manifestKey(id), manifest, written));
     if (req.keepDatabaseSnapshot) await keepSnapshot(path.join(workDir, SNAPSHOT_NAME), req.keepDatabaseSnapshot);
     engine.log.info("backup succeeded", { id, type: req.type, format: "v2", ...manifest.stored });
     return { skipped: false, manifest, durationMs: Date.now() - started };
@@ -151,8 +152,10 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     throw await nameFullDisk(err, engine.workRoot, "create backup");
   } finally {
     await measuring; // long done: only stats, but nothing of this backup runs on behind it
-    await pool.close();
-    await rm(workDir, { recursive: true, force: true });
+    await timePhase("close pool, remove work", async () => {
+      await pool.close();
+      await rm(workDir, { recursive: true, force: true });
+    });
     reportPhases();
   }
 }
