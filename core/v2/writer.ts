@@ -201,23 +201,33 @@ async function gatherComponent(
       // one folder) are spread among the text ones, so the compression threads get work all along instead of idling
       // while a folder of stored-raw files is read.
       const order = name === "uploads" ? spreadOut(walked.files, (rel) => !textByName(rel)) : walked.files.map((_, i) => i);
-      // With a previous backup, the uploads are stat'ed (and copies hashed) on the compression threads, in batches.
-      const survey = name === "uploads" && previous.size > 0
-        ? surveyor(pool, order.map((i) => {
-          const prev = previous.get(`uploads/${walked.files[i]!}`);
-          return { file: path.join(root, walked.files[i]!), prev: prev?.source ?? null, rehash, pieceSize: CHUNK_SIZE };
-        }))
-        : null;
-      const stored = await mapInOrder(order.map((_, k) => k), name === "logs" ? LOG_LANES : FILE_LANES, (k) => lanes.run(async () => {
+      const prevOf = (k: number) => previous.get(`${name}/${walked.files[order[k]!]!}${name === "logs" ? ".gz" : ""}`);
+      const one = (k: number, found?: Surveyed) => lanes.run(async () => {
         const rel = walked.files[order[k]!]!;
         const file = path.join(root, rel);
-        const found = await survey?.(k);
-        // A failed stat or read there is repeated here, so it fails (or not) as it always did.
+        // A failed stat or read on a thread is repeated here, so it fails (or not) as it always did.
         const id = found?.id ? identityOf(found.id) : await identify(file);
         const hashed = found?.shas && found.whole ? { shas: found.shas, whole: found.whole } : undefined;
-        if (name === "uploads") return blobs.reuseHashedOrStore({ entry: `uploads/${rel}`, file }, id, previous.get(`uploads/${rel}`), rehash, hashed);
-        return storeLog(blobs, file, rel, id, workDir, previous.get(`logs/${rel}.gz`), rehash);
-      }));
+        if (name === "uploads") return blobs.reuseHashedOrStore({ entry: `uploads/${rel}`, file }, id, prevOf(k), rehash, hashed);
+        return storeLog(blobs, file, rel, id, workDir, prevOf(k), rehash);
+      });
+      const positions = order.map((_, k) => k);
+      let stored: FileEntryV2[];
+      if (name !== "uploads" || previous.size === 0) stored = await mapInOrder(positions, name === "logs" ? LOG_LANES : FILE_LANES, (k) => one(k));
+      else {
+        // Uploads that must be read although a previous record has their size (a copy of the CRM: a restore's
+        // pre-restore backup; a --rehash backup) are stat'ed and hashed on the compression threads, in batches, from
+        // the first files on if they are like that; an ordinary day (nearly all unchanged) starts no thread for it.
+        const probe = rehash ? 0 : Math.min(SURVEY_PROBE, Math.ceil(positions.length / 8));
+        const first = await mapInOrder(positions.slice(0, probe), FILE_LANES, (k) => one(k));
+        // A file reused by its identity comes back as the previous record itself.
+        const copies = first.filter((f, k) => f !== prevOf(k) && prevOf(k)?.size === f.size).length;
+        const rest = positions.slice(probe);
+        const survey = rehash || copies * 2 >= probe
+          ? surveyor(pool, rest.map((k) => ({ file: path.join(root, walked.files[order[k]!]!), prev: prevOf(k)?.source ?? null, rehash, pieceSize: CHUNK_SIZE })))
+          : null;
+        stored = [...first, ...await mapInOrder(rest.map((k, j) => [k, j] as const), FILE_LANES, async ([k, j]) => one(k, await survey?.(j)))];
+      }
       // Listed in walk order whatever order they were read in.
       const listed = new Array<FileEntryV2>(stored.length);
       order.forEach((i, k) => (listed[i] = stored[k]!));
@@ -294,6 +304,8 @@ async function storeLog(blobs: BlobStore, file: string, rel: string, id: Awaited
 
 /** Files surveyed per message to a compression thread: one round trip per batch instead of several per file. */
 const SURVEY_BATCH = 32;
+/** At most this many uploads (an eighth of them) are read as before, first, to tell a copy of the CRM (then surveyed) from an ordinary day (no thread). */
+const SURVEY_PROBE = 32;
 
 /**
  * The survey of the k-th file, asked for in batches in the order the files are stored, the next batch already on its
