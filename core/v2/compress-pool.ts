@@ -1,4 +1,5 @@
-// Deflate on every core: a pool of worker threads, one per available CPU, each gzipping one piece per task.
+// Deflate on every core: a pool of worker threads, one per available CPU, each gzipping one piece per task (and, for a
+// copy of the CRM, stat-ing and hashing files in batches: CompressPool.survey).
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { BackupError } from "../errors.ts";
