@@ -1,4 +1,5 @@
 // Creating a backup: snapshot and hash the components, stream the archive into the store, re-read it, then list it.
+import { timePhase } from "./v2/phase-clock.ts";
 import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { FileChangedError, createArchiveStream, type ArchiveSource } from "./archive/write.ts";
@@ -80,15 +81,15 @@ async function runBackupOnce(engine: Engine, req: BackupRequest & { id: string }
     }
   }
   try {
-    const lock = await acquireLock(engine.storage, LOCK_KEY, { id: `backup-${req.type}`, operation: `${req.type} backup` });
+    const lock = await timePhase("lock", () => acquireLock(engine.storage, LOCK_KEY, { id: `backup-${req.type}`, operation: `${req.type} backup` }));
     try {
       // Never back up a half-restored CRM: end a dead restore's journal first.
-      await recoverUnderLock(engine);
+      await timePhase("recover restore", () => recoverUnderLock(engine));
       // Best effort: on AWS the backup role may not delete archives, and cleanup removes these leftovers too.
-      await removeIncomplete(engine, req.actor ?? "scheduler").catch((err) => {
+      await timePhase("leftovers", () => removeIncomplete(engine, req.actor ?? "scheduler").catch((err) => {
         engine.log.warn("could not look for leftovers of an interrupted backup; cleanup will", { error: (err as Error).message });
-      });
-      await sweepAbandonedWork(engine);
+      }));
+      await timePhase("sweep work", () => sweepAbandonedWork(engine));
       return await createBackupWithRetry(engine, req, id);
     } finally {
       await lock.release();

@@ -1,16 +1,17 @@
 // Format v2 end to end on real files, real SQLite and the fs store: backup, reuse, dedupe, verify, restore, export, v1 beside v2.
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { listBackups, readManifest } from "../core/catalog.ts";
 import type { Engine } from "../core/engine.ts";
 import type { StoredManifestV2 } from "../core/manifest.ts";
 import { runRestore } from "../core/restore.ts";
 import { verifyBackup } from "../core/verify.ts";
+import { BlobStore } from "../core/v2/blob-store.ts";
 import { exportStream } from "../core/v2/export.ts";
 import { dbContent, makeCrm, makeTestEngine, tempDir, treeDigest } from "./helpers/crm.ts";
 
@@ -121,6 +122,51 @@ describe("format v2 (BACKUP_FORMAT=v2)", () => {
     // A weekly backup reads everything again (and still adds nothing).
     const weekly = await backup(engine, "weekly");
     expect(weekly.stored).toMatchObject({ filesReused: 0, filesRead: files + 1, packsAdded: 0 });
+  });
+
+  it("backs up a copy of the CRM (new inodes) from hashes taken on the compression threads, storing only what changed", async () => {
+    const crm = makeCrm();
+    const MiB = 1024 * 1024;
+    const big = randomBytes(2.5 * MiB);
+    writeFileSync(path.join(crm.root, "uploads/big.bin"), big);
+    const engine = makeTestEngine(crm.root, undefined, V2);
+    const first = await backup(engine);
+    const copy = path.join(tempDir("crm-copy-"), "crm");
+    execFileSync("cp", ["-a", crm.root, copy]);
+    // Same sizes, other bytes: one MiB in the middle of the big file, and a small file rewritten.
+    const changedBig = Buffer.from(big);
+    randomBytes(MiB).copy(changedBig, MiB);
+    writeFileSync(path.join(copy, "uploads/big.bin"), changedBig);
+    writeFileSync(path.join(copy, "uploads/a.txt"), "ALPHA\n");
+    const stored = vi.spyOn(BlobStore.prototype, "store");
+    let second: StoredManifestV2;
+    let readHere: string[];
+    try {
+      second = await backup(makeTestEngine(copy, engine.config.backupDir, V2));
+      readHere = stored.mock.calls.map(([src]) => src.entry).filter((e) => e.startsWith("uploads/"));
+    } finally {
+      stored.mockRestore();
+    }
+    // Only the two changed uploads, and the first one (read to tell a copy from an ordinary day), were read on the
+    // main thread; the others were recorded from the threads' hashes.
+    expect(readHere).toEqual(expect.arrayContaining(["uploads/a.txt", "uploads/big.bin"]));
+    expect(readHere.length).toBeLessThanOrEqual(3);
+    expect(second!.components.uploads!.fileCount).toBe(6);
+    const files = (m: StoredManifestV2) => new Map(m.components.uploads!.files.map((f) => [f.path, f]));
+    const [before, after] = [files(first), files(second)];
+    expect(after.get("uploads/big.bin")!.sha256).toBe(createHash("sha256").update(changedBig).digest("hex"));
+    expect(after.get("uploads/a.txt")!.sha256).toBe(createHash("sha256").update("ALPHA\n").digest("hex"));
+    for (const [p, f] of after) {
+      if (p === "uploads/a.txt" || p === "uploads/big.bin") continue;
+      const { source: _a, ...was } = before.get(p)!;
+      const { source: _b, ...now } = f;
+      expect(now).toEqual(was);
+      expect(f.source!.ino).not.toBe(before.get(p)!.source!.ino);
+    }
+    // The big file's first and last pieces are the stored ones; only its middle MiB and the small file are new.
+    expect(after.get("uploads/big.bin")!.blobs[0]).toEqual(before.get("uploads/big.bin")!.blobs[0]);
+    expect(second.stored).toMatchObject({ blobsAdded: 2 });
+    expect((await verifyBackup(engine, second.id)).ok).toBe(true);
   });
 
   it("stores a small fraction of the database when 1% of its rows change", async () => {

@@ -1,5 +1,8 @@
 // The compression pool on real worker threads: zlib's exact bytes, raw when deflate does not shrink, transfer and close.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -84,5 +87,40 @@ describe("CompressPool", () => {
     const results = await pending;
     expect(results.some((r) => r.status === "rejected" && /compression pool was closed/.test(String(r.reason)))).toBe(true);
     await expect(pool.encode(Buffer.from("y"), 3)).rejects.toThrow(/compression pool was closed/);
+  });
+  it("surveys files on a thread: the stat always, piece and whole-file hashes only for a same-size file whose identity moved or on a rehash", async () => {
+    pool = new CompressPool(2);
+    const dir = mkdtempSync(path.join(tmpdir(), "survey-"));
+    try {
+      const big = randomBytes(2.5 * 1024 * 1024);
+      const small = Buffer.from("small file\n".repeat(100));
+      writeFileSync(path.join(dir, "big"), big);
+      writeFileSync(path.join(dir, "small"), small);
+      writeFileSync(path.join(dir, "empty"), "");
+      const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+      const idOf = (f: string) => {
+        const st = statSync(path.join(dir, f), { bigint: true });
+        return { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino) };
+      };
+      const MiB = 1024 * 1024;
+      const moved = (f: string) => ({ ...idOf(f), ino: "1" });
+      const ask = (f: string, prev: ReturnType<typeof idOf> | null, rehash = false) => ({ file: path.join(dir, f), prev, rehash, pieceSize: MiB });
+      const [bigCopy, smallSame, smallRehash, smallResized, first, emptyCopy, gone] = await pool.survey([
+        ask("big", moved("big")), ask("small", idOf("small")), ask("small", idOf("small"), true), ask("small", { ...moved("small"), size: 5 }),
+        ask("small", null), ask("empty", moved("empty")), ask("gone", null),
+      ]);
+      expect(bigCopy).toMatchObject({ id: idOf("big"), whole: sha(big), shas: [sha(big.subarray(0, MiB)), sha(big.subarray(MiB, 2 * MiB)), sha(big.subarray(2 * MiB))] });
+      expect(bigCopy!.id!.mode & 0o170000).toBe(0o100000);
+      expect(bigCopy!.id!.mtimeMs).toBe(Math.floor(statSync(path.join(dir, "big")).mtimeMs));
+      // Unchanged identity: nothing read; a rehash reads it anyway; another size or no previous record: nothing read.
+      expect(smallSame).toEqual({ id: expect.objectContaining(idOf("small")) });
+      expect(smallRehash).toMatchObject({ shas: [sha(small)], whole: sha(small) });
+      expect(smallResized!.shas).toBeUndefined();
+      expect(first!.shas).toBeUndefined();
+      expect(emptyCopy).toMatchObject({ shas: [], whole: sha(Buffer.alloc(0)) });
+      expect(gone).toEqual({ error: expect.stringContaining("ENOENT") });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -21,10 +21,10 @@ import {
 import { walkFiles } from "../sources/files.ts";
 import { readSqliteHeader, snapshotDatabase } from "../sources/sqlite.ts";
 import { workName } from "../work-dir.ts";
-import { DB_CHUNK_SIZE, LOG_GZIP_LEVEL, textByName } from "./blob-codec.ts";
-import { BlobStore, identify } from "./blob-store.ts";
+import { CHUNK_SIZE, DB_CHUNK_SIZE, LOG_GZIP_LEVEL, textByName } from "./blob-codec.ts";
+import { BlobStore, identify, type SourceIdentity } from "./blob-store.ts";
 import { Lanes, mapInOrder, spreadOut } from "./bounded.ts";
-import { CompressPool } from "./compress-pool.ts";
+import { CompressPool, type SurveyFile, type Surveyed } from "./compress-pool.ts";
 import { CountingStorage } from "./counting-storage.ts";
 import { PackWriter } from "./pack-writer.ts";
 import { storeGuide, STORE_GUIDE_KEY } from "./store-guide.ts";
@@ -73,6 +73,7 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
   const pool = new CompressPool();
   let packs: PackWriter | undefined;
   let measuring: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
   try {
     const index = await timePhase("load store index", () => loadStoreIndex(storage));
     packs = new PackWriter(storage);
@@ -92,7 +93,7 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
         const prev = previousDatabase(index, pageSize);
         return prev ? new DbPatcher(storage, blobs, prev, pageSize) : undefined;
       };
-      return reused ?? await timePhase(`component ${name}`, () => gatherComponent(engine, name, workDir, blobs, lanes, index.previous, rehash, patcher));
+      return reused ?? await timePhase(`component ${name}`, () => gatherComponent(engine, name, workDir, blobs, pool, lanes, index.previous, rehash, patcher));
     };
     // Every component runs at once: the database's snapshot and integrity_check take seconds on their own thread, and the
     // file components share FILE_LANES. The first failure cancels the store so the others stop reading, and all settle
@@ -111,6 +112,9 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     for (const name of components) if (failures.has(name)) throw failures.get(name);
     const records: Record<string, ComponentRecordV2> = {};
     for (const name of components) records[name] = gathered.get(name)!;
+    // Every piece is compressed once the components are gathered: the threads end beside the packs' last uploads and
+    // the manifest instead of after them (awaited in finally, so none outlives the backup).
+    closing = pool.close();
     const covered = blobs.stats.bytesRead + blobs.stats.bytesReused;
     req.onProgress?.({ phase: "archive", done: covered, total: covered });
     const missing = Object.entries(records).filter(([, r]) => r.status === "missing");
@@ -122,7 +126,7 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     req.onProgress?.({ phase: "verify", done: 0, total: 0 });
     await timePhase("finish packs", () => packs!.finish());
     req.onProgress?.({ phase: "verify", done: packs.stats.bytes, total: packs.stats.bytes });
-    await ensureStoreGuide(storage);
+    await timePhase("store guide", () => ensureStoreGuide(storage));
     const referenced = new Map<string, { length: number }>();
     for (const r of Object.values(records)) for (const f of r.files) for (const b of f.blobs.flatMap(storedBlobs)) referenced.set(`${b.pack}:${b.offset}`, b);
     const manifest: StoredManifestV2 = {
@@ -139,8 +143,9 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     };
     // Written once: on S3 the bucket policy refuses a manifest put without If-None-Match (infra/store-policy.ts).
     // Gzipped (core/manifest-codec.ts): every backup writes one, and it is most of what a quiet day adds to the store.
-    const written = await timePhase("manifest put", () => putOnce(storage, manifestKey(id), encodeManifest(manifest)));
-    await recordInCatalogIndex(storage, manifestKey(id), manifest, written);
+    const encoded = await timePhase("manifest encode", () => encodeManifest(manifest));
+    const written = await timePhase("manifest put", () => putOnce(storage, manifestKey(id), encoded));
+    await timePhase("catalog index", () => recordInCatalogIndex(storage, manifestKey(id), manifest, written));
     if (req.keepDatabaseSnapshot) await keepSnapshot(path.join(workDir, SNAPSHOT_NAME), req.keepDatabaseSnapshot);
     engine.log.info("backup succeeded", { id, type: req.type, format: "v2", ...manifest.stored });
     return { skipped: false, manifest, durationMs: Date.now() - started };
@@ -151,14 +156,13 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     throw await nameFullDisk(err, engine.workRoot, "create backup");
   } finally {
     await measuring; // long done: only stats, but nothing of this backup runs on behind it
-    await pool.close();
-    await rm(workDir, { recursive: true, force: true });
+    await timePhase("close pool, remove work", () => Promise.all([closing ?? pool.close(), rm(workDir, { recursive: true, force: true })]));
     reportPhases();
   }
 }
 
 async function gatherComponent(
-  engine: Engine, name: ComponentName, workDir: string, blobs: BlobStore, lanes: Lanes, previous: Map<string, FileEntryV2>, rehash: boolean,
+  engine: Engine, name: ComponentName, workDir: string, blobs: BlobStore, pool: CompressPool, lanes: Lanes, previous: Map<string, FileEntryV2>, rehash: boolean,
   patcherFor: (pageSize: number) => DbPatcher | undefined,
 ): Promise<ComponentRecordV2> {
   const { paths } = engine.config;
@@ -197,13 +201,33 @@ async function gatherComponent(
       // one folder) are spread among the text ones, so the compression threads get work all along instead of idling
       // while a folder of stored-raw files is read.
       const order = name === "uploads" ? spreadOut(walked.files, (rel) => !textByName(rel)) : walked.files.map((_, i) => i);
-      const stored = await mapInOrder(order, name === "logs" ? LOG_LANES : FILE_LANES, (i) => lanes.run(async () => {
-        const rel = walked.files[i]!;
+      const prevOf = (k: number) => previous.get(`${name}/${walked.files[order[k]!]!}${name === "logs" ? ".gz" : ""}`);
+      const one = (k: number, found?: Surveyed) => lanes.run(async () => {
+        const rel = walked.files[order[k]!]!;
         const file = path.join(root, rel);
-        const id = await identify(file);
-        if (name === "uploads") return blobs.reuseOrStore({ entry: `uploads/${rel}`, file }, id, previous.get(`uploads/${rel}`), rehash);
-        return storeLog(blobs, file, rel, id, workDir, previous.get(`logs/${rel}.gz`), rehash);
-      }));
+        // A failed stat or read on a thread is repeated here, so it fails (or not) as it always did.
+        const id = found?.id ? identityOf(found.id) : await identify(file);
+        const hashed = found?.shas && found.whole ? { shas: found.shas, whole: found.whole } : undefined;
+        if (name === "uploads") return blobs.reuseHashedOrStore({ entry: `uploads/${rel}`, file }, id, prevOf(k), rehash, hashed);
+        return storeLog(blobs, file, rel, id, workDir, prevOf(k), rehash);
+      });
+      const positions = order.map((_, k) => k);
+      let stored: FileEntryV2[];
+      if (name !== "uploads" || previous.size === 0) stored = await mapInOrder(positions, name === "logs" ? LOG_LANES : FILE_LANES, (k) => one(k));
+      else {
+        // Uploads that must be read although a previous record has their size (a copy of the CRM: a restore's
+        // pre-restore backup; a --rehash backup) are stat'ed and hashed on the compression threads, in batches, from
+        // the first files on if they are like that; an ordinary day (nearly all unchanged) starts no thread for it.
+        const probe = rehash ? 0 : Math.min(SURVEY_PROBE, Math.ceil(positions.length / 8));
+        const first = await mapInOrder(positions.slice(0, probe), FILE_LANES, (k) => one(k));
+        // A file reused by its identity comes back as the previous record itself.
+        const copies = first.filter((f, k) => f !== prevOf(k) && prevOf(k)?.size === f.size).length;
+        const rest = positions.slice(probe);
+        const survey = rehash || copies * 2 >= probe
+          ? surveyor(pool, rest.map((k) => ({ file: path.join(root, walked.files[order[k]!]!), prev: prevOf(k)?.source ?? null, rehash, pieceSize: CHUNK_SIZE })))
+          : null;
+        stored = [...first, ...await mapInOrder(rest.map((k, j) => [k, j] as const), FILE_LANES, async ([k, j]) => one(k, await survey?.(j)))];
+      }
       // Listed in walk order whatever order they were read in.
       const listed = new Array<FileEntryV2>(stored.length);
       order.forEach((i, k) => (listed[i] = stored[k]!));
@@ -277,6 +301,39 @@ async function storeLog(blobs: BlobStore, file: string, rel: string, id: Awaited
   // The identity recorded is the live .log's, so the next backup can recognise it unchanged.
   return { ...stored, source, originalSha256: hashed.digest() };
 }
+
+/** Files surveyed per message to a compression thread: one round trip per batch instead of several per file. */
+const SURVEY_BATCH = 32;
+/** At most this many uploads (an eighth of them) are read as before, first, to tell a copy of the CRM (then surveyed) from an ordinary day (no thread). */
+const SURVEY_PROBE = 32;
+
+/**
+ * The survey of the k-th file, asked for in batches in the order the files are stored, the next batch already on its
+ * way while one is used, so a reader rarely waits on a thread.
+ */
+function surveyor(pool: CompressPool, files: SurveyFile[]): (k: number) => Promise<Surveyed> {
+  const batches = new Map<number, Promise<Surveyed[]>>();
+  const batch = (b: number) => {
+    let p = batches.get(b);
+    if (!p && b * SURVEY_BATCH < files.length) {
+      p = pool.survey(files.slice(b * SURVEY_BATCH, (b + 1) * SURVEY_BATCH));
+      p.catch(() => undefined); // handled where it is awaited
+      batches.set(b, p);
+    }
+    return p;
+  };
+  return async (k) => {
+    const b = Math.floor(k / SURVEY_BATCH);
+    const mine = batch(b)!;
+    batch(b + 1); // one for each compression thread
+    batch(b + 2);
+    return (await mine)[k - b * SURVEY_BATCH]!;
+  };
+}
+
+const identityOf = (s: NonNullable<Surveyed["id"]>): SourceIdentity => ({
+  size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, ino: s.ino, mode: s.mode, mtime: new Date(s.mtimeMs),
+});
 
 const SNAPSHOT_NAME = "dev.db";
 
