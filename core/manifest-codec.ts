@@ -46,6 +46,17 @@ export function encodeManifest(m: StoredManifestV2): Buffer {
 
 /** JSON.stringify(value, null, 2)'s text in pieces, for a value at `indent` (`key` is what toJSON receives). */
 function* jsonPieces(value: unknown, indent: string, key: string): Generator<string> {
+  if (value instanceof CompactFiles) {
+    // As the array toJSON would give, one record at a time.
+    const inner = indent + "  ";
+    if (value.length === 0) return void (yield "[]");
+    for (let i = 0; i < value.length; i++) {
+      yield i === 0 ? `[\n${inner}` : `,\n${inner}`;
+      yield* jsonPieces(value.at(i), inner, String(i));
+    }
+    yield `\n${indent}]`;
+    return;
+  }
   if (value !== null && typeof value === "object" && typeof (value as { toJSON?: unknown }).toJSON === "function") {
     value = (value as { toJSON: (k: string) => unknown }).toJSON(key);
   }
@@ -92,17 +103,42 @@ export function manifestText(m: StoredManifestV2): string {
   return JSON.stringify(compactManifest(m), null, 2) + "\n";
 }
 
-/** The compact form's object (manifestText's content), which encodeManifest writes out piece by piece. */
+/**
+ * The compact form's object (manifestText's content), which encodeManifest writes out piece by piece. The pack table
+ * is filled first, in the order the records use it; each file list stays a CompactFiles, whose records are compacted
+ * one at a time as they are written (a whole compact copy of the lists was ~10 MiB more heap at bench scale 4, held
+ * while the text was written: the backup's peak).
+ */
 function compactManifest(m: StoredManifestV2): Record<string, unknown> {
   const packs: string[] = [];
   const packIndex = new Map<string, number>();
-  const indexOf = (pack: string) => {
-    let i = packIndex.get(pack);
-    if (i === undefined) packIndex.set(pack, (i = packs.push(pack) - 1));
-    return i;
+  const add = (pack: string) => {
+    if (!packIndex.has(pack)) packIndex.set(pack, packs.push(pack) - 1);
   };
-  const components = Object.fromEntries(Object.entries(m.components).map(([name, c]) => [name, { ...c, files: c.files.map((f) => compactFile(f, indexOf)) }]));
+  for (const c of Object.values(m.components)) {
+    for (const f of c.files) for (const b of f.blobs) {
+      add(b.pack);
+      for (const p of b.patches ?? []) add(p.bundle.pack);
+    }
+  }
+  const indexOf = (pack: string) => packIndex.get(pack)!;
+  const components = Object.fromEntries(Object.entries(m.components).map(([name, c]) => [name, { ...c, files: new CompactFiles(c.files, indexOf) }]));
   return { ...m, components, packs };
+}
+
+/** A component's file list in the compact form, each record compacted only when it is written out. */
+class CompactFiles {
+  constructor(readonly files: readonly FileEntryV2[], private readonly indexOf: (pack: string) => number) {}
+  get length(): number {
+    return this.files.length;
+  }
+  at(i: number): Record<string, unknown> {
+    return compactFile(this.files[i]!, this.indexOf);
+  }
+  /** JSON.stringify's view (manifestText): the whole list at once. */
+  toJSON(): Record<string, unknown>[] {
+    return this.files.map((f) => compactFile(f, this.indexOf));
+  }
 }
 
 function compactFile(f: FileEntryV2, indexOf: (pack: string) => number): Record<string, unknown> {
@@ -140,58 +176,52 @@ function msIso(ns: unknown): string | null {
  * The manifest JSON with the compact form expanded back into every field (the form ManifestV2Schema checks). JSON
  * without a top-level "packs" array (v1, v2 written before the compact form) is returned as it is. Throws an Error
  * saying what is wrong when the compact parts do not fit together (a pack index outside the table).
+ * In place: `json` (a fresh JSON.parse result) is changed and returned, not copied. A copy was a third tree of the
+ * manifest beside the parsed one and the schema's (scale-4 bench CRM: ~12 MiB each, with 18 MB of text), and it
+ * set the heap's high-water mark of every command that reads a big manifest.
  */
 export function expandManifest(json: unknown): unknown {
   if (!isRecord(json) || json.formatVersion !== 2 || !Array.isArray(json.packs)) return json;
-  const { packs, ...rest } = json;
+  const packs = json.packs;
   if (!packs.every((p) => typeof p === "string")) throw new Error(`its "packs" table holds something other than pack names`);
-  if (!isRecord(rest.components)) return rest; // the schema names what is missing
-  const components: Record<string, unknown> = {};
-  for (const [name, c] of Object.entries(rest.components)) {
-    components[name] = isRecord(c) && Array.isArray(c.files) ? { ...c, files: c.files.map((f, i) => expandFile(f, packs as string[], `components.${name}.files.${i}`)) } : c;
+  delete json.packs;
+  if (!isRecord(json.components)) return json; // the schema names what is missing
+  for (const [name, c] of Object.entries(json.components)) {
+    if (isRecord(c) && Array.isArray(c.files)) c.files.forEach((f, i) => expandFile(f, packs as string[], `components.${name}.files.${i}`));
   }
-  return { ...rest, components };
+  return json;
 }
 
-function expandFile(f: unknown, packs: string[], where: string): unknown {
-  if (!isRecord(f) || !Array.isArray(f.blobs)) return f;
+/** Expands one compact file record in place (see expandManifest). */
+function expandFile(f: unknown, packs: string[], where: string): void {
+  if (!isRecord(f) || !Array.isArray(f.blobs)) return;
   const single = f.blobs.length === 1;
-  const blobs = f.blobs.map((b, i): unknown => {
-    if (!isRecord(b)) return b;
-    let pack = b.pack;
-    if (typeof pack === "number") {
-      pack = packs[pack];
+  f.blobs.forEach((b: unknown, i) => {
+    if (!isRecord(b)) return;
+    if (typeof b.pack === "number") {
+      const pack = packs[b.pack];
       if (!Number.isInteger(b.pack) || pack === undefined) throw new Error(`${where}.blobs.${i}: it names pack ${b.pack} of a ${packs.length}-entry "packs" table`);
+      b.pack = pack;
     }
-    const ref: Partial<Record<keyof BlobRef, unknown>> = {
-      sha256: b.sha256 === undefined && single ? f.sha256 : b.sha256,
-      size: b.size === undefined && single ? f.size : b.size,
-      pack,
-      offset: b.offset,
-      length: b.length,
-      encoding: b.encoding,
-    };
-    if (b.base !== undefined) ref.base = b.base;
-    if (Array.isArray(b.patches)) {
-      ref.patches = b.patches.map((p, j) => {
-        if (!isRecord(p) || !isRecord(p.bundle) || typeof p.bundle.pack !== "number") return p;
-        const name = packs[p.bundle.pack];
-        if (!Number.isInteger(p.bundle.pack) || name === undefined) throw new Error(`${where}.blobs.${i}.patches.${j}: its bundle names pack ${p.bundle.pack} of a ${packs.length}-entry "packs" table`);
-        return { ...p, bundle: { ...p.bundle, pack: name } };
-      });
-    } else if (b.patches !== undefined) ref.patches = b.patches;
-    return ref;
+    if (single && b.sha256 === undefined) b.sha256 = f.sha256;
+    if (single && b.size === undefined) b.size = f.size;
+    if (!Array.isArray(b.patches)) return;
+    b.patches.forEach((p: unknown, j) => {
+      if (!isRecord(p) || !isRecord(p.bundle) || typeof p.bundle.pack !== "number") return;
+      const name = packs[p.bundle.pack];
+      if (!Number.isInteger(p.bundle.pack) || name === undefined) throw new Error(`${where}.blobs.${i}.patches.${j}: its bundle names pack ${p.bundle.pack} of a ${packs.length}-entry "packs" table`);
+      p.bundle.pack = name;
+    });
   });
-  const out: Record<string, unknown> = { ...f, blobs };
   if (isRecord(f.source)) {
     const s = f.source;
     if (f.mtime === undefined) {
       const mtime = msIso(s.mtimeNs);
-      if (mtime !== null) out.mtime = mtime;
-    } else if (f.mtime === null) delete out.mtime;
-    out.source = { size: s.size === undefined ? f.size : s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs === undefined ? s.mtimeNs : s.ctimeNs, ino: s.ino };
+      if (mtime !== null) f.mtime = mtime;
+    } else if (f.mtime === null) delete f.mtime;
+    if (s.size === undefined) s.size = f.size;
+    if (s.ctimeNs === undefined) s.ctimeNs = s.mtimeNs;
   }
-  return out;
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
