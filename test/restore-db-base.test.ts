@@ -1,7 +1,7 @@
 // The restore's database staged from the pre-restore backup's snapshot: only differing pieces decoded, the whole file
 // checked, a wrong base never trusted; the snapshot as rollback copy only while the live database is unchanged.
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -79,6 +79,18 @@ async function stageDb(engine: Engine, m: StoredManifestV2, base?: { file: strin
   return { file: path.join(dir, DATABASE_ENTRY), stats };
 }
 
+/** This process's open descriptors on files under `root` (a store's packs), from /proc/self/fd. */
+function packsOpen(root: string): string[] {
+  return readdirSync("/proc/self/fd").flatMap((fd) => {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      return target.startsWith(`${root}/data/`) ? [target] : [];
+    } catch {
+      return []; // closed meanwhile (the listing's own descriptor)
+    }
+  });
+}
+
 describe("staging the database from a base", () => {
   it("decodes only the pieces that differ from the base and writes the backup's exact bytes", async () => {
     const crm = makeCrm();
@@ -114,6 +126,8 @@ describe("staging the database from a base", () => {
 
     const work = tempDir("ahead-");
     const ahead = stageDatabaseAhead(engine.storage, db, path.join(work, "ahead.db"), { file: base.file, pieces });
+    await ahead.result;
+    expect(packsOpen(engine.storage.description)).toEqual([]); // its reader closed the packs it read
     const dir = path.join(work, "files");
     const stats = await stageV2Components(engine.storage, m, ["database"], dir, undefined, { databaseAhead: ahead });
     expect(sha256(path.join(dir, DATABASE_ENTRY))).toBe(db.sha256);

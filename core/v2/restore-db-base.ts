@@ -88,6 +88,11 @@ export interface DatabaseAhead {
  * writeFromBase's would be: null when the base could not be used (then nothing is left at `file`).
  */
 export function stageDatabaseAhead(storage: Storage, f: FileEntryV2, file: string, base: DatabaseBase): DatabaseAhead {
-  const result = writeFromBase(new PackReader(storage), f, file, base).then((staged) => ({ staged }), (error: unknown) => ({ error }));
+  const reader = new PackReader(storage);
+  // Closed once done: its pack descriptors would otherwise wait for a garbage collection (Node warns, and they count
+  // against the process's open files meanwhile).
+  const result = writeFromBase(reader, f, file, base)
+    .finally(() => reader.close())
+    .then((staged) => ({ staged }), (error: unknown) => ({ error }));
   return { file, sha256: f.sha256, result };
 }
