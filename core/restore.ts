@@ -221,7 +221,7 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
   for (const component of order) journal.steps.push(...(await planComponent(engine, manifest, component, stagedFiles, journal, partial, keep, rollbackReady, extras)));
   // One durable write makes the plan the one to follow and begins every component: undoing a step that never ran is a
   // no-op (undoStep judges by the disk; the database's rollback copy equals the live database, checked at planning),
-  // so nothing needs a write of its own before its first change, and the database copy can run beside the renames.
+  // so nothing needs a write of its own before its first change.
   journal.phase = "swapping";
   journal.begun = [...order];
   await writeJournal(file, journal);
@@ -243,18 +243,15 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
     onProgress?.({ phase: "swap", done: ++swapped, total: order.length });
   };
   onProgress?.({ phase: "swap", done: 0, total: order.length });
-  // The database (SQLite's page copy, mostly waiting on the disk) beside the files' renames and their folders' fsyncs.
+  // The files' renames first (as before: a failure there never starts the database copy), then SQLite's page copy,
+  // which holds this thread until done, beside the fsyncs of the folders the renames changed (on libuv's threads).
+  for (const component of order) if (component !== "database") await swap(component);
+  const folders = syncStepFolders(journal.steps.filter((s) => s.kind === "path")).then(() => timer?.mark("fsync swapped folders"));
   const database = order.includes("database") ? swap("database").then(() => ownership.afterSwap()) : undefined;
-  const files = (async () => {
-    for (const component of order) if (component !== "database") await swap(component);
-    await syncStepFolders(journal.steps.filter((s) => s.kind === "path"));
-    timer?.mark("fsync swapped folders");
-  })();
-  // Both settle before anything else happens: a rollback must not run under a step still applying. A files failure
-  // is named first (before, the database was never started after one).
-  const [filesDone, databaseDone] = await Promise.allSettled([files, database]);
-  if (filesDone.status === "rejected") throw filesDone.reason;
+  // Both settle before anything else happens: a rollback must not run under a step still applying.
+  const [foldersDone, databaseDone] = await Promise.allSettled([folders, database]);
   if (databaseDone.status === "rejected") throw databaseDone.reason;
+  if (foldersDone.status === "rejected") throw foldersDone.reason;
   // A kept file written during the restore would leave live data that is not the backup's: undo all, say which.
   const moved = await keep?.recheck?.();
   if (moved) throw new ConflictError(`restore ${manifest.id}: ${moved} changed while the restore ran; stop what writes to the CRM's files and restore again`);
