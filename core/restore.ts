@@ -27,7 +27,7 @@ import { keptSnapshot, rollbackFromSnapshot, startRollbackCopy } from "./restore
 import { sameLiveSource, takeLiveSource } from "./v2/db-reuse.ts";
 import { stageDatabaseAhead, type DatabaseAhead, type DatabaseBase } from "./v2/restore-db-base.ts";
 import { stageV2Components, type KeptFiles, type StagingStats } from "./v2/restore-staging.ts";
-import { planInPlace, syncStepFolders } from "./restore-in-place.ts";
+import { listLiveExtras, planInPlace, syncStepFolders } from "./restore-in-place.ts";
 import { chooseFiles, includedEntries } from "./browse.ts";
 import { collectNow } from "./v2/thread-gc.ts";
 
@@ -195,6 +195,10 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
   const early = !components.includes("database") || !existsSync(paths.database) ? undefined
     : snapshotIsRollback ? rollbackFromSnapshot(snapshot!.base.file, snapshot!.before!, paths.database, rollbackPath(journal))
     : startRollbackCopy(paths.database, rollbackPath(journal), engine.config.dbBusyTimeoutMs);
+  // The live uploads entries the backup lacks (moved aside by the plan) are listed beside staging: it only reads the
+  // live tree, and staging mostly waits on its database copy and the disk.
+  const extras = components.includes("uploads") && keep && !partial ? listLiveExtras(paths.uploads, uploadsPaths(manifest)) : undefined;
+  extras?.catch(() => undefined); // awaited by the plan; a staging failure leaves it unawaited
   try {
     staged = await stageAll(engine, manifest, full, components, stagedFiles, journal, partial, keep, onProgress, timer, snapshot?.base, pre, ahead);
   } catch (err) {
@@ -215,32 +219,44 @@ async function applyRestore(engine: Engine, journal: Journal, full: StoredManife
 
   // Plan every swap (and snapshot the live database for undo unless done above), then make the plan durable before the first change.
   const order = COMPONENTS.filter((c) => components.includes(c)).reverse(); // logs, config, uploads, database
-  for (const component of order) journal.steps.push(...(await planComponent(engine, manifest, component, stagedFiles, journal, partial, keep, rollbackReady)));
+  for (const component of order) journal.steps.push(...(await planComponent(engine, manifest, component, stagedFiles, journal, partial, keep, rollbackReady, extras)));
+  // One durable write makes the plan the one to follow and begins every component: undoing a step that never ran is a
+  // no-op (undoStep judges by the disk; the database's rollback copy equals the live database, checked at planning),
+  // so nothing needs a write of its own before its first change.
   journal.phase = "swapping";
+  journal.begun = [...order];
   await writeJournal(file, journal);
   timer?.mark("plan (database rollback snapshot)");
 
   const pause = testPause();
-  for (const [i, component] of order.entries()) {
-    onProgress?.({ phase: "swap", done: i, total: order.length });
-    journal.begun.push(component);
-    await writeJournal(file, journal);
+  let swapped = 0;
+  const swap = async (component: ComponentName) => {
     await pause?.();
     const changed = { value: false };
     try {
       for (const step of journal.steps.filter((s) => s.component === component)) await applyStep(step, engine.config.dbBusyTimeoutMs, pause, changed);
     } catch (err) {
       // A component whose first step failed before touching anything needs no undo (and the undo could fail the same way).
-      if (!changed.value) journal.begun.pop();
+      if (!changed.value) journal.begun = journal.begun.filter((c) => c !== component);
       throw err;
     }
-  }
-  await ownership.afterSwap();
+    timer?.mark(`swap ${component}`);
+    onProgress?.({ phase: "swap", done: ++swapped, total: order.length });
+  };
+  onProgress?.({ phase: "swap", done: 0, total: order.length });
+  // The files' renames first (as before: a failure there never starts the database copy), then SQLite's page copy,
+  // which holds this thread until done, beside the fsyncs of the folders the renames changed (on libuv's threads).
+  for (const component of order) if (component !== "database") await swap(component);
+  const folders = syncStepFolders(journal.steps.filter((s) => s.kind === "path")).then(() => timer?.mark("fsync swapped folders"));
+  const database = order.includes("database") ? swap("database").then(() => ownership.afterSwap()) : undefined;
+  // Both settle before anything else happens: a rollback must not run under a step still applying.
+  const [foldersDone, databaseDone] = await Promise.allSettled([folders, database]);
+  if (databaseDone.status === "rejected") throw databaseDone.reason;
+  if (foldersDone.status === "rejected") throw foldersDone.reason;
   // A kept file written during the restore would leave live data that is not the backup's: undo all, say which.
   const moved = await keep?.recheck?.();
   if (moved) throw new ConflictError(`restore ${manifest.id}: ${moved} changed while the restore ran; stop what writes to the CRM's files and restore again`);
-  await syncStepFolders(journal.steps.filter((s) => s.kind === "path"));
-  timer?.mark("swap");
+  timer?.mark("recheck kept files");
   journal.phase = "committing";
   await writeJournal(file, journal);
   await rollForward(engine, journal).catch((e) => engine.log.warn("restore: could not remove the copies kept for undo; the next command will", { error: errorMessage(e) }));
@@ -283,11 +299,13 @@ async function stageAll(engine: Engine, manifest: StoredManifest, full: StoredMa
   return staged;
 }
 
+/** The backup's uploads as paths under the uploads folder. */
+const uploadsPaths = (manifest: StoredManifest) => (manifest.components.uploads?.files ?? []).map((f) => f.path.slice("uploads/".length));
 const rollbackPath = (journal: Journal) => path.join(journal.staging, "rollback.db");
 /** Where the pre-restore backup leaves its database snapshot (BackupRequest.keepDatabaseSnapshot). */
 const keptSnapshotPath = (journal: Journal) => path.join(journal.staging, "pre-restore.db");
 
-async function planComponent(engine: Engine, manifest: StoredManifest, component: ComponentName, staged: string, journal: Journal, partial: boolean, keep?: KeptFiles, rollbackReady = false): Promise<SwapStep[]> {
+async function planComponent(engine: Engine, manifest: StoredManifest, component: ComponentName, staged: string, journal: Journal, partial: boolean, keep?: KeptFiles, rollbackReady = false, extras?: Promise<string[]>): Promise<SwapStep[]> {
   const { paths } = engine.config;
   if (component === "database") {
     return [await planDatabaseStep(path.join(staged, DATABASE_ENTRY), paths.database, rollbackPath(journal), engine.config.dbBusyTimeoutMs, rollbackReady)];
@@ -296,7 +314,7 @@ async function planComponent(engine: Engine, manifest: StoredManifest, component
     // The folder ends up holding exactly the backup's files; only those that differ, and live extras, are moved.
     const wanted = new Map<string, string | null>();
     for (const f of manifest.components.uploads!.files) wanted.set(f.path.slice("uploads/".length), keep.entries.has(f.path) ? null : path.join(staged, f.path));
-    return planInPlace(component, paths.uploads, wanted, journal.id);
+    return planInPlace(component, paths.uploads, wanted, journal.id, extras);
   }
   if (component === "uploads" && !partial) return [await planPathStep(component, path.join(staged, "uploads"), paths.uploads, journal.id)];
   // Config and logs (and uploads under --include) go file by file: live files that the backup does not hold are left alone.

@@ -37,8 +37,8 @@ async function setup() {
   return { crm, store, engine, id: out.manifest.id, before: crmState(crm.root) };
 }
 
-/** Starts a CLI restore that pauses inside its swap, and kills it with SIGKILL once `when` holds for its journal. */
-async function killRestoreWhen(crmRoot: string, store: string, id: string, when: (j: Journal) => boolean): Promise<Journal> {
+/** Starts a CLI restore that pauses inside its swap, and kills it with SIGKILL `afterMs` after `when` holds for its journal. */
+async function killRestoreWhen(crmRoot: string, store: string, id: string, when: (j: Journal) => boolean, afterMs = 0): Promise<Journal> {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, CRM_ROOT: crmRoot, BACKUP_DIR: store, COLAB_TEST_SWAP_DELAY_MS: "400" };
   const child = spawn(process.execPath, [BIN, "restore", id, "--components", "database,uploads,config,logs", "--confirm", "CONFIRM_RESTORE"], { env, stdio: "ignore" });
   const file = path.join(crmRoot, ".colab-restore-journal.json");
@@ -47,6 +47,7 @@ async function killRestoreWhen(crmRoot: string, store: string, id: string, when:
     while (Date.now() < deadline) {
       const j = existsSync(file) ? await readJournal(file).catch(() => null) : null;
       if (j && when(j)) {
+        if (afterMs) await new Promise((r) => setTimeout(r, afterMs));
         child.kill("SIGKILL");
         return j;
       }
@@ -70,10 +71,12 @@ function runCli(args: string[], crmRoot: string, store: string): Promise<{ code:
 }
 
 describe("restore crash recovery", () => {
-  for (const begun of [1, 2, 3, 4]) {
-    it(`rolls back every component when killed with ${begun} of 4 components begun`, async () => {
+  // One journal write begins all four components; each component and each path step then pauses 400 ms
+  // (COLAB_TEST_SWAP_DELAY_MS), so these kills land before any change, between steps and inside the database copy.
+  for (const afterMs of [0, 300, 700, 1100]) {
+    it(`rolls back every component when killed ${afterMs} ms into the swap (all 4 components begun)`, async () => {
       const { crm, store, engine, id, before } = await setup();
-      const j = await killRestoreWhen(crm.root, store, id, (j) => j.phase === "swapping" && j.begun.length === begun);
+      const j = await killRestoreWhen(crm.root, store, id, (j) => j.phase === "swapping" && j.begun.length === 4, afterMs);
       expect(j.preRestoreBackupId).toMatch(/^pre-restore-/);
       const status = await getStatus(engine);
       expect(status.running).toBeNull(); // a dead pid is never "running"

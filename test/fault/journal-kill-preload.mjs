@@ -4,6 +4,7 @@
 //   COLAB_TEST_KILL_AT_JOURNAL_WRITE=n  SIGKILL right after the n-th journal write landed (1 = the first)
 //   COLAB_TEST_KILL_AT_JOURNAL_PHASE=p  ...or right after the first journal write whose phase is p (e.g. committing);
 //                                       "swapping:2": the first whose phase is swapping with 2 components begun
+//   COLAB_TEST_KILL_AT_RENAME=suffix    ...or right after the first rename whose target ends with suffix (a restored file)
 //   COLAB_TEST_KILL_DELAY_MS=ms         ...or that many ms after it, from a worker thread, so it lands inside
 //                                       synchronous work such as SQLite's page copy into the live database
 import { appendFileSync, readFileSync } from "node:fs";
@@ -15,6 +16,7 @@ const JOURNAL = ".colab-restore-journal.json";
 const log = process.env.COLAB_TEST_RENAME_LOG;
 const killAt = Number(process.env.COLAB_TEST_KILL_AT_JOURNAL_WRITE ?? 0);
 const killPhase = process.env.COLAB_TEST_KILL_AT_JOURNAL_PHASE;
+const killRename = process.env.COLAB_TEST_KILL_AT_RENAME;
 const delayMs = Number(process.env.COLAB_TEST_KILL_DELAY_MS ?? 0);
 let writes = 0;
 // Started now, so that its start-up time is not added to the delay; it waits for the word.
@@ -33,6 +35,7 @@ fsp.rename = async function (from, to) {
   await rename(from, to);
   const isJournal = String(to).endsWith(JOURNAL);
   if (log && (isJournal || /\.db$/.test(String(to)))) appendFileSync(log, `${Date.now()} ${from} -> ${to}\n`);
+  if (killRename && String(to).endsWith(killRename)) process.kill(process.pid, "SIGKILL");
   if (!isJournal) return;
   writes++;
   if (killPhase ? !atPhase(JSON.parse(readFileSync(to, "utf8"))) : writes !== killAt) return;

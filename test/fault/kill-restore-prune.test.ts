@@ -84,8 +84,9 @@ describe("fault: kill -9 in a restore of uploads, folders included", () => {
     writeFileSync(path.join(uploads, "new.txt"), "new");
     mkdirSync(path.join(uploads, "media", "kept-empty"));
     const before = { files: treeDigest(uploads), folders: folders(uploads) };
-    // uploads is swapped first, the database second: killed when the database step begins, uploads are all in place.
-    const env = { CRM_ROOT: crm.root, NODE_OPTIONS: `--import ${PRELOAD}`, COLAB_TEST_KILL_AT_JOURNAL_PHASE: "swapping:2" };
+    // Killed right after b.txt is renamed into the folders the restore made for it (removals are planned, and run,
+    // before placements, so new.txt is already set aside): the rollback must remove those folders again.
+    const env = { CRM_ROOT: crm.root, NODE_OPTIONS: `--import ${PRELOAD}`, COLAB_TEST_KILL_AT_RENAME: path.join("uploads", "deep", "nested", "b.txt") };
     const killed = await spawnCli(["restore", backup.manifest.id, "--components", "uploads,database", "--confirm", "CONFIRM_RESTORE", "--json"], { cwd, env }).done;
     expect(killed.signal).toBe("SIGKILL");
     expect(existsSync(path.join(uploads, "deep", "nested", "b.txt"))).toBe(true); // the kill landed after the uploads swap
