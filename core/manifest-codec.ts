@@ -30,7 +30,7 @@ export const MANIFEST_GZIP_LEVEL = 7;
 /**
  * A v2 manifest as stored: its compact form (manifestText) pretty-printed, as one gzip member at MANIFEST_GZIP_LEVEL.
  * The header carries no time or name, so the same manifest is always the same bytes (putOnce compares a retried
- * write's bytes with what is there).
+ * write's bytes with what is there). A backup writes with encodeManifestStreamed (the same bytes, the text never whole).
  */
 export function encodeManifest(m: StoredManifestV2): Buffer {
   // The text is manifestText(m) (the compact form pretty-printed), written piece by piece into one buffer of its exact
