@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { checkManifest } from "./catalog-scan.ts";
-import { MANIFEST_GZIP_LEVEL, decodeManifest, encodeManifest, isGzipped, manifestJsonText, manifestText } from "./manifest-codec.ts";
+import { MANIFEST_GZIP_LEVEL, decodeManifest, encodeManifest, encodeManifestStreamed, isGzipped, manifestJsonText, manifestText } from "./manifest-codec.ts";
 import { ManifestV2Schema, type BlobRef, type FileEntryV2, type StoredManifestV2 } from "./manifest.ts";
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -54,7 +54,7 @@ describe("manifest codec", () => {
     expect("manifest" in checked && checked.manifest).toEqual(m);
   });
 
-  it("writes exactly manifestText (JSON.stringify of the compact form, pretty) though piece by piece", () => {
+  it("writes exactly manifestText (JSON.stringify of the compact form, pretty) though piece by piece", async () => {
     const m = manifest();
     const ref = (i: number) => ({ sha256: "ab".repeat(32), size: i, pack: `data/packs/cd/${"cd".repeat(32)}.pack`, offset: i * 7, length: i, encoding: "gzip" });
     const files = Array.from({ length: 50 }, (_, i) => ({ path: `uploads/é/${i}\n"q".jpg`, size: i, blobs: Array.from({ length: i % 4 }, (_, j) => ref(j)), source: { size: i, ino: "7" }, skipped: undefined }));
@@ -62,6 +62,22 @@ describe("manifest codec", () => {
     const want = gzipSync(manifestText(odd as unknown as StoredManifestV2), { level: MANIFEST_GZIP_LEVEL });
     expect(encodeManifest(odd as unknown as StoredManifestV2).equals(want)).toBe(true);
     expect(encodeManifest(m).equals(gzipSync(manifestText(m), { level: MANIFEST_GZIP_LEVEL }))).toBe(true);
+    expect((await encodeManifestStreamed(odd as unknown as StoredManifestV2)).equals(want)).toBe(true);
+    expect((await encodeManifestStreamed(m)).equals(encodeManifest(m))).toBe(true);
+  });
+
+  it("streams the gzip of a manifest of many text batches to the same bytes as the whole text gzipped", async () => {
+    const m = manifest();
+    // ~3,000 records of ~300 bytes with multi-byte names: many of encodeManifestStreamed's 64 KiB batches.
+    const files = Array.from({ length: 3000 }, (_, i) => ({
+      path: `uploads/dossier-é-${i}/😀-${i}.txt`, size: i, mode: 0o644, mtime: new Date(i * 1000).toISOString(), sha256: (i % 256).toString(16).padStart(2, "0").repeat(32),
+      blobs: [{ sha256: "ab".repeat(32), size: i, pack: `data/packs/${(i % 7).toString(16).padStart(2, "0")}/${"cd".repeat(32)}.pack`, offset: i * 7, length: i, encoding: "gzip" }],
+    }));
+    const big = { ...m, components: { ...m.components, uploads: { status: "included", fileCount: files.length, totalSize: 0, files } } } as unknown as StoredManifestV2;
+    const want = gzipSync(manifestText(big), { level: MANIFEST_GZIP_LEVEL });
+    expect(manifestText(big).length).toBeGreaterThan(10 * 64 * 1024);
+    expect((await encodeManifestStreamed(big)).equals(want)).toBe(true);
+    expect(readBack(await encodeManifestStreamed(big))).toBe(asRead(big));
   });
 
   it("writes each pack name once and leaves out only what decoding rebuilds", () => {

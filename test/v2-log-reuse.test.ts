@@ -7,14 +7,16 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import type { Engine } from "../core/engine.ts";
 import type { FileEntryV2, StoredManifestV2 } from "../core/manifest.ts";
+import { MANIFEST_GZIP_LEVEL } from "../core/manifest-codec.ts";
 import { runRestore } from "../core/restore.ts";
 import { makeCrm, makeTestEngine, tempDir } from "./helpers/crm.ts";
 
-// Counts the gzip streams the writer opens: a log gzipped again opens one.
-const gzips = vi.hoisted(() => ({ count: 0 }));
+// Counts the gzip streams the writer opens for logs: a log gzipped again opens one. The manifest's own stream (at
+// MANIFEST_GZIP_LEVEL, one per backup) is not counted.
+const gzips = vi.hoisted(() => ({ levels: [] as (number | undefined)[], get count() { return this.levels.filter((l) => l !== MANIFEST_GZIP_LEVEL).length; }, set count(_: number) { this.levels = []; } }));
 vi.mock("node:zlib", async (importOriginal) => {
   const zlib = await importOriginal<typeof import("node:zlib")>();
-  return { ...zlib, createGzip: (...args: Parameters<typeof zlib.createGzip>) => (gzips.count++, zlib.createGzip(...args)) };
+  return { ...zlib, createGzip: (...args: Parameters<typeof zlib.createGzip>) => (gzips.levels.push(args[0]?.level), zlib.createGzip(...args)) };
 });
 
 const V2 = { BACKUP_FORMAT: "v2" };

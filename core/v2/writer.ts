@@ -13,7 +13,7 @@ import { nameFullDisk } from "../disk-full.ts";
 import type { Engine } from "../engine.ts";
 import { BackupError, ValidationError } from "../errors.ts";
 import { manifestKey } from "../ids.ts";
-import { encodeManifest } from "../manifest-codec.ts";
+import { encodeManifestStreamed } from "../manifest-codec.ts";
 import {
   COMPONENTS, DATABASE_ENTRY, MANIFEST_FORMAT_V2,
   type BlobRef, type ComponentName, type ComponentRecordV2, type DatabaseFacts, type FileEntryV2, type StoredManifestV2,
@@ -22,7 +22,7 @@ import { walkFiles } from "../sources/files.ts";
 import { readSqliteHeader, snapshotDatabase } from "../sources/sqlite.ts";
 import { workName } from "../work-dir.ts";
 import { CHUNK_SIZE, DB_CHUNK_SIZE, LOG_GZIP_LEVEL, textByName } from "./blob-codec.ts";
-import { BlobStore, identify, type SourceIdentity } from "./blob-store.ts";
+import { BlobStore, identify, type BlobStoreStats, type SourceIdentity } from "./blob-store.ts";
 import { Lanes, mapInOrder, spreadOut } from "./bounded.ts";
 import { CompressPool, type SurveyFile, type Surveyed } from "./compress-pool.ts";
 import { CountingStorage } from "./counting-storage.ts";
@@ -75,7 +75,6 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
   let measuring: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   try {
-    const index = await timePhase("load store index", () => loadStoreIndex(storage));
     packs = new PackWriter(storage);
     // The live sizes are the archive phase's total: reused files count as covered, never as read. Measured beside the
     // backup, not before it (a stat of every file, 0.2 s of a restore's pre-restore backup); until then the total is 0,
@@ -83,39 +82,15 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     req.onProgress?.({ phase: "hash", done: 0, total: 0 });
     let total = 0;
     measuring = req.onProgress ? liveBytes(engine, components).then((n) => void (total = Math.max(total, n)), () => undefined) : undefined;
-    const blobs = new BlobStore(index.blobs, packs, pool, (done) => req.onProgress?.({ phase: "archive", done, total: total && (total = Math.max(total, done)) }));
-    const gather = async (name: ComponentName, lanes: Lanes): Promise<ComponentRecordV2> => {
-      if (name === "database") req.onProgress?.({ phase: "snapshot", done: 0, total: 0 });
-      // Weekly, monthly and --rehash backups read everything, the database included.
-      const reused = name === "database" && !rehash ? await reuseUnchangedDatabase(engine, storage, index, blobs) : null;
-      // The database's changed pieces become page patches on the previous backup's pieces where few pages changed.
-      const patcher = (pageSize: number) => {
-        const prev = previousDatabase(index, pageSize);
-        return prev ? new DbPatcher(storage, blobs, prev, pageSize) : undefined;
-      };
-      return reused ?? await timePhase(`component ${name}`, () => gatherComponent(engine, name, workDir, blobs, pool, lanes, index.previous, rehash, patcher));
-    };
-    // Every component runs at once: the database's snapshot and integrity_check take seconds on their own thread, and the
-    // file components share FILE_LANES. The first failure cancels the store so the others stop reading, and all settle
-    // before it leaves, so nothing keeps writing behind a retry; it is reported in COMPONENTS order, as before.
-    const lanes = new Lanes(FILE_LANES);
-    const startOrder = [...components].sort((a, b) => Number(a !== "database") - Number(b !== "database") || START_ORDER.indexOf(a) - START_ORDER.indexOf(b));
-    const gathered = new Map<ComponentName, ComponentRecordV2>();
-    const failures = new Map<ComponentName, unknown>();
-    await Promise.all(startOrder.map((name) => gather(name, lanes).then((r) => {
-      gathered.set(name, r);
-      req.onComponent?.(name, r, name === "database" ? path.join(workDir, SNAPSHOT_NAME) : undefined);
-    }, (err: unknown) => {
-      blobs.cancel(err);
-      failures.set(name, err);
-    })));
-    for (const name of components) if (failures.has(name)) throw failures.get(name);
-    const records: Record<string, ComponentRecordV2> = {};
-    for (const name of components) records[name] = gathered.get(name)!;
+    const onArchived = (done: number) => req.onProgress?.({ phase: "archive", done, total: total && (total = Math.max(total, done)) });
+    // The store index (the previous manifest whole, every blob it knows) lives only in gatherAll's scope: it is garbage
+    // by the time the manifest is written (scale-4 bench churn backup: that phase peaked at ~250 MiB RSS with it held and
+    // the manifest text whole, ~230 now; the gathering, ~250, is the peak).
+    const { records, stats, previousId } = await gatherAll(engine, req, storage, packs, pool, components, workDir, rehash, onArchived);
     // Every piece is compressed once the components are gathered: the threads end beside the packs' last uploads and
     // the manifest instead of after them (awaited in finally, so none outlives the backup).
     closing = pool.close();
-    const covered = blobs.stats.bytesRead + blobs.stats.bytesReused;
+    const covered = stats.bytesRead + stats.bytesReused;
     req.onProgress?.({ phase: "archive", done: covered, total: covered });
     const missing = Object.entries(records).filter(([, r]) => r.status === "missing");
     if (missing.length === components.length && req.type !== "pre-restore") {
@@ -127,23 +102,22 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     await timePhase("finish packs", () => packs!.finish());
     req.onProgress?.({ phase: "verify", done: packs.stats.bytes, total: packs.stats.bytes });
     await timePhase("store guide", () => ensureStoreGuide(storage));
-    const referenced = new Map<string, { length: number }>();
-    for (const r of Object.values(records)) for (const f of r.files) for (const b of f.blobs.flatMap(storedBlobs)) referenced.set(`${b.pack}:${b.offset}`, b);
+    const referenced = referencedTotals(records);
     const manifest: StoredManifestV2 = {
       formatVersion: MANIFEST_FORMAT_V2, tool, id, name: `${tool}-${id}`, type: req.type, description: req.description ?? "",
       createdAt: engine.now().toISOString(), ...(req.scheduledAt ? { scheduledAt: req.scheduledAt.toISOString() } : {}),
       host: engine.host, components: records, completedAt: engine.now().toISOString(),
       stored: {
-        referencedBytes: [...referenced.values()].reduce((n, b) => n + b.length, 0), referencedBlobs: referenced.size,
+        referencedBytes: referenced.bytes, referencedBlobs: referenced.blobs,
         bytesAdded: packs.stats.bytes, blobsAdded: packs.stats.blobs, packsAdded: packs.stats.packs,
         requests: storage.requests + 1, // + the manifest's own put below
-        filesRead: blobs.stats.filesRead, filesReused: blobs.stats.filesReused,
-        ...(index.previousId ? { previousId: index.previousId } : {}), verifiedAt: engine.now().toISOString(),
+        filesRead: stats.filesRead, filesReused: stats.filesReused,
+        ...(previousId ? { previousId } : {}), verifiedAt: engine.now().toISOString(),
       },
     };
     // Written once: on S3 the bucket policy refuses a manifest put without If-None-Match (infra/store-policy.ts).
     // Gzipped (core/manifest-codec.ts): every backup writes one, and it is most of what a quiet day adds to the store.
-    const encoded = await timePhase("manifest encode", () => encodeManifest(manifest));
+    const encoded = await timePhase("manifest encode", () => encodeManifestStreamed(manifest));
     const written = await timePhase("manifest put", () => putOnce(storage, manifestKey(id), encoded));
     await timePhase("catalog index", () => recordInCatalogIndex(storage, manifestKey(id), manifest, written));
     if (req.keepDatabaseSnapshot) await keepSnapshot(path.join(workDir, SNAPSHOT_NAME), req.keepDatabaseSnapshot);
@@ -159,6 +133,56 @@ export async function createBackupV2(engine: Engine, req: BackupRequest & { reha
     await timePhase("close pool, remove work", () => Promise.all([closing ?? pool.close(), rm(workDir, { recursive: true, force: true })]));
     reportPhases();
   }
+}
+
+/**
+ * Gathers every component at once: the database's snapshot and integrity_check take seconds on their own thread, and
+ * the file components share FILE_LANES. The first failure cancels the store so the others stop reading, and all settle
+ * before it leaves, so nothing keeps writing behind a retry; it is reported in COMPONENTS order, as before.
+ * The store index and the BlobStore (which holds the index's blobs) are this function's alone: only the records and
+ * the counts leave it.
+ */
+async function gatherAll(
+  engine: Engine, req: BackupRequest, storage: CountingStorage, packs: PackWriter, pool: CompressPool, components: ComponentName[], workDir: string,
+  rehash: boolean, onArchived: (done: number) => void,
+): Promise<{ records: Record<string, ComponentRecordV2>; stats: BlobStoreStats; previousId?: string }> {
+  const index = await timePhase("load store index", () => loadStoreIndex(storage));
+  const blobs = new BlobStore(index.blobs, packs, pool, onArchived);
+  const gather = async (name: ComponentName, lanes: Lanes): Promise<ComponentRecordV2> => {
+    if (name === "database") req.onProgress?.({ phase: "snapshot", done: 0, total: 0 });
+    // Weekly, monthly and --rehash backups read everything, the database included.
+    const reused = name === "database" && !rehash ? await reuseUnchangedDatabase(engine, storage, index, blobs) : null;
+    // The database's changed pieces become page patches on the previous backup's pieces where few pages changed.
+    const patcher = (pageSize: number) => {
+      const prev = previousDatabase(index, pageSize);
+      return prev ? new DbPatcher(storage, blobs, prev, pageSize) : undefined;
+    };
+    return reused ?? await timePhase(`component ${name}`, () => gatherComponent(engine, name, workDir, blobs, pool, lanes, index.previous, rehash, patcher));
+  };
+  const lanes = new Lanes(FILE_LANES);
+  const startOrder = [...components].sort((a, b) => Number(a !== "database") - Number(b !== "database") || START_ORDER.indexOf(a) - START_ORDER.indexOf(b));
+  const gathered = new Map<ComponentName, ComponentRecordV2>();
+  const failures = new Map<ComponentName, unknown>();
+  await Promise.all(startOrder.map((name) => gather(name, lanes).then((r) => {
+    gathered.set(name, r);
+    req.onComponent?.(name, r, name === "database" ? path.join(workDir, SNAPSHOT_NAME) : undefined);
+  }, (err: unknown) => {
+    blobs.cancel(err);
+    failures.set(name, err);
+  })));
+  for (const name of components) if (failures.has(name)) throw failures.get(name);
+  const records: Record<string, ComponentRecordV2> = {};
+  for (const name of components) records[name] = gathered.get(name)!;
+  return { records, stats: { ...blobs.stats }, ...(index.previousId ? { previousId: index.previousId } : {}) };
+}
+
+/** The stored bytes and blobs the records reference, each blob once (two files of the same bytes share one). */
+function referencedTotals(records: Record<string, ComponentRecordV2>): { bytes: number; blobs: number } {
+  const referenced = new Map<string, number>();
+  for (const r of Object.values(records)) for (const f of r.files) for (const b of f.blobs.flatMap(storedBlobs)) referenced.set(`${b.pack}:${b.offset}`, b.length);
+  let bytes = 0;
+  for (const n of referenced.values()) bytes += n;
+  return { bytes, blobs: referenced.size };
 }
 
 async function gatherComponent(
