@@ -8,7 +8,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     // Starts (or reuses) LocalStack for the S3/SES/EventBridge suites; fails the run if it cannot.
-    // Then empties the fault suite's results file and prints its table when the run ends.
-    globalSetup: ["test/localstack/global-setup.ts", "test/fault/report.ts"],
+    // Then empties the fault suite's results file and prints its table when the run ends. Last, so LocalStack (which may
+    // outlive the run) keeps the usual temp folder: the run's own temp folder, removed at its end (test/temp-root.ts).
+    globalSetup: ["test/localstack/global-setup.ts", "test/fault/report.ts", "test/temp-root.ts"],
   },
 });
