@@ -48,6 +48,12 @@ export const GZIP_LEVEL = 4;
  * bench) and text, where level 6 stores 10% less than level 3 for under 0.3 s more CPU.
  */
 export const LOG_GZIP_LEVEL = 6;
+/**
+ * zlib's memLevel for pieces and logs: 9 (a hash table of 2^16 heads, not 8's 2^15) deflates the bench CRM's database
+ * pieces and text uploads at level 4 about 5% faster for the same bytes (4 interleaved rounds on 170 MB of output: 4.4-5.0
+ * s against 4.7-5.4 s, +2 KB), and its logs at level 6 4% faster and 4 KB smaller. It costs 128 KiB more per stream.
+ */
+export const GZIP_MEM_LEVEL = 9;
 /** Above this many bits per byte (order-0 entropy of the sample) a file may be incompressible: a trial deflate decides. */
 const ENTROPY_TRIAL = 7;
 
@@ -97,7 +103,7 @@ export function chooseEncoding(entryPath: string, firstBytes: Buffer): Encoding 
 export async function encodeBlob(plain: Buffer, encoding: Encoding): Promise<{ stored: Buffer; encoding: Encoding }> {
   if (encoding === "raw") return { stored: plain, encoding };
   // Node's gzip header has no name and mtime 0, so a piece always encodes to the same bytes.
-  const stored = await gzipAsync(plain, { level: GZIP_LEVEL });
+  const stored = await gzipAsync(plain, { level: GZIP_LEVEL, memLevel: GZIP_MEM_LEVEL });
   return storedForm(plain, stored);
 }
 

@@ -10,7 +10,7 @@ import type { FileEntryV2 } from "../manifest.ts";
 import { FsStorage } from "../storage/fs-storage.ts";
 import type { ObjectInfo, PutOptions } from "../storage/storage.ts";
 import { MemoryStorage } from "../storage/memory-storage.ts";
-import { CHUNK_SIZE, GZIP_LEVEL, decodeBlob } from "./blob-codec.ts";
+import { CHUNK_SIZE, GZIP_LEVEL, GZIP_MEM_LEVEL, decodeBlob } from "./blob-codec.ts";
 import { BlobStore, identify } from "./blob-store.ts";
 import { ByteBudget, mapInOrder } from "./bounded.ts";
 import { CompressPool } from "./compress-pool.ts";
@@ -73,7 +73,7 @@ describe("BlobStore with the compression pool", () => {
     const big = records[0]!;
     expect(big.blobs).toHaveLength(3);
     const firstPiece = files["big.csv"].subarray(0, CHUNK_SIZE);
-    expect(stored.get(big.blobs[0]!.sha256)!.equals(gzipSync(firstPiece, { level: GZIP_LEVEL }))).toBe(true);
+    expect(stored.get(big.blobs[0]!.sha256)!.equals(gzipSync(firstPiece, { level: GZIP_LEVEL, memLevel: GZIP_MEM_LEVEL }))).toBe(true);
   });
 
   it("stores the same bytes for the same plaintext, whatever order the threads finish in", async () => {

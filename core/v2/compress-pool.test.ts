@@ -6,6 +6,7 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { GZIP_MEM_LEVEL } from "./blob-codec.ts";
 import { CompressPool } from "./compress-pool.ts";
 
 let pool: CompressPool | undefined;
@@ -27,7 +28,7 @@ describe("CompressPool", () => {
     const out = await Promise.all(pieces.map((p) => pool!.encode(p, 3)));
     out.forEach((o, i) => {
       expect(o.encoding).toBe("gzip");
-      expect(o.stored.equals(gzipSync(pieces[i]!, { level: 3 }))).toBe(true);
+      expect(o.stored.equals(gzipSync(pieces[i]!, { level: 3, memLevel: GZIP_MEM_LEVEL }))).toBe(true);
     });
   });
 
@@ -45,7 +46,7 @@ describe("CompressPool", () => {
       out.forEach((o, i) => {
         const raw = i % 7 === 3;
         expect(o.encoding).toBe(raw ? "raw" : "gzip");
-        expect(o.stored.equals(raw ? copies[i]! : gzipSync(copies[i]!, { level: 4 }))).toBe(true);
+        expect(o.stored.equals(raw ? copies[i]! : gzipSync(copies[i]!, { level: 4, memLevel: GZIP_MEM_LEVEL }))).toBe(true);
         expect(o.stored.byteOffset).toBe(0);
         expect(o.stored.buffer.byteLength).toBe(32768); // its own plaintext's buffer, whatever else travelled with it
       });
@@ -61,7 +62,7 @@ describe("CompressPool", () => {
   it("moves a transferred buffer to the worker and brings the member back in that same buffer", async () => {
     pool = new CompressPool(1);
     const plain = own(Buffer.from("abc ".repeat(50_000)));
-    const expected = gzipSync(Buffer.from("abc ".repeat(50_000)), { level: 3 });
+    const expected = gzipSync(Buffer.from("abc ".repeat(50_000)), { level: 3, memLevel: GZIP_MEM_LEVEL });
     const out = await pool.encode(plain, 3, { transfer: true });
     expect(plain.length).toBe(0); // detached: the caller's view is gone
     expect(out.stored.equals(expected)).toBe(true);

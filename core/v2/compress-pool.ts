@@ -3,7 +3,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { BackupError } from "../errors.ts";
-import type { Encoding } from "./blob-codec.ts";
+import { GZIP_MEM_LEVEL, type Encoding } from "./blob-codec.ts";
 import { addPhase } from "./phase-clock.ts";
 import { THREAD_GC_SOURCE } from "./thread-gc.ts";
 
@@ -66,7 +66,7 @@ parentPort.on("message", ({ tasks }) => {
     }
     try {
       const t0 = performance.now();
-      const gz = gzipSync(plain, { level });
+      const gz = gzipSync(plain, { level, memLevel: ${GZIP_MEM_LEVEL} });
       const ms = performance.now() - t0;
       const raw = orRaw && gz.length >= plain.length;
       // The result goes back in the plaintext's own buffer (no longer needed: it was hashed before it came), so the

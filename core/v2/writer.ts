@@ -21,7 +21,7 @@ import {
 import { walkFiles } from "../sources/files.ts";
 import { readSqliteHeader, snapshotDatabase } from "../sources/sqlite.ts";
 import { workName } from "../work-dir.ts";
-import { CHUNK_SIZE, DB_CHUNK_SIZE, LOG_GZIP_LEVEL, textByName } from "./blob-codec.ts";
+import { CHUNK_SIZE, DB_CHUNK_SIZE, GZIP_MEM_LEVEL, LOG_GZIP_LEVEL, textByName } from "./blob-codec.ts";
 import { BlobStore, identify, type BlobStoreStats, type SourceIdentity } from "./blob-store.ts";
 import { Lanes, mapInOrder, spreadOut } from "./bounded.ts";
 import { CompressPool, type SurveyFile, type Surveyed } from "./compress-pool.ts";
@@ -319,7 +319,7 @@ async function storeLog(blobs: BlobStore, file: string, rel: string, id: Awaited
   const gz = path.join(workDir, "logs", `${rel}.gz`);
   await mkdir(path.dirname(gz), { recursive: true });
   const hashed = new HashingPassThrough();
-  await timePhase("log gzip (main, zlib pool)", () => pipeline(live(), hashed, createGzip({ level: LOG_GZIP_LEVEL }), createWriteStream(gz)));
+  await timePhase("log gzip (main, zlib pool)", () => pipeline(live(), hashed, createGzip({ level: LOG_GZIP_LEVEL, memLevel: GZIP_MEM_LEVEL }), createWriteStream(gz)));
   const gzId = await identify(gz);
   const stored = await blobs.store({ entry, file, originalSize: id.size }, { ...gzId, mode: id.mode, mtime: id.mtime }, gz);
   // The identity recorded is the live .log's, so the next backup can recognise it unchanged.
