@@ -93,7 +93,8 @@ function* jsonPieces(value: unknown, indent: string, key: string): Generator<str
     if (value.length === 0) return void (yield "[]");
     for (let i = 0; i < value.length; i++) {
       yield i === 0 ? `[\n${inner}` : `,\n${inner}`;
-      yield* jsonPieces(value.at(i), inner, String(i));
+      // A record holds no toJSON or CompactFiles, so JSON.stringify writes it whole as jsonPieces would, several times faster.
+      yield JSON.stringify(value.at(i), null, 2).replaceAll("\n", `\n${inner}`);
     }
     yield `\n${indent}]`;
     return;
@@ -208,7 +209,8 @@ function compactFile(f: FileEntryV2, indexOf: (pack: string) => number): Record<
 /** A nanosecond time as the ISO string of its millisecond, as file records give "mtime"; null when it is not one. */
 function msIso(ns: unknown): string | null {
   if (typeof ns !== "string" || !/^-?\d{1,30}$/.test(ns)) return null;
-  const ms = Number(BigInt(ns) / 1_000_000n);
+  // Dropping the last six digits is BigInt's division toward zero, without a BigInt per file (encode and decode call this for every record).
+  const ms = ns.length > 6 && ns[0] !== "-" ? Number(ns.slice(0, -6)) : Number(BigInt(ns) / 1_000_000n);
   const d = new Date(ms);
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
