@@ -1,6 +1,6 @@
 // The store lock: one backup or restore at a time, with expiry and a dead-pid check so a crashed holder cannot block forever.
 import os from "node:os";
-import { Worker } from "node:worker_threads";
+import { isMainThread, Worker, workerData } from "node:worker_threads";
 import { z } from "zod";
 import type { Config } from "./config.ts";
 import type { BeatMessage, BeatStart } from "./lock-beat-thread.ts";
@@ -14,6 +14,16 @@ import type { Storage } from "./storage/storage.ts";
  * hostname would still look alike; for them the heartbeat expiry is what frees a crashed owner's lock.
  */
 export const LOCK_HOST = `${os.hostname()}#${BOOT_ID}`;
+
+/**
+ * The beat thread (startBeatThread) runs this very module: from dist/ or the sources, this file; in a Lambda function,
+ * the one bundle esbuild made of the handler, where a separate lock-beat-thread.js does not exist. Its workerData says so.
+ */
+const BEAT_THREAD_FLAG = "colabLockBeatThread";
+if (!isMainThread && (workerData as Record<string, unknown> | null)?.[BEAT_THREAD_FLAG] === true) {
+  // A failure here ends the thread with an error, and the lock is then taken with the main-thread heartbeat.
+  void import("./lock-beat-thread.ts").then((m) => m.runBeatThread());
+}
 
 export interface LockOwner {
   id: string;
@@ -149,13 +159,14 @@ const THREAD_START_MS = 15_000;
  */
 async function startBeatThread(config: Config, description: string): Promise<Worker | null> {
   const fromSource = import.meta.url.endsWith(".ts");
-  const url = new URL(`./lock-beat-thread.${fromSource ? "ts" : "js"}`, import.meta.url);
+  const url = new URL(import.meta.url);
+  const data = { config, [BEAT_THREAD_FLAG]: true };
   let worker: Worker;
   try {
     // Run from the TypeScript sources, the thread registers tsx first (a worker does not inherit the main thread's
-    // loader); a built copy runs the .js beside this file.
+    // loader); a built copy or a bundle is loaded as it is.
     const boot = () => `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => m.register()).then(() => import(${JSON.stringify(url.href)}))`;
-    worker = fromSource ? new Worker(boot(), { eval: true, workerData: { config } }) : new Worker(url, { workerData: { config } });
+    worker = fromSource ? new Worker(boot(), { eval: true, workerData: data }) : new Worker(url, { workerData: data });
   } catch {
     return null;
   }
