@@ -1,5 +1,6 @@
 // The JobTask's entry point (Fargate, infra/tasks.ts): runs the one job its environment names, once, and exits non-zero when it failed.
 import { pathToFileURL } from "node:url";
+import { isMainThread } from "node:worker_threads";
 import { ConfigError, errorMessage } from "../core/errors.ts";
 import { WORKER_PATTERN } from "../core/events/patterns.ts";
 import { EVENT_SOURCE, type BusEvent } from "../core/events/schema.ts";
@@ -39,7 +40,9 @@ export async function runTask(env: NodeJS.ProcessEnv = process.env): Promise<{ c
   return { code: outcome.job.state === "succeeded" ? 0 : 1, outcome };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Not in a worker thread: the lock's beat thread loads the module (or bundle) holding core/lock.ts, and a thread sees the
+// process's argv, so a bundled task would otherwise run its job a second time there.
+if (isMainThread && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   runTask().then(
     ({ code, outcome }) => {
       if (outcome.ran && code !== 0) process.stderr.write(`job task: ${outcome.job.kind} job ${outcome.job.id} failed: ${outcome.job.error?.message ?? "unknown error"}\n`);
