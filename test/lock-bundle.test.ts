@@ -8,20 +8,12 @@ import { randomBytes } from "node:crypto";
 import { symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { build } from "esbuild";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadConfig, type Config } from "../core/config.ts";
-import { CREDENTIALS } from "./localstack/config.ts";
-import { adminS3, deletePrefix } from "./localstack/resources.ts";
+import { s3TestPrefix } from "./localstack/s3-test-prefix.ts";
 import { tempDir } from "./helpers/crm.ts";
 
-const ls = inject("localstack");
-if (!ls?.endpoint) throw new Error("the LocalStack globalSetup did not run (see vitest.config.ts): S3 tests cannot be skipped");
-const prefix = `test-runs/lock-bundle-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}/`;
-const admin = adminS3(ls);
-afterAll(async () => {
-  await deletePrefix(admin, ls.bucket, prefix);
-  admin.destroy();
-});
+const { ls, prefix } = s3TestPrefix("lock-bundle");
 
 const LEASE = { ttlMs: 3000, heartbeatMs: 300 };
 const KEY = "locks/bundle-test.json";
@@ -71,7 +63,7 @@ describe("the lease's beat thread in a bundled function", () => {
     it(`starts from the bundle and renews the short lease while the main thread is held (${store.name})`, async () => {
       bundled ??= bundle();
       const file = await bundled;
-      const env = { ...process.env, LEASE_CONFIG: JSON.stringify(store.config()), AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey };
+      const env = { ...process.env, LEASE_CONFIG: JSON.stringify(store.config()) };
       // Run from a folder of its own, as Lambda runs /var/task/index.mjs: nothing of the repository's layout is nearby.
       const run = spawnSync(process.execPath, [file], { cwd: path.dirname(file), env, encoding: "utf8", timeout: 60_000 });
       expect(run.status, run.stderr).toBe(0);

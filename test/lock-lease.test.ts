@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import { loadConfig, type Config } from "../core/config.ts";
 import { ConflictError } from "../core/errors.ts";
@@ -16,21 +16,11 @@ import { journalPath, writeJournal } from "../core/restore-journal.ts";
 import { recoverInterruptedRestore } from "../core/restore-recovery.ts";
 import { storageFromConfig } from "../core/storage/from-config.ts";
 import type { Storage } from "../core/storage/storage.ts";
-import { CREDENTIALS } from "./localstack/config.ts";
-import { adminS3, deletePrefix } from "./localstack/resources.ts";
+import { s3TestPrefix } from "./localstack/s3-test-prefix.ts";
 import { makeCrm, makeTestEngine, tempDir } from "./helpers/crm.ts";
 import { mutateCrm, spawnCli } from "./fault/helpers.ts";
 
-const ls = inject("localstack");
-if (!ls?.endpoint) throw new Error("the LocalStack globalSetup did not run (see vitest.config.ts): S3 tests cannot be skipped");
-process.env.AWS_ACCESS_KEY_ID ??= CREDENTIALS.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY ??= CREDENTIALS.secretAccessKey;
-const prefix = `test-runs/lock-lease-${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}/`;
-const admin = adminS3(ls);
-afterAll(async () => {
-  await deletePrefix(admin, ls.bucket, prefix);
-  admin.destroy();
-});
+const { ls, prefix } = s3TestPrefix("lock-lease");
 
 // Short enough for a test, long enough for a loaded machine (2 cores shared by several test runs) to beat in time.
 const LEASE = { ttlMs: 3000, heartbeatMs: 400 };
