@@ -1,8 +1,9 @@
 // The store lock's heartbeat on a worker thread (core/lock.ts, beatFrom): its own store client, built from the same config,
 // renews the lease while the main thread is busy in synchronous work (SQLite's page copy into the live database holds
 // it for as long as the copy takes), so a short lease expires only when the process is gone, never while it works.
-// The thread loads core/lock.ts itself (or the bundle a Lambda function is built into), which calls runBeatThread.
-import { parentPort, workerData } from "node:worker_threads";
+// The thread loads this file (or, in a Lambda function, the one bundle holding it and core/lock.ts), which starts beating
+// when its workerData carries BEAT_THREAD_FLAG.
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import type { Config } from "./config.ts";
 import { ConflictError } from "./errors.ts";
 import { storageFromConfig } from "./storage/from-config.ts";
@@ -15,7 +16,10 @@ export type BeatMessage =
   | { type: "lost" }
   | { type: "stopped"; version: string; lost: boolean };
 
-export async function runBeatThread(): Promise<void> {
+/** Set in the beat thread's workerData (core/lock.ts startBeatThread). */
+export const BEAT_THREAD_FLAG = "colabLockBeatThread";
+
+async function runBeatThread(): Promise<void> {
   const port = parentPort!;
   const storage = await storageFromConfig((workerData as { config: Config }).config);
   port.postMessage({ type: "ready", description: storage.description } satisfies BeatMessage);
@@ -58,3 +62,6 @@ export async function runBeatThread(): Promise<void> {
     port.close();
   });
 }
+
+// A failure here ends the thread with an error, and the lock is then taken with the main-thread heartbeat.
+if (!isMainThread && (workerData as Record<string, unknown> | null)?.[BEAT_THREAD_FLAG] === true) void runBeatThread();

@@ -1,9 +1,11 @@
 // The store lock: one backup or restore at a time, with expiry and a dead-pid check so a crashed holder cannot block forever.
+import { existsSync } from "node:fs";
 import os from "node:os";
-import { isMainThread, Worker, workerData } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { z } from "zod";
 import type { Config } from "./config.ts";
-import type { BeatMessage, BeatStart } from "./lock-beat-thread.ts";
+import { BEAT_THREAD_FLAG, type BeatMessage, type BeatStart } from "./lock-beat-thread.ts";
 import { BOOT_ID, processAlive } from "./owner.ts";
 import { BackupError, ConflictError, StoreError, NotFoundError, ValidationError, errorMessage } from "./errors.ts";
 import type { Storage } from "./storage/storage.ts";
@@ -14,16 +16,6 @@ import type { Storage } from "./storage/storage.ts";
  * hostname would still look alike; for them the heartbeat expiry is what frees a crashed owner's lock.
  */
 export const LOCK_HOST = `${os.hostname()}#${BOOT_ID}`;
-
-/**
- * The beat thread (startBeatThread) runs this very module: from dist/ or the sources, this file; in a Lambda function,
- * the one bundle esbuild made of the handler, where a separate lock-beat-thread.js does not exist. Its workerData says so.
- */
-const BEAT_THREAD_FLAG = "colabLockBeatThread";
-if (!isMainThread && (workerData as Record<string, unknown> | null)?.[BEAT_THREAD_FLAG] === true) {
-  // A failure here ends the thread with an error, and the lock is then taken with the main-thread heartbeat.
-  void import("./lock-beat-thread.ts").then((m) => m.runBeatThread());
-}
 
 export interface LockOwner {
   id: string;
@@ -159,7 +151,10 @@ const THREAD_START_MS = 15_000;
  */
 async function startBeatThread(config: Config, description: string): Promise<Worker | null> {
   const fromSource = import.meta.url.endsWith(".ts");
-  const url = new URL(import.meta.url);
+  // lock-beat-thread.ts/.js beside this file (the sources, dist/): it loads in half the time of this module, which
+  // brings zod. In a Lambda function's one-file bundle it does not exist: the thread loads the bundle, which holds it.
+  const beside = new URL(`./lock-beat-thread.${fromSource ? "ts" : "js"}`, import.meta.url);
+  const url = existsSync(fileURLToPath(beside)) ? beside : new URL(import.meta.url);
   const data = { config, [BEAT_THREAD_FLAG]: true };
   let worker: Worker;
   try {
