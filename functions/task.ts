@@ -40,8 +40,8 @@ export async function runTask(env: NodeJS.ProcessEnv = process.env): Promise<{ c
   return { code: outcome.job.state === "succeeded" ? 0 : 1, outcome };
 }
 
-// Not in a worker thread: the lock's beat thread loads the module (or bundle) holding core/lock.ts, and a thread sees the
-// process's argv, so a bundled task would otherwise run its job a second time there.
+// Not in a worker thread: in a one-file bundle the lock's beat thread loads the whole bundle (core/lock.ts), and a thread
+// sees the process's argv, so a bundled task would otherwise run its job a second time there.
 if (isMainThread && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   runTask().then(
     ({ code, outcome }) => {

@@ -1,7 +1,7 @@
 // The restore lease's beat thread inside one bundled file, as a Lambda function runs it: SST bundles each handler with
 // esbuild (ESM, platform node, a createRequire banner, better-sqlite3 installed beside it, not bundled), so no separate
 // lock-beat-thread.js exists there. The thread must still start from the bundle and renew the lease while the main
-// thread is held, on the fs store and on S3 (LocalStack). Before the beat thread loaded core/lock.ts itself, the
+// thread is held, on the fs store and on S3 (LocalStack). When the thread could only start from lock-beat-thread.js, the
 // bundle's thread failed to start and the lock silently fell back to the 10-minute main-thread lease: this test failed.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
