@@ -18,7 +18,10 @@ export function restoreTimer(env: NodeJS.ProcessEnv = process.env): PhaseTimer {
     mark(phase) {
       const now = performance.now();
       const cpu = process.cpuUsage(lastCpu);
-      process.stderr.write(`restore timing ${phase}: ${((now - last) / 1000).toFixed(2)} s (at ${((now - start) / 1000).toFixed(2)} s, cpu ${(cpu.user / 1e6).toFixed(2)} user + ${(cpu.system / 1e6).toFixed(2)} sys)\n`);
+      // Memory at the mark and the process's peak so far: which phase sets a restore's peak RSS.
+      const mem = process.memoryUsage();
+      const mib = (n: number) => (n / 1048576).toFixed(0);
+      process.stderr.write(`restore timing ${phase}: ${((now - last) / 1000).toFixed(2)} s (at ${((now - start) / 1000).toFixed(2)} s, cpu ${(cpu.user / 1e6).toFixed(2)} user + ${(cpu.system / 1e6).toFixed(2)} sys; rss ${mib(mem.rss)} MiB, heap ${mib(mem.heapUsed)} of ${mib(mem.heapTotal)}, external ${mib(mem.external)}, peak ${(process.resourceUsage().maxRSS / 1024).toFixed(0)})\n`);
       last = now;
       lastCpu = process.cpuUsage();
     },
