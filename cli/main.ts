@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { COMMAND_NAMES, HELP, commandHelpText, didYouMean, usageText } from "./help.ts";
-import { startHeapWatch } from "../core/v2/thread-gc.ts";
+import { tuneHeap } from "../core/heap-tuning.ts";
 
 /** Thrown for a wrong command line; main maps it to exit 2 like core's ValidationError. */
 class UsageError extends Error {}
@@ -69,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (!HELP[name]) throw unknownCommand(name);
-    startHeapWatch(); // every command that works on data, serve included (core/v2/thread-gc.ts)
+    tuneHeap(); // every command that works on data, serve included (core/heap-tuning.ts)
     // Loaded only for serve: the HTTP stack costs every other command a second of start-up.
     if (name === "serve") {
       const serve = await import("./serve-command.ts");

@@ -2,7 +2,8 @@
 import { existsSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startThread } from "./heap-tuning.ts";
 import { z } from "zod";
 import type { Config } from "./config.ts";
 import { BEAT_THREAD_FLAG, type BeatMessage, type BeatStart } from "./lock-beat-thread.ts";
@@ -161,7 +162,7 @@ async function startBeatThread(config: Config, description: string): Promise<Wor
     // Run from the TypeScript sources, the thread registers tsx first (a worker does not inherit the main thread's
     // loader); a built copy or a bundle is loaded as it is.
     const boot = () => `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => m.register()).then(() => import(${JSON.stringify(url.href)}))`;
-    worker = fromSource ? new Worker(boot(), { eval: true, workerData: data }) : new Worker(url, { workerData: data });
+    worker = fromSource ? startThread(boot(), { eval: true, workerData: data }) : startThread(url, { workerData: data });
   } catch {
     return null;
   }

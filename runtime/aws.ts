@@ -16,7 +16,7 @@ import { saveEmailStatus } from "../core/notify/email-status.ts";
 import { storageFromConfig } from "../core/storage/from-config.ts";
 import { S3Storage } from "../core/storage/s3-storage.ts";
 import { ConfigError } from "../core/errors.ts";
-import { startHeapWatch } from "../core/v2/thread-gc.ts";
+import { tuneHeap } from "../core/heap-tuning.ts";
 
 export interface FunctionDeps {
   config: Config;
@@ -27,7 +27,7 @@ export interface FunctionDeps {
 }
 
 export async function buildDeps(env: NodeJS.ProcessEnv = process.env): Promise<FunctionDeps> {
-  startHeapWatch(); // the functions' memory is billed and capped: dead records and manifests go early (thread-gc.ts)
+  tuneHeap(); // the functions' memory is billed and capped (core/heap-tuning.ts)
   // Lambda's only writable folder is /tmp: relative paths (BACKUP_DIR) resolve there.
   const config = loadConfig(env, "/tmp");
   const storage = await storageFromConfig(config);

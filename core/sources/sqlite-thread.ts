@@ -1,6 +1,6 @@
 // One better-sqlite3 job on a thread of its own: start the eval'd source, take its one answer, end the thread.
 import { createRequire } from "node:module";
-import { Worker } from "node:worker_threads";
+import { startThread } from "../heap-tuning.ts";
 
 /**
  * The page cache (KiB) integrity_check runs with. Besides reading every page once, it looks each row up in each of its
@@ -22,7 +22,7 @@ export function runSqliteThread<M>(
   source: string, workerData: Record<string, unknown>, failed: (why: string, cause?: Error) => Error, onNote?: (note: string) => void,
 ): Promise<M> {
   return new Promise<M>((resolve, reject) => {
-    const worker = new Worker(source, { eval: true, workerData: { ...workerData, sqlitePath: sqliteModulePath() } });
+    const worker = startThread(source, { eval: true, workerData: { ...workerData, sqlitePath: sqliteModulePath() } });
     let answered = false;
     const onMessage = (m: M & { note?: unknown }) => {
       if (typeof m?.note === "string") {

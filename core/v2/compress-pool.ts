@@ -1,7 +1,8 @@
 // Deflate on every core: a pool of worker threads, one per available CPU, each gzipping one piece per task (and, for a
 // copy of the CRM, stat-ing and hashing files in batches: CompressPool.survey).
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startThread } from "../heap-tuning.ts";
 import { BackupError } from "../errors.ts";
 import { GZIP_MEM_LEVEL, type Encoding } from "./blob-codec.ts";
 import { addPhase } from "./phase-clock.ts";
@@ -213,7 +214,7 @@ export class CompressPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    const worker = startThread(WORKER_SOURCE, { eval: true });
     worker.unref(); // a pool left open by a crashed caller never keeps the process alive
     const slot: Slot = { worker, busy: new Map(), batches: 0 };
     worker.on("message", (msg: { results: { id: number; out?: Uint8Array; raw?: boolean; ms?: number; error?: string; surveyed?: Surveyed[] }[] }) => {

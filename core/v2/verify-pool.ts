@@ -1,6 +1,7 @@
 // Checks stored pieces on every core: worker threads gunzip each piece, hash it, and keep each file's running SHA-256.
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startThread } from "../heap-tuning.ts";
 import { BackupError, ChecksumMismatchError, UnsafeArchiveError } from "../errors.ts";
 import type { BlobRef } from "../manifest.ts";
 import { ByteBudget } from "./bounded.ts";
@@ -183,7 +184,7 @@ export class VerifyPool {
   }
 
   private spawn(): void {
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    const worker = startThread(WORKER_SOURCE, { eval: true });
     worker.unref();
     const lane: Lane = { worker, pending: new Map(), queued: 0, kept: 0, budget: new ByteBudget(QUEUED_PER_THREAD) };
     worker.on("message", (a: Answer) => {
