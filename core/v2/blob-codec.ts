@@ -1,7 +1,7 @@
 // How a v2 blob is stored: a gzip member or the raw bytes, chosen per file, and the checked decode every reader uses.
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
-import { gunzip, gzip, gzipSync } from "node:zlib";
+import { gunzip, gzip } from "node:zlib";
 import { ChecksumMismatchError, UnsafeArchiveError } from "../errors.ts";
 import type { BlobRef, StoredBlob } from "../manifest.ts";
 
@@ -90,13 +90,6 @@ export function entropyBits(b: Uint8Array): number {
     if (c > 0) bits -= c * Math.log2(c / b.length);
   }
   return bits / b.length;
-}
-
-/** Raw for known compressed formats; otherwise gzip unless a fast deflate of the first 64 KiB saves under 10%. */
-export function chooseEncoding(entryPath: string, firstBytes: Buffer): Encoding {
-  const first = firstEncoding(entryPath, firstBytes);
-  if (typeof first === "string") return first;
-  return trialEncoding(first.trial.length, gzipSync(first.trial, { level: 1 }).length);
 }
 
 /** The stored form of one piece; gzip falls back to raw for a piece that deflate does not shrink. */
