@@ -6,9 +6,10 @@ import path from "node:path";
 import { manifestKey } from "../core/ids.ts";
 import { gzipText, manifestText } from "../core/manifest-codec.ts";
 import { BACKUP_TYPES, DATABASE_ENTRY, type BlobRef, type FileEntryV2, type StoredManifestV2 } from "../core/manifest.ts";
+import { DB_CHUNK_SIZE } from "../core/v2/blob-codec.ts";
 
-/** Bench scale 1 (bench/README.md): a ~104 MB database in 32 KiB pieces, ~3,900 upload files, ~90 logs. */
-export const SCALE1 = { dbPieces: 3_328, uploadFiles: 3_900, logFiles: 90 };
+/** Bench scale 1 (bench/README.md): a ~104 MB database in DB_CHUNK_SIZE pieces, ~3,900 upload files, ~90 logs. */
+export const SCALE1 = { dbPieces: Math.ceil(109_051_904 / DB_CHUNK_SIZE), uploadFiles: 3_900, logFiles: 90 };
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
@@ -24,8 +25,8 @@ export function inflateManifest(m: StoredManifestV2, scale = SCALE1): StoredMani
   const components = structuredClone(m.components);
   const db = components.database?.files.find((f) => f.path === DATABASE_ENTRY);
   if (db) {
-    db.blobs = Array.from({ length: scale.dbPieces }, (_, i) => ref(`db piece ${i}`, 32_768, i));
-    db.size = scale.dbPieces * 32_768;
+    db.blobs = Array.from({ length: scale.dbPieces }, (_, i) => ref(`db piece ${i}`, DB_CHUNK_SIZE, i));
+    db.size = scale.dbPieces * DB_CHUNK_SIZE;
   }
   const kinds = ["photos", "contracts", "documents"];
   if (components.uploads) {

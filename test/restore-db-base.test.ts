@@ -50,7 +50,7 @@ async function backup(engine: Engine): Promise<StoredManifestV2> {
   return out.manifest;
 }
 
-/** A database of many 32 KiB pieces: rows spread over ~1.5 MB. */
+/** A database of many pieces (64 KiB each): rows spread over ~1.5 MB. */
 function bulk(db: string): void {
   const h = new Database(db);
   h.exec("CREATE TABLE IF NOT EXISTS Bulk (id INTEGER PRIMARY KEY, body TEXT)");
@@ -285,7 +285,7 @@ describe("PackReader.readSparse", () => {
       expect(got.size).toBe(new Set(asked.map((b) => b.sha256)).size);
       for (const [want, have] of got) expect(have).toBe(want);
     }
-    // Every third 32 KiB piece: neighbours in a pack merge into few ranged requests.
+    // Every third database piece: neighbours in a pack merge into few ranged requests.
     expect(ranges.length).toBeGreaterThan(0);
     expect(ranges.length).toBeLessThan(asked.length / 2);
     const victim = asked[2]!;

@@ -12,6 +12,7 @@ import { deleteBackup } from "../core/cleanup.ts";
 import type { Engine } from "../core/engine.ts";
 import { DATABASE_ENTRY, type BlobRef, type StoredManifestV2 } from "../core/manifest.ts";
 import { runRestore } from "../core/restore.ts";
+import { DB_CHUNK_SIZE } from "../core/v2/blob-codec.ts";
 import { checkPatches } from "../core/v2/db-pieces.ts";
 import { exportStream } from "../core/v2/export.ts";
 import { PACK_GRACE_MS } from "../core/v2/gc.ts";
@@ -167,16 +168,18 @@ describe("v2 database pieces as page patches", () => {
     const db = new Database(crm.db);
     db.exec(`CREATE TABLE "Row" (id INTEGER PRIMARY KEY, flag TEXT NOT NULL, body TEXT NOT NULL)`);
     const ins = db.prepare(`INSERT INTO "Row" (flag, body) VALUES ('a', ?)`);
+    // ~3 KB: one row a 4 KiB page, 400 pieces of them.
+    const pagesPerPiece = DB_CHUNK_SIZE / 4096;
     db.transaction(() => {
-      for (let i = 1; i <= 3200; i++) ins.run(`row ${i} `.repeat(330)); // ~3 KB: one row a page
+      for (let i = 1; i <= 400 * pagesPerPiece; i++) ins.run(`row ${i} `.repeat(330));
     })();
     db.pragma("wal_checkpoint(TRUNCATE)");
     db.close();
     const engine = makeTestEngine(crm.root, undefined, V2);
     await backup(engine, "manual");
-    // One byte of one row in every eighth page: ~400 pieces each with one page that deflates to a few bytes.
+    // One byte of one row in one page of every piece: ~400 pieces each with one page that deflates to a few bytes.
     const w = new Database(crm.db);
-    w.exec(`UPDATE "Row" SET flag = 'b' WHERE id % 8 = 0`);
+    w.exec(`UPDATE "Row" SET flag = 'b' WHERE id % ${pagesPerPiece} = 0`);
     w.pragma("wal_checkpoint(TRUNCATE)");
     w.close();
     const day1 = await backup(engine);

@@ -188,7 +188,7 @@ describe("format v2 (BACKUP_FORMAT=v2)", () => {
     const next = await backup(engine, "daily");
     expect(dbSize).toBeGreaterThan(8 * 1024 * 1024);
     expect(dbStored).toBeGreaterThan(dbSize / 2);
-    // Pages keep their positions, so only the 32 KiB pieces holding changed pages (and the header's) are new.
+    // Pages keep their positions, so only the pieces holding changed pages (and the header's) are new.
     expect(next.stored.bytesAdded).toBeLessThan(dbStored * 0.25);
     expect(next.stored.bytesAdded).toBeGreaterThan(0);
     expect((await verifyBackup(engine, next.id)).ok).toBe(true);

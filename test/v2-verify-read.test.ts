@@ -3,11 +3,13 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { runBackup } from "../core/backup.ts";
 import type { Engine } from "../core/engine.ts";
 import type { StoredManifestV2 } from "../core/manifest.ts";
 import type { Storage } from "../core/storage/storage.ts";
+import { DB_CHUNK_SIZE } from "../core/v2/blob-codec.ts";
 import { verifyBackup } from "../core/verify.ts";
 import { makeCrm, makeTestEngine } from "./helpers/crm.ts";
 
@@ -31,6 +33,11 @@ async function setup() {
   const crm = makeCrm();
   // Three 1 MiB pieces: the whole-file SHA-256 runs over pieces read one by one.
   writeFileSync(path.join(crm.root, "uploads/media/big.bin"), randomBytes(2.5 * 1024 * 1024));
+  // A database of several pieces, so a piece of it is read at an offset past the first.
+  const db = new Database(crm.db);
+  db.prepare(`INSERT INTO "Customer" (name, note) VALUES (?, ?)`).run("Many Pages", "n".repeat(4 * DB_CHUNK_SIZE));
+  db.pragma("wal_checkpoint(TRUNCATE)");
+  db.close();
   const engine = makeTestEngine(crm.root, undefined, { BACKUP_FORMAT: "v2" });
   expect(engine.storage.openFile).toBeTypeOf("function");
   const out = await runBackup(engine, { type: "manual" });

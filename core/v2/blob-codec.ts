@@ -13,13 +13,16 @@ export type Encoding = BlobRef["encoding"];
 /** Files are cut into pieces of this size: memory stays bounded, and a change to a big file stores one piece. */
 export const CHUNK_SIZE = 1024 * 1024;
 /**
- * Database snapshots are cut finer, at a power of two, so a piece is whole pages for page sizes up to 32 KiB (the
- * default is 4 KiB) and a 64 KiB page is two pieces. A day's changed rows land on pages all over the file (index pages
- * above all), so the pieces must be small: on the bench's 104 MB database with 1% of rows changed, 256 KiB pieces
- * stored 24.3 MB again, 32 KiB pieces 7.1 MB (2.6% of the whole store), for a manifest about 650 KB larger. Packing
+ * Database snapshots are cut finer, at a power of two, so a piece is whole pages for every SQLite page size (512 B to
+ * 64 KiB; the default is 4 KiB). A day's changed rows land on pages all over the file (index pages above all), so the
+ * pieces must be small: on the bench's 104 MB database with 1% of rows changed, 256 KiB pieces stored 24.3 MB again,
+ * 32 KiB pieces 7.1 MB (2.6% of the whole store), before page patches (core/v2/db-delta.ts) stored a changed piece as
+ * its changed pages. With those, 64 KiB grows the store as 32 KiB did (bench store after 30 daily backups at 1% churn:
+ * 1.365x the first backup against 1.367x), and a piece alone deflates better and faster: the bench database at level 4
+ * took 38.5 MB and 1.29 s of CPU in 32 KiB pieces, 36.0 MB and 1.32 s in 64 KiB ones (DB_GZIP_LEVEL below). Packing
  * keeps the request count low.
  */
-export const DB_CHUNK_SIZE = 32 * 1024;
+export const DB_CHUNK_SIZE = 64 * 1024;
 /**
  * What a file's first bytes must show for its encoding (firstEncoding): its entropy, and where that is high, a level-1
  * trial deflate. 16 KiB, not 64: the trial of the bench's 321 incompressible PDFs cost 0.29 s of CPU at 64 KiB (level 1
@@ -40,14 +43,21 @@ const STORED_RAW = new Set([
 ]);
 
 /**
- * Deflate level of every gzip piece. Measured on the bench CRM (bench/generate.ts), per 1 MiB text piece and per 32 KiB
- * database piece: level 4 (zlib's cheapest lazy-matching level) stores 3% less than level 3 for about 10% more CPU;
- * level 5 saves 6% for 50% more, level 6 7% for twice the CPU. Pieces are compressed alone (a 32 KiB database piece
- * starts with an empty window), so level 3 left the first backup 6% over `tar -czf`'s one gzip -6 stream; level 4
- * brings it under the 5% target. A piece already stored is referenced by its plaintext's hash, so changing this
+ * Deflate level of every gzip piece of a file (the database's: DB_GZIP_LEVEL). Measured on the bench CRM
+ * (bench/generate.ts), per 1 MiB text piece and per 32 KiB database piece: level 4 (zlib's cheapest lazy-matching
+ * level) stores 3% less than level 3 for about 10% more CPU; level 5 saves 6% for 50% more, level 6 7% for twice the
+ * CPU. Pieces are compressed alone (a database piece starts with an empty window), so level 3 left the first backup 6%
+ * over `tar -czf`'s one gzip -6 stream; level 4 brings it under the 5% target. A piece already stored is referenced by its plaintext's hash, so changing this
  * never stores old data again.
  */
 export const GZIP_LEVEL = 4;
+/**
+ * Deflate level of the database's pieces. A first backup is bound by CPU on two cores, and there the database is a
+ * third of the deflating. The bench database in 64 KiB pieces: level 1 38.9 MB for 0.98 s of CPU, level 2 37.9 MB for
+ * 0.98 s, level 3 37.1 MB for 1.16 s, level 4 36.0 MB for 1.32 s. Level 2 stores less than level 4 did in 32 KiB
+ * pieces (38.5 MB) for a quarter less CPU.
+ */
+export const DB_GZIP_LEVEL = 2;
 /**
  * Logs are gzipped whole (logs/<name>.log.gz) on libuv's pool, beside the pieces' threads. Level 4 like the pieces: on
  * the bench's 20 MB of logs level 6 stored 4.74 MB for 0.35 s of CPU, level 4 5.11 MB for 0.17 s (level 5 4.83 MB,

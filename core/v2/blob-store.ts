@@ -102,10 +102,10 @@ export class BlobStore {
 
   /**
    * Reads exactly the `id.size` bytes measured, in pieces, each hashed as it is read (the file's own hash too when it
-   * has more than one piece) and handed to the compression threads without waiting; the byte budget is the only brake.
-   * A file that shrank meanwhile fails so the backup is retried.
+   * has more than one piece) and handed to the compression threads without waiting (gzip pieces deflated at `level`);
+   * the byte budget is the only brake. A file that shrank meanwhile fails so the backup is retried.
    */
-  async store(src: FileSource, id: SourceIdentity, readFile = src.file, pieceSize = CHUNK_SIZE, substitute?: PieceSubstitute): Promise<FileEntryV2> {
+  async store(src: FileSource, id: SourceIdentity, readFile = src.file, pieceSize = CHUNK_SIZE, substitute?: PieceSubstitute, level = GZIP_LEVEL): Promise<FileEntryV2> {
     if (pieceSize > CHUNK_SIZE) throw new Error(`store ${src.entry}: pieces larger than ${CHUNK_SIZE} bytes cannot be read back`);
     if (this.cancelled) throw this.cancelled.reason;
     this.stats.filesRead++;
@@ -124,7 +124,7 @@ export class BlobStore {
         }
         if (tr) addPhase("read (awaited)", performance.now() - tr);
       };
-      // Small pieces (the database's 32 KiB) are read a MiB at a time and copied out: one trip through libuv's four
+      // Small pieces (the database's 64 KiB) are read a MiB at a time and copied out: one trip through libuv's four
       // threads instead of 32, which the packs' fsyncs and the other files' reads share.
       const block = pieceSize < CHUNK_SIZE && id.size > pieceSize ? Buffer.allocUnsafeSlow(CHUNK_SIZE) : null;
       let blockStart = 0;
@@ -170,7 +170,7 @@ export class BlobStore {
           }
           const enc = encoding;
           const other = this.has(sha) ? null : substitute?.piece(refs.length, sha, buf);
-          const ref = (other ? other.then((r) => (r ? (this.recycle(buf), r) : this.piece(sha, buf, enc))) : this.piece(sha, buf, enc))
+          const ref = (other ? other.then((r) => (r ? (this.recycle(buf), r) : this.piece(sha, buf, enc, level))) : this.piece(sha, buf, enc, level))
             .finally(() => this.budget.release(held));
           ref.catch(() => undefined); // handled: a failure surfaces through Promise.all below
           refs.push(ref);
@@ -243,14 +243,14 @@ export class BlobStore {
 
   /** A blob built by the caller (a database page bundle): packed as a piece is, unless already stored. */
   storeBuffer(plain: Buffer, encoding: Encoding): Promise<BlobRef> {
-    return this.piece(sha256Hex(plain), plain, encoding, true);
+    return this.piece(sha256Hex(plain), plain, encoding, GZIP_LEVEL, true);
   }
 
   /**
    * A piece already in the store (or already on its way in this run) is referenced, not stored again; only a new piece
    * needs its file's `encoding`.
    */
-  private piece(sha: string, plain: Buffer, encoding: Encoding | undefined, storedOnly = false): Promise<BlobRef> {
+  private piece(sha: string, plain: Buffer, encoding: Encoding | undefined, level: number, storedOnly = false): Promise<BlobRef> {
     // A bundle must be a stored blob: a piece assembled from patches with the same bytes is not one.
     const found = this.known.get(sha);
     const known = storedOnly && found?.patches?.length ? undefined : found;
@@ -262,7 +262,7 @@ export class BlobStore {
     if (!encoding) throw new Error(`store piece ${sha}: no encoding was chosen for a new piece`);
     const size = plain.length;
     // Node's gzip header has no name and mtime 0, so a piece always encodes to the same bytes.
-    const encoded: Promise<Encoded> = encoding === "raw" ? Promise.resolve({ stored: plain, encoding }) : this.pool.encode(plain, GZIP_LEVEL, { transfer: true });
+    const encoded: Promise<Encoded> = encoding === "raw" ? Promise.resolve({ stored: plain, encoding }) : this.pool.encode(plain, level, { transfer: true });
     const p = encoded.then(async (e) => {
       const ref = await this.packs.add(sha, size, e.stored, e.encoding);
       this.recycle(e.stored); // the pack copied it; its buffer is the read buffer, free for the next piece

@@ -56,7 +56,7 @@ const surveyOne = ({ file, prev, rehash, pieceSize }) => {
     return { error: String((err && err.message) || err) };
   }
 };
-// A message carries a batch of pieces (many 32 KiB database pieces travel together) and one message brings them back.
+// A message carries a batch of pieces (many small database pieces travel together) and one message brings them back.
 parentPort.on("message", ({ tasks }) => {
   const results = [];
   const moved = new Set();

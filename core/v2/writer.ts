@@ -21,7 +21,7 @@ import {
 import { walkFiles } from "../sources/files.ts";
 import { readSqliteHeader, snapshotDatabase } from "../sources/sqlite.ts";
 import { workName } from "../work-dir.ts";
-import { CHUNK_SIZE, DB_CHUNK_SIZE, GZIP_MEM_LEVEL, LOG_GZIP_LEVEL, textByName } from "./blob-codec.ts";
+import { CHUNK_SIZE, DB_CHUNK_SIZE, DB_GZIP_LEVEL, GZIP_MEM_LEVEL, LOG_GZIP_LEVEL, textByName } from "./blob-codec.ts";
 import { BlobStore, identify, type BlobStoreStats, type SourceIdentity } from "./blob-store.ts";
 import { Lanes, mapInOrder, spreadOut } from "./bounded.ts";
 import { CompressPool, type SurveyFile, type Surveyed } from "./compress-pool.ts";
@@ -213,7 +213,7 @@ async function gatherComponent(
         // The snapshot's own header gives the page size while integrity_check still runs; checked against its facts below.
         pageSize = (await readSqliteHeader(snap)).pageSize;
         patcher = patcherFor(pageSize);
-        return blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE, patcher).finally(() => patcher?.close());
+        return blobs.store({ entry: DATABASE_ENTRY, file: snap, mode: 0o644 }, await identify(snap), snap, DB_CHUNK_SIZE, patcher, DB_GZIP_LEVEL).finally(() => patcher?.close());
       }));
     database = facts;
     if (patcher && facts.pageSize !== pageSize) throw new Error(`database snapshot: its header says ${pageSize}-byte pages, SQLite says ${facts.pageSize}`);
