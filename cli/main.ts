@@ -69,11 +69,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (!HELP[name]) throw unknownCommand(name);
+    tuneHeap(); // every command that works on data, serve included (core/heap-tuning.ts)
     // Loaded only for serve: the HTTP stack costs every other command a second of start-up.
     if (name === "serve") {
       const serve = await import("./serve-command.ts");
       if (looseFlagCheck(name, serve.SERVE_OPTIONS, rest) === "help") return 0;
-      tuneHeap();
       return serve.serveCommand(rest);
     }
     const { COMMANDS } = await import("./commands.ts");
@@ -87,11 +87,7 @@ async function main(argv: string[]): Promise<number> {
       // Node's messages span lines and end in a full stop; keep them on the one line the other errors use.
       throw new UsageError(`${(err as Error).message.replace(/\s*\n\s*/g, " ").replace(/\.$/, "")}; run \`colab-backup ${name} --help\``);
     }
-    const { runCommand } = await import("./run-command.ts");
-    // Every command that works on data, serve included (core/heap-tuning.ts). Once the command's modules are loaded: a
-    // young generation held at its first 1 MiB while they load took 23 scavenges instead of 10 (~15 ms of start-up).
-    tuneHeap();
-    return await runCommand(name, command, parsed);
+    return await (await import("./run-command.ts")).runCommand(name, command, parsed);
   } catch (err) {
     if (!(err instanceof UsageError)) return (await import("./run-command.ts")).reportError(name, err, wantsJson, false);
     process.stderr.write(`colab-backup ${name}: ${err.message}\n`);
