@@ -1,5 +1,6 @@
 // The bench's restore row on its own, repeated: the first v2 backup restored into a `cp -a` copy of the data after a 1% churn day, beside `tar -xzf`.
-// Usage: npx tsx bench/restore-churned.ts [--dir bench/data/crm] [--repeat 3] [--keep-work DIR]. The generated CRM is copied, never touched.
+// Usage: npx tsx bench/restore-churned.ts [--dir bench/data/crm] [--repeat 3] [--keep-work DIR] [--cli PATH]. The generated CRM is copied, never touched.
+// --cli runs another build of the CLI (a copy of bin/ and dist/ from before a change), with its own --keep-work folder.
 // COLAB_RESTORE_TIMING=1 is passed to ours, so its phase timings (stderr) are printed per round.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,9 +10,9 @@ import { churnCrm } from "./churn.ts";
 import { BENCH_DIR, DEFAULT_DIR } from "./generate.ts";
 import { measure, run } from "./measure.ts";
 
-const CLI = path.join(path.dirname(BENCH_DIR), "bin", "colab-backup.js");
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const { values: args } = parseArgs({ options: { dir: { type: "string", default: DEFAULT_DIR }, repeat: { type: "string", default: "3" }, "keep-work": { type: "string" } } });
+const { values: args } = parseArgs({ options: { dir: { type: "string", default: DEFAULT_DIR }, repeat: { type: "string", default: "3" }, "keep-work": { type: "string" }, cli: { type: "string" } } });
+const CLI = args.cli ? path.resolve(args.cli) : path.join(path.dirname(BENCH_DIR), "bin", "colab-backup.js");
 
 function env(crm: string, store: string): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
