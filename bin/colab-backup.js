@@ -35,7 +35,8 @@ function sourcesNewerThan(time) {
 // COLAB_BACKUP_FROM_SOURCE=1 runs the sources even when dist/ is current (the start-up benchmark compares the two).
 const built = process.env.COLAB_BACKUP_FROM_SOURCE === "1" ? -1 : builtAt();
 if (built > 0 && !sourcesNewerThan(built)) {
-  await import("../dist/cli/main.js");
+  // The bundle (cli/build-bundle.mjs) starts ~0.08 s sooner than the ~230 modules of dist/cli/ it is made from.
+  await import(existsSync(`${root}dist/bundle/main.js`) ? "../dist/bundle/main.js" : "../dist/cli/main.js");
 } else {
   const { register } = await import("tsx/esm/api");
   register();
