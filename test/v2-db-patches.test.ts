@@ -17,7 +17,8 @@ import { checkPatches } from "../core/v2/db-pieces.ts";
 import { exportStream } from "../core/v2/export.ts";
 import { PACK_GRACE_MS } from "../core/v2/gc.ts";
 import { verifyBackup } from "../core/verify.ts";
-import { dbContent, makeCrm, makeTestEngine, tempDir, type CrmFixture } from "./helpers/crm.ts";
+import { changeNotes, growNotes } from "./helpers/notes-db.ts";
+import { dbContent, makeCrm, makeTestEngine, tempDir } from "./helpers/crm.ts";
 
 const V2 = { BACKUP_FORMAT: "v2" };
 const later = (engine: Engine): Engine => ({ ...engine, now: () => new Date(Date.now() + PACK_GRACE_MS + 60_000) });
@@ -26,29 +27,6 @@ async function backup(engine: Engine, type: "manual" | "daily" = "daily"): Promi
   const out = await runBackup(engine, { type });
   if (out.skipped || out.manifest.formatVersion !== 2) throw new Error("expected a v2 backup");
   return out.manifest;
-}
-
-/** A database of ~1 MB (4 KiB pages): notes whose rows spread over many 32 KiB pieces. */
-function grow(crm: CrmFixture): void {
-  const db = new Database(crm.db);
-  db.exec(`CREATE TABLE "Note" (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`);
-  const ins = db.prepare(`INSERT INTO "Note" (body) VALUES (?)`);
-  db.transaction(() => {
-    for (let i = 1; i <= 3000; i++) ins.run(`note ${i} `.repeat(30));
-  })();
-  db.pragma("wal_checkpoint(TRUNCATE)");
-  db.close();
-}
-
-/** A day's change: a few rows far apart rewritten (each lands on its own page), or a run of them (a whole piece). */
-function change(crm: CrmFixture, day: number, ids: number[]): void {
-  const db = new Database(crm.db);
-  const up = db.prepare(`UPDATE "Note" SET body = ? WHERE id = ?`);
-  db.transaction(() => {
-    for (const id of ids) up.run(`day ${day} row ${id} `.repeat(25), id);
-  })();
-  db.pragma("wal_checkpoint(TRUNCATE)");
-  db.close();
 }
 
 const dbFile = (m: StoredManifestV2) => m.components.database!.files.find((f) => f.path === DATABASE_ENTRY)!;
@@ -64,7 +42,7 @@ async function exportBytes(engine: Engine, m: StoredManifestV2): Promise<Buffer>
 describe("v2 database pieces as page patches", () => {
   it("stores few changed pages as patches, and every backup of the series restores, verifies and exports its own database", { timeout: 120_000 }, async () => {
     const crm = makeCrm();
-    grow(crm);
+    growNotes(crm);
     const engine = makeTestEngine(crm.root, undefined, V2);
     const series: { m: StoredManifestV2; rows: ReturnType<typeof dbContent>; sha: string }[] = [];
     const take = async (type: "manual" | "daily" = "daily") => {
@@ -75,11 +53,11 @@ describe("v2 database pieces as page patches", () => {
     const first = await take("manual");
     expect(patched(first)).toEqual([]);
     // Day 1: three rows far apart; day 2: one of them again and a new one; day 3: the same page back and a run of rows.
-    change(crm, 1, [100, 1500, 2900]);
+    changeNotes(crm, 1, [100, 1500, 2900]);
     const day1 = await take();
-    change(crm, 2, [1500, 2000]);
+    changeNotes(crm, 2, [1500, 2000]);
     const day2 = await take();
-    change(crm, 3, [100, ...Array.from({ length: 120 }, (_, i) => 600 + i)]);
+    changeNotes(crm, 3, [100, ...Array.from({ length: 120 }, (_, i) => 600 + i)]);
     const day3 = await take();
 
     expect(patched(day1).length).toBeGreaterThanOrEqual(2);
@@ -191,10 +169,10 @@ describe("v2 database pieces as page patches", () => {
 
   it("verify, restore and export refuse a flipped byte in a page bundle, and a patch outside its piece", { timeout: 60_000 }, async () => {
     const crm = makeCrm();
-    grow(crm);
+    growNotes(crm);
     const engine = makeTestEngine(crm.root, undefined, V2);
     await backup(engine, "manual");
-    change(crm, 1, [100, 1500]);
+    changeNotes(crm, 1, [100, 1500]);
     const day1 = await backup(engine);
     const bundle = patched(day1)[0]!.patches![0]!.bundle;
     const file = path.join(engine.config.backupDir, bundle.pack);
@@ -207,7 +185,7 @@ describe("v2 database pieces as page patches", () => {
     expect(report.components.database!.detail).toMatch(/damaged/);
     await expect(exportBytes(engine, day1)).rejects.toThrow(/damaged/);
     // A restore writes only what differs from the live database: change the patched rows again so it needs the bundle.
-    change(crm, 2, [100, 1500]);
+    changeNotes(crm, 2, [100, 1500]);
     await expect(runRestore(engine, { backupId: day1.id, components: ["database"], confirm: "CONFIRM_RESTORE" })).rejects.toThrow(/damaged/);
 
     // Quick verify (presence and sizes only) counts the bundles too: a bundle's pack cut short fails it.

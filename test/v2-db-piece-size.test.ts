@@ -3,11 +3,11 @@
 // verify, export and restore their own database. The old writer is today's with DB_CHUNK_SIZE mocked to 32 KiB.
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
-import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import type { Engine } from "../core/engine.ts";
 import { DATABASE_ENTRY, type StoredManifestV2 } from "../core/manifest.ts";
-import { dbContent, makeCrm, makeTestEngine, type CrmFixture } from "./helpers/crm.ts";
+import { changeNotes, growNotes } from "./helpers/notes-db.ts";
+import { dbContent, makeCrm, makeTestEngine } from "./helpers/crm.ts";
 
 const OLD_PIECE = 32 * 1024;
 
@@ -31,38 +31,17 @@ async function core(pieceSize?: number) {
   return { backup, runRestore, verifyBackup, exportStream, DB_CHUNK_SIZE };
 }
 
-function grow(crm: CrmFixture): void {
-  const db = new Database(crm.db);
-  db.exec(`CREATE TABLE "Note" (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`);
-  const ins = db.prepare(`INSERT INTO "Note" (body) VALUES (?)`);
-  db.transaction(() => {
-    for (let i = 1; i <= 3000; i++) ins.run(`note ${i} `.repeat(30));
-  })();
-  db.pragma("wal_checkpoint(TRUNCATE)");
-  db.close();
-}
-
-function change(crm: CrmFixture, day: number, ids: number[]): void {
-  const db = new Database(crm.db);
-  const up = db.prepare(`UPDATE "Note" SET body = ? WHERE id = ?`);
-  db.transaction(() => {
-    for (const id of ids) up.run(`day ${day} row ${id} `.repeat(25), id);
-  })();
-  db.pragma("wal_checkpoint(TRUNCATE)");
-  db.close();
-}
-
 const pieces = (m: StoredManifestV2) => m.components.database!.files.find((f) => f.path === DATABASE_ENTRY)!.blobs;
 
 describe("v2 database pieces of an older size", () => {
   it("a store of 32 KiB pieces: the next backup stores the database whole at today's size, patches resume, old backups still restore", { timeout: 120_000 }, async () => {
     const crm = makeCrm();
-    grow(crm);
+    growNotes(crm);
     const engine = makeTestEngine(crm.root, undefined, { BACKUP_FORMAT: "v2" });
 
     const old = await core(OLD_PIECE);
     const first = await old.backup(engine);
-    change(crm, 1, [100, 1500]);
+    changeNotes(crm, 1, [100, 1500]);
     const oldDay = await old.backup(engine);
     const oldRows = dbContent(crm.db);
     expect(pieces(first).slice(0, -1).every((b) => b.size === OLD_PIECE)).toBe(true);
@@ -70,11 +49,11 @@ describe("v2 database pieces of an older size", () => {
 
     const now = await core();
     expect(now.DB_CHUNK_SIZE).toBeGreaterThan(OLD_PIECE);
-    change(crm, 2, [2000]);
+    changeNotes(crm, 2, [2000]);
     const whole = await now.backup(engine);
     expect(pieces(whole).slice(0, -1).every((b) => b.size === now.DB_CHUNK_SIZE)).toBe(true);
     expect(pieces(whole).some((b) => b.patches)).toBe(false); // no base of its size: stored whole
-    change(crm, 3, [2500]);
+    changeNotes(crm, 3, [2500]);
     const next = await now.backup(engine);
     expect(pieces(next).some((b) => (b.patches?.length ?? 0) > 0)).toBe(true);
 
