@@ -109,10 +109,10 @@ export function entropyBits(b: Uint8Array): number {
 }
 
 /** The stored form of one piece; gzip falls back to raw for a piece that deflate does not shrink. */
-export async function encodeBlob(plain: Buffer, encoding: Encoding): Promise<{ stored: Buffer; encoding: Encoding }> {
+export async function encodeBlob(plain: Buffer, encoding: Encoding, level = GZIP_LEVEL): Promise<{ stored: Buffer; encoding: Encoding }> {
   if (encoding === "raw") return { stored: plain, encoding };
   // Node's gzip header has no name and mtime 0, so a piece always encodes to the same bytes.
-  const stored = await gzipAsync(plain, { level: GZIP_LEVEL, memLevel: GZIP_MEM_LEVEL });
+  const stored = await gzipAsync(plain, { level, memLevel: GZIP_MEM_LEVEL });
   return storedForm(plain, stored);
 }
 

@@ -10,7 +10,7 @@ import type { Storage } from "../storage/storage.ts";
 import { checkedGzipMember, checkedRaw, deflatedMember, storedMember } from "./export-members.ts";
 import { PackReader, checkFileSizes } from "./reader.ts";
 import { decodeDbPiece, isPatched } from "./db-pieces.ts";
-import { encodeBlob } from "./blob-codec.ts";
+import { DB_GZIP_LEVEL, encodeBlob } from "./blob-codec.ts";
 import { endOfArchive, fileHeader, padding } from "./tar-header.ts";
 
 /**
@@ -103,10 +103,10 @@ class Lookahead {
   /** Read, checked, and the member that carries it: the stored gzip bytes themselves, or raw bytes in stored blocks. */
   private async load(ref: BlobRef, where: string): Promise<Piece> {
     // A patched database piece has no stored member of its own: assembled and checked, it is gzipped as the writer
-    // gzips a piece (same level, no time in the header, so every export of the backup is still the same bytes).
+    // gzips a database piece (same level, no time in the header, so every export of the backup is the same bytes).
     if (isPatched(ref)) {
       const plain = await decodeDbPiece(this.reader, ref, where);
-      const encoded = await encodeBlob(plain, "gzip");
+      const encoded = await encodeBlob(plain, "gzip", DB_GZIP_LEVEL);
       return { plain, member: encoded.encoding === "gzip" ? encoded.stored : await storedMember(plain) };
     }
     const stored = await this.reader.readStored(ref, where);
