@@ -25,6 +25,10 @@ describe("serve", () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ total: 0, items: [] });
       expect((await fetch(`${link[1]}/api/backup`)).status).toBe(401);
+      // The dashboard's files, found from wherever the CLI runs (the bundle in dist/bundle/ when built).
+      const page = await fetch(`${link[1]}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("<title>CO_LAB backups</title>");
     } finally {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
