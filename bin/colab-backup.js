@@ -10,6 +10,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const SOURCES = ["cli", "core", "api", "runtime"];
+/** cli/build-bundle.mjs makes dist/bundle/: an edit to it makes the build stale as a source's does. */
+const BUNDLER = "build-bundle.mjs";
 
 /** When dist/ was last built completely (the build writes dist/.built after tsc succeeds), or -1 if it never was. */
 function builtAt() {
@@ -20,13 +22,14 @@ function builtAt() {
   }
 }
 
-/** True when some source file changed after the last build: a handful of folders, about a millisecond of stats. */
+/** True when some source file (or the bundler) changed after the last build: a handful of folders, about a millisecond of stats. */
 function sourcesNewerThan(time) {
   for (const dir of SOURCES) {
     // An installed copy may ship without some source folders: nothing there can be newer than the build.
     if (!existsSync(`${root}${dir}`)) continue;
     for (const entry of readdirSync(`${root}${dir}`, { recursive: true, withFileTypes: true })) {
-      if (entry.isFile() && entry.name.endsWith(".ts") && statSync(`${entry.parentPath ?? entry.path}/${entry.name}`).mtimeMs > time) return true;
+      const source = entry.name.endsWith(".ts") || entry.name === BUNDLER;
+      if (entry.isFile() && source && statSync(`${entry.parentPath ?? entry.path}/${entry.name}`).mtimeMs > time) return true;
     }
   }
   return false;

@@ -51,6 +51,17 @@ describe("the launcher, bin/colab-backup.js", () => {
     expect((await f.launch()).stdout).toBe("source true\n");
   });
 
+  it("runs the bundle in dist/bundle/ when there is one, and counts cli/build-bundle.mjs as a source", async () => {
+    const f = fixture();
+    mkdirSync(path.join(f.root, "dist/bundle"));
+    writeFileSync(path.join(f.root, "dist/bundle/main.js"), `console.log("bundle", process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED);\n`);
+    writeFileSync(path.join(f.root, "cli/build-bundle.mjs"), "// the bundler\n");
+    f.at("cli/build-bundle.mjs", 1_000_000);
+    expect((await f.launch()).stdout).toBe("bundle true\n");
+    f.at("cli/build-bundle.mjs", 3_000_000); // the bundler edited after the build: the bundle is stale
+    expect((await f.launch()).stdout).toBe("source true\n");
+  });
+
   it("runs the sources while dist/ has never been completely built", async () => {
     const f = fixture();
     rmSync(path.join(f.root, "dist/.built"));
