@@ -47,8 +47,8 @@ const STORED_RAW = new Set([
  * (bench/generate.ts), per 1 MiB text piece and per 32 KiB database piece: level 4 (zlib's cheapest lazy-matching
  * level) stores 3% less than level 3 for about 10% more CPU; level 5 saves 6% for 50% more, level 6 7% for twice the
  * CPU. Pieces are compressed alone (a database piece starts with an empty window), so level 3 left the first backup 6%
- * over `tar -czf`'s one gzip -6 stream; level 4 brings it under the 5% target. A piece already stored is referenced by its plaintext's hash, so changing this
- * never stores old data again.
+ * over `tar -czf`'s one gzip -6 stream; level 4 brings it under the 5% target. A piece already stored is referenced by
+ * its plaintext's hash, so changing this never stores old data again.
  */
 export const GZIP_LEVEL = 4;
 /**
